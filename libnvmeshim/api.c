@@ -1,0 +1,459 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * api.c - exported entry points: handle and length checks, then the object code.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctrl.h"
+#include "dma.h"
+#include "handle.h"
+#include "nvmeshim.h"
+#include "proc.h"
+#include "queue.h"
+#include "transport.h"
+#include "util.h"
+
+struct nvme_pcie {
+	struct nvme_transport *t;
+	uint32_t ctrl; /* handle of the controller attached, 0 if none */
+};
+
+/* serializes handle close against CQ waiters taking a reference */
+static pthread_mutex_t cq_ref_lock = PTHREAD_MUTEX_INITIALIZER;
+
+#define GET(var, type, htype, h)                                                                 \
+	type *var = nvme_handle_get(h, htype);                                                   \
+	if (!var)                                                                                \
+		return bad_handle(h, htype)
+
+static int bad_handle(uint32_t h, enum nvme_handle_type type)
+{
+	if (!h)
+		return nvme_set_error(-EBADF, "no %s given (handle 0)", nvme_handle_type_name(type));
+	return nvme_set_error(-EBADF, "the %s is closed (handle 0x%x is no longer valid)",
+			      nvme_handle_type_name(type), h);
+}
+
+static int need(const void *p, uint32_t n, uint32_t min, const char *what)
+{
+	if (!p)
+		return nvme_set_error(-EFAULT, "%s: no memory given", what);
+	if (n < min)
+		return nvme_set_error(-EINVAL, "%s: %u entries given, %u needed", what, n, min);
+	return 0;
+}
+
+uint32_t nvme_abi_version(void)
+{
+	return NVMESHIM_ABI;
+}
+
+const char *nvme_error(void)
+{
+	return nvme_get_error();
+}
+
+int nvme_stats(uint64_t *out, uint32_t n)
+{
+	int r = need(out, n, 8, "stats");
+	struct nvme_arena *a;
+
+	if (r)
+		return r;
+	out[0] = nvme_handle_count(NVME_H_PCIE);
+	out[1] = nvme_handle_count(NVME_H_CTRL);
+	out[2] = nvme_handle_count(NVME_H_SQ);
+	out[3] = nvme_handle_count(NVME_H_CQ);
+	out[4] = nvme_handle_count(NVME_H_BUF);
+	out[5] = nvme_dma_used();
+	out[6] = (uint64_t)nvme_proc_count();
+	a = nvme_arena_get();
+	out[7] = a ? a->size : 0;
+	return 0;
+}
+
+/* --- PCIe ------------------------------------------------------------------ */
+
+int nvme_pcie_open_qemu(const char *args, const char *images, uint32_t *out)
+{
+	struct nvme_transport *t;
+	struct nvme_pcie *p;
+	int r;
+
+	if (!args || !images || !out)
+		return nvme_set_error(-EFAULT, "nvme_pcie_open_qemu: missing argument");
+	r = nvme_qemu_open(args, images, &t);
+	if (r)
+		return r;
+	p = calloc(1, sizeof(*p));
+	if (p)
+		p->t = t;
+	*out = p ? nvme_handle_new(NVME_H_PCIE, p) : 0;
+	if (!*out) {
+		t->ops->close(t);
+		free(p);
+		return nvme_set_error(-ENFILE, "too many open objects");
+	}
+	return 0;
+}
+
+int nvme_pcie_close(uint32_t h)
+{
+	GET(p, struct nvme_pcie, NVME_H_PCIE, h);
+	if (p->ctrl && nvme_handle_get(p->ctrl, NVME_H_CTRL))
+		return nvme_set_error(-EBUSY, "close the controller before its PCIe device");
+	nvme_handle_close(h, NVME_H_PCIE);
+	p->t->ops->close(p->t);
+	free(p);
+	return 0;
+}
+
+int nvme_pcie_cfg_read(uint32_t h, uint32_t off, uint32_t size, uint32_t *val)
+{
+	GET(p, struct nvme_pcie, NVME_H_PCIE, h);
+	if (!val)
+		return nvme_set_error(-EFAULT, "cfg_read: no output");
+	return p->t->ops->cfg_read(p->t, off, size, val);
+}
+
+int nvme_pcie_cfg_write(uint32_t h, uint32_t off, uint32_t size, uint32_t val)
+{
+	GET(p, struct nvme_pcie, NVME_H_PCIE, h);
+	return p->t->ops->cfg_write(p->t, off, size, val);
+}
+
+int nvme_pcie_info(uint32_t h, uint64_t *out, uint32_t n)
+{
+	int r = need(out, n, 6, "pcie_info");
+
+	if (r)
+		return r;
+	GET(p, struct nvme_pcie, NVME_H_PCIE, h);
+	out[0] = (uint64_t)nvme_qemu_pid(p->t);
+	out[1] = p->t->bar0_size;
+	out[2] = p->t->msix_size;
+	out[3] = p->t->nvec;
+	out[4] = (uint64_t)(uintptr_t)p->t->irq_words;
+	out[5] = (uint64_t)p->t->ops->alive(p->t);
+	return 0;
+}
+
+int nvme_pcie_irq_mask(uint32_t h, uint32_t vec, uint32_t mask)
+{
+	GET(p, struct nvme_pcie, NVME_H_PCIE, h);
+	return p->t->ops->irq_mask(p->t, vec, mask != 0);
+}
+
+int nvme_pcie_control(uint32_t h, const char *req, char *out, uint32_t cap)
+{
+	GET(p, struct nvme_pcie, NVME_H_PCIE, h);
+	if (!req || !out || cap < 2)
+		return nvme_set_error(-EFAULT, "control: missing request or reply buffer");
+	return p->t->ops->control(p->t, req, out, cap);
+}
+
+int nvme_pcie_enable(uint32_t h)
+{
+	GET(p, struct nvme_pcie, NVME_H_PCIE, h);
+	return p->t->ops->pci_enable(p->t);
+}
+
+/* --- controllers ------------------------------------------------------------ */
+
+int nvme_ctrl_open(uint32_t pcie, uint32_t *out)
+{
+	struct nvme_ctrl *c;
+	int r;
+
+	GET(p, struct nvme_pcie, NVME_H_PCIE, pcie);
+	if (!out)
+		return nvme_set_error(-EFAULT, "ctrl_open: no output");
+	if (p->ctrl && nvme_handle_get(p->ctrl, NVME_H_CTRL))
+		return nvme_set_error(-EBUSY, "a controller is already open on %s", p->t->name);
+	if ((r = nvme_ctrl_new(p->t, &c)))
+		return r;
+	c->handle = nvme_handle_new(NVME_H_CTRL, c);
+	if (!c->handle) {
+		nvme_ctrl_free(c);
+		return nvme_set_error(-ENFILE, "too many open objects");
+	}
+	p->ctrl = c->handle;
+	*out = c->handle;
+	return 0;
+}
+
+int nvme_ctrl_close(uint32_t h)
+{
+	GET(c, struct nvme_ctrl, NVME_H_CTRL, h);
+	nvme_handle_close(h, NVME_H_CTRL);
+	pthread_mutex_lock(&cq_ref_lock);
+	for (uint32_t q = 0; q <= c->max_qid_used; q++) {
+		if (c->sqs[q])
+			nvme_handle_close(c->sqs[q]->handle, NVME_H_SQ);
+		if (c->cqs[q])
+			nvme_handle_close(c->cqs[q]->handle, NVME_H_CQ);
+	}
+	pthread_mutex_unlock(&cq_ref_lock);
+	nvme_ctrl_free(c);
+	return 0;
+}
+
+static int reg_check(uint32_t off, unsigned size)
+{
+	if (off & (size - 1))
+		return nvme_set_error(-EINVAL, "register offset 0x%x is not %u-byte aligned", off,
+				      size);
+	return 0;
+}
+
+int nvme_ctrl_reg_read32(uint32_t h, uint32_t off, uint32_t *val)
+{
+	uint64_t v;
+	int r;
+
+	GET(c, struct nvme_ctrl, NVME_H_CTRL, h);
+	if (!val)
+		return nvme_set_error(-EFAULT, "reg_read32: no output");
+	if ((r = reg_check(off, 4)) || (r = nvme_ctrl_reg_read(c, off, 4, &v)))
+		return r;
+	*val = (uint32_t)v;
+	return 0;
+}
+
+int nvme_ctrl_reg_read64(uint32_t h, uint32_t off, uint64_t *val)
+{
+	int r;
+
+	GET(c, struct nvme_ctrl, NVME_H_CTRL, h);
+	if (!val)
+		return nvme_set_error(-EFAULT, "reg_read64: no output");
+	if ((r = reg_check(off, 8)))
+		return r;
+	return nvme_ctrl_reg_read(c, off, 8, val);
+}
+
+int nvme_ctrl_reg_write32(uint32_t h, uint32_t off, uint32_t val)
+{
+	int r;
+
+	GET(c, struct nvme_ctrl, NVME_H_CTRL, h);
+	if ((r = reg_check(off, 4)))
+		return r;
+	return nvme_ctrl_reg_write(c, off, 4, val);
+}
+
+int nvme_ctrl_reg_write64(uint32_t h, uint32_t off, uint64_t val)
+{
+	int r;
+
+	GET(c, struct nvme_ctrl, NVME_H_CTRL, h);
+	if ((r = reg_check(off, 8)))
+		return r;
+	return nvme_ctrl_reg_write(c, off, 8, val);
+}
+
+int nvme_ctrl_set_timeout(uint32_t h, uint32_t ms)
+{
+	GET(c, struct nvme_ctrl, NVME_H_CTRL, h);
+	if (ms > 3600000)
+		return nvme_set_error(-EINVAL, "timeout %u ms: allowed 0..3600000", ms);
+	c->timeout_ns = (uint64_t)ms * 1000000ull;
+	return 0;
+}
+
+int nvme_ctrl_flush_doorbells(uint32_t h)
+{
+	GET(c, struct nvme_ctrl, NVME_H_CTRL, h);
+	return nvme_ctrl_flush(c);
+}
+
+/* --- queues -------------------------------------------------------------------- */
+
+static int check_qid(struct nvme_ctrl *c, uint32_t qid)
+{
+	(void)c;
+	if (qid > NVME_MAX_QID)
+		return nvme_set_error(-EINVAL, "queue id %u: allowed 0..%u", qid, NVME_MAX_QID);
+	return 0;
+}
+
+int nvme_cq_create(uint32_t ctrl, uint32_t qid, uint32_t size, uint32_t vector, uint32_t ien,
+		   uint32_t *out, uint64_t *iova)
+{
+	struct nvme_cq *cq;
+	int r;
+
+	GET(c, struct nvme_ctrl, NVME_H_CTRL, ctrl);
+	if (!out || !iova)
+		return nvme_set_error(-EFAULT, "cq_create: no output");
+	if ((r = check_qid(c, qid)))
+		return r;
+	if (vector > 2047)
+		return nvme_set_error(-EINVAL, "interrupt vector %u: allowed 0..2047", vector);
+	if ((r = nvme_cq_new(c, (uint16_t)qid, size, (uint16_t)vector, ien != 0, &cq)))
+		return r;
+	cq->handle = nvme_handle_new(NVME_H_CQ, cq);
+	if (!cq->handle) {
+		nvme_cq_free(cq);
+		return nvme_set_error(-ENFILE, "too many open objects");
+	}
+	*out = cq->handle;
+	*iova = cq->iova;
+	return 0;
+}
+
+int nvme_cq_delete(uint32_t h)
+{
+	GET(cq, struct nvme_cq, NVME_H_CQ, h);
+	if (cq->nsq)
+		return nvme_set_error(-EBUSY, "completion queue %u still has %d submission queue(s)",
+				      cq->qid, cq->nsq);
+	pthread_mutex_lock(&cq_ref_lock);
+	nvme_handle_close(h, NVME_H_CQ);
+	pthread_mutex_unlock(&cq_ref_lock);
+	return nvme_cq_free(cq);
+}
+
+int nvme_sq_create(uint32_t ctrl, uint32_t qid, uint32_t size, uint32_t cqh, uint32_t *out,
+		   uint64_t *iova)
+{
+	struct nvme_sq *sq;
+	int r;
+
+	GET(c, struct nvme_ctrl, NVME_H_CTRL, ctrl);
+	GET(cq, struct nvme_cq, NVME_H_CQ, cqh);
+	if (!out || !iova)
+		return nvme_set_error(-EFAULT, "sq_create: no output");
+	if ((r = check_qid(c, qid)))
+		return r;
+	if (cq->ctrl != c)
+		return nvme_set_error(-EINVAL, "completion queue %u belongs to another controller",
+				      cq->qid);
+	if ((r = nvme_sq_new(c, (uint16_t)qid, size, cq, &sq)))
+		return r;
+	sq->handle = nvme_handle_new(NVME_H_SQ, sq);
+	if (!sq->handle) {
+		nvme_sq_free(sq);
+		return nvme_set_error(-ENFILE, "too many open objects");
+	}
+	*out = sq->handle;
+	*iova = sq->iova;
+	return 0;
+}
+
+int nvme_sq_delete(uint32_t h)
+{
+	GET(sq, struct nvme_sq, NVME_H_SQ, h);
+	nvme_handle_close(h, NVME_H_SQ);
+	nvme_sq_free(sq);
+	return 0;
+}
+
+int nvme_sq_submit_cmd(uint32_t sqh, const uint8_t *sqe, uint32_t sqe_len, uint32_t bufh,
+		       uint32_t off, uint32_t len, uint32_t tag, uint32_t flags)
+{
+	struct nvme_buf *buf = NULL;
+
+	GET(sq, struct nvme_sq, NVME_H_SQ, sqh);
+	if (!sqe || sqe_len != 64)
+		return nvme_set_error(-EINVAL, "a command is 64 bytes, %u given", sqe_len);
+	if (flags & ~(uint32_t)(NVME_SUBMIT_RAW_PRP | NVME_SUBMIT_NO_TIMEOUT | NVME_SUBMIT_NO_DATA))
+		return nvme_set_error(-EINVAL, "unknown submit flags 0x%x", flags);
+	if (bufh) {
+		buf = nvme_handle_get(bufh, NVME_H_BUF);
+		if (!buf)
+			return bad_handle(bufh, NVME_H_BUF);
+	} else if (len && !(flags & (NVME_SUBMIT_RAW_PRP | NVME_SUBMIT_NO_DATA))) {
+		return nvme_set_error(-EINVAL, "a %u-byte transfer needs a buffer", len);
+	}
+	return nvme_sq_submit(sq, sqe, buf, off, len, tag, flags);
+}
+
+int nvme_cq_reap(uint32_t cqh, struct nvme_cpl *out, uint32_t max)
+{
+	GET(cq, struct nvme_cq, NVME_H_CQ, cqh);
+	if (!out || !max)
+		return nvme_set_error(-EFAULT, "cq_reap: no output");
+	return nvme_cq_process(cq, out, max);
+}
+
+int nvme_cq_poll_wait(uint32_t cqh, uint32_t timeout_us)
+{
+	struct nvme_cq *cq;
+	int r;
+
+	if (timeout_us > 1000000)
+		return nvme_set_error(-EINVAL, "wait of %u us: allowed 0..1000000", timeout_us);
+	/* take the reference under the lock that nvme_cq_delete() closes handles with */
+	pthread_mutex_lock(&cq_ref_lock);
+	cq = nvme_handle_get(cqh, NVME_H_CQ);
+	if (cq)
+		__atomic_add_fetch(&cq->busy, 1, __ATOMIC_ACQ_REL);
+	pthread_mutex_unlock(&cq_ref_lock);
+	if (!cq)
+		return bad_handle(cqh, NVME_H_CQ);
+	r = nvme_cq_wait(cq, timeout_us);
+	__atomic_sub_fetch(&cq->busy, 1, __ATOMIC_ACQ_REL);
+	return r;
+}
+
+int nvme_sq_abandon(uint32_t sqh, struct nvme_cpl *out, uint32_t max)
+{
+	GET(sq, struct nvme_sq, NVME_H_SQ, sqh);
+	if (!out || !max)
+		return nvme_set_error(-EFAULT, "sq_abandon: no output");
+	return nvme_sq_fail_all(sq, out, max);
+}
+
+int nvme_sq_stats(uint32_t sqh, uint32_t *out, uint32_t n)
+{
+	int r = need(out, n, 8, "sq_stats");
+
+	if (r)
+		return r;
+	GET(sq, struct nvme_sq, NVME_H_SQ, sqh);
+	out[0] = sq->qid;
+	out[1] = sq->size;
+	out[2] = sq->tail;
+	out[3] = sq->head;
+	out[4] = sq->outstanding;
+	out[5] = sq->timedout;
+	out[6] = sq->cq->qid;
+	out[7] = (uint32_t)sq->submitted;
+	return 0;
+}
+
+/* --- buffers ----------------------------------------------------------------------- */
+
+int nvme_buf_alloc(uint32_t size, uint32_t *out, uint64_t *addr)
+{
+	struct nvme_buf *b;
+
+	if (!out || !addr)
+		return nvme_set_error(-EFAULT, "buf_alloc: no output");
+	if (size == 0 || size > (1u << 30))
+		return nvme_set_error(-EINVAL, "buffer size %u: allowed 1..1073741824 bytes", size);
+	b = nvme_buf_new(size);
+	if (!b)
+		return -ENOMEM;
+	*out = nvme_handle_new(NVME_H_BUF, b);
+	if (!*out) {
+		nvme_buf_put(b);
+		return nvme_set_error(-ENFILE, "too many open objects");
+	}
+	addr[0] = (uint64_t)(uintptr_t)b->vaddr;
+	addr[1] = b->iova;
+	return 0;
+}
+
+int nvme_buf_free(uint32_t h)
+{
+	struct nvme_buf *b = nvme_handle_close(h, NVME_H_BUF);
+
+	if (!b)
+		return bad_handle(h, NVME_H_BUF);
+	nvme_buf_put(b);
+	return 0;
+}

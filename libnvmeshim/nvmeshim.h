@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * nvmeshim.h - the exported API of libnvmeshim, as called from Deno FFI.
+ *
+ * Conventions: objects are named by 32-bit handles (0 = none); functions return
+ * 0 or a non-negative count on success and a negative errno on failure, with a
+ * message naming the problem available from nvme_error(). Every entry point
+ * checks its handles and the lengths of the memory it is given.
+ */
+#ifndef NVMESHIM_H
+#define NVMESHIM_H
+
+#include <stdint.h>
+
+#define NVME_API __attribute__((visibility("default")))
+#define NVMESHIM_ABI 1
+
+struct nvme_cpl;
+
+/** nvme_abi_version() - NVMESHIM_ABI, checked by the TypeScript loader. */
+NVME_API uint32_t nvme_abi_version(void);
+/** nvme_error() - message for the last failure on the calling thread. */
+NVME_API const char *nvme_error(void);
+/**
+ * nvme_stats() - live objects, for leak checks.
+ * @out: [pcie, controllers, sqs, cqs, buffers, dma bytes used, child processes, arena bytes]
+ * @n: entries in @out (8)
+ */
+NVME_API int nvme_stats(uint64_t *out, uint32_t n);
+
+/* --- PCIe functions ------------------------------------------------------ */
+
+/**
+ * nvme_pcie_open_qemu() - start an embedded device (QEMU NVMe model).
+ * @args: NUL-terminated extra QEMU arguments, one per line (@IMGn@ = image n)
+ * @images: NUL-terminated image list, one "path|size" per line ("|size": temporary)
+ * @out: receives the handle
+ */
+NVME_API int nvme_pcie_open_qemu(const char *args, const char *images, uint32_t *out);
+/** nvme_pcie_close() - stop the device; -EBUSY while a controller is open on it. */
+NVME_API int nvme_pcie_close(uint32_t h);
+/** nvme_pcie_cfg_read() - config space read of @size (1, 2, 4) bytes at @off. */
+NVME_API int nvme_pcie_cfg_read(uint32_t h, uint32_t off, uint32_t size, uint32_t *val);
+/** nvme_pcie_cfg_write() - config space write. */
+NVME_API int nvme_pcie_cfg_write(uint32_t h, uint32_t off, uint32_t size, uint32_t val);
+/**
+ * nvme_pcie_info() - @out: [qemu pid, BAR0 size, MSI-X vectors, vectors routed,
+ * interrupt words address, alive]
+ */
+NVME_API int nvme_pcie_info(uint32_t h, uint64_t *out, uint32_t n);
+/** nvme_pcie_irq_mask() - mask (1) or unmask (0) interrupt vector @vec. */
+NVME_API int nvme_pcie_irq_mask(uint32_t h, uint32_t vec, uint32_t mask);
+/** nvme_pcie_control() - transport request (QMP JSON for qemu); reply in @out. */
+NVME_API int nvme_pcie_control(uint32_t h, const char *req, char *out, uint32_t cap);
+/** nvme_pcie_enable() - reprogram BAR0 and the command register (after FLR). */
+NVME_API int nvme_pcie_enable(uint32_t h);
+
+/* --- controllers --------------------------------------------------------- */
+
+/** nvme_ctrl_open() - attach a controller object to a PCIe function (no init). */
+NVME_API int nvme_ctrl_open(uint32_t pcie, uint32_t *out);
+/** nvme_ctrl_close() - free the controller and all its queues. */
+NVME_API int nvme_ctrl_close(uint32_t h);
+NVME_API int nvme_ctrl_reg_read32(uint32_t h, uint32_t off, uint32_t *val);
+NVME_API int nvme_ctrl_reg_read64(uint32_t h, uint32_t off, uint64_t *val);
+NVME_API int nvme_ctrl_reg_write32(uint32_t h, uint32_t off, uint32_t val);
+NVME_API int nvme_ctrl_reg_write64(uint32_t h, uint32_t off, uint64_t val);
+/** nvme_ctrl_set_timeout() - per-command timeout in ms (0: none), 1..3600000. */
+NVME_API int nvme_ctrl_set_timeout(uint32_t h, uint32_t ms);
+/** nvme_ctrl_flush_doorbells() - write pending SQ tail doorbells now. */
+NVME_API int nvme_ctrl_flush_doorbells(uint32_t h);
+
+/* --- queues --------------------------------------------------------------- */
+
+/**
+ * nvme_cq_create() - allocate a CQ ring for queue @qid (the device-side Create
+ * I/O Completion Queue command is the caller's, so it can be sent raw).
+ * @out: [handle]; @iova: [bus address of the ring]
+ */
+NVME_API int nvme_cq_create(uint32_t ctrl, uint32_t qid, uint32_t size, uint32_t vector,
+			    uint32_t ien, uint32_t *out, uint64_t *iova);
+NVME_API int nvme_cq_delete(uint32_t h);
+/** nvme_sq_create() - allocate an SQ ring and its trackers, attached to CQ @cq. */
+NVME_API int nvme_sq_create(uint32_t ctrl, uint32_t qid, uint32_t size, uint32_t cq,
+			    uint32_t *out, uint64_t *iova);
+NVME_API int nvme_sq_delete(uint32_t h);
+/**
+ * nvme_sq_submit_cmd() - post one command (see nvme_sq_submit()).
+ * @sqe: 64 bytes; @sqe_len: must be 64
+ * @buf: buffer handle or 0; @off/@len: the transfer within it
+ * Return: the CID, -EAGAIN when full, or negative errno.
+ */
+NVME_API int nvme_sq_submit_cmd(uint32_t sq, const uint8_t *sqe, uint32_t sqe_len, uint32_t buf,
+				uint32_t off, uint32_t len, uint32_t tag, uint32_t flags);
+/** nvme_cq_reap() - up to @max completion records (32 bytes each) into @out. */
+NVME_API int nvme_cq_reap(uint32_t cq, struct nvme_cpl *out, uint32_t max);
+/** nvme_cq_poll_wait() - wait up to @timeout_us (<= 1 s) for something to reap. */
+NVME_API int nvme_cq_poll_wait(uint32_t cq, uint32_t timeout_us);
+/** nvme_sq_abandon() - complete everything in flight as "gone" (after a reset). */
+NVME_API int nvme_sq_abandon(uint32_t sq, struct nvme_cpl *out, uint32_t max);
+/** nvme_sq_stats() - @out: [qid, size, tail, head, outstanding, timed out, cq qid, submitted] */
+NVME_API int nvme_sq_stats(uint32_t sq, uint32_t *out, uint32_t n);
+
+/* --- buffers -------------------------------------------------------------- */
+
+/**
+ * nvme_buf_alloc() - zeroed DMA memory of @size bytes (1 B..1 GiB).
+ * @out: [handle]; @addr: [host address, bus address]
+ */
+NVME_API int nvme_buf_alloc(uint32_t size, uint32_t *out, uint64_t *addr);
+/** nvme_buf_free() - release; memory stays valid until commands using it complete. */
+NVME_API int nvme_buf_free(uint32_t h);
+
+#endif

@@ -1,0 +1,385 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * queue.c - SQ/CQ rings, trackers, submission and phase-tag completion.
+ */
+#define _GNU_SOURCE
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ctrl.h"
+#include "prp.h"
+#include "queue.h"
+#include "util.h"
+
+#define NO_TRACKER 0xffff
+
+int nvme_cq_new(struct nvme_ctrl *c, uint16_t qid, uint32_t size, uint16_t vector, bool ien,
+		struct nvme_cq **out)
+{
+	struct nvme_cq *cq;
+	int r = 0;
+
+	if (size < 2 || size > 65536)
+		return nvme_set_error(-EINVAL, "completion queue size %u: allowed 2..65536", size);
+	cq = calloc(1, sizeof(*cq));
+	if (!cq)
+		return nvme_set_error(-ENOMEM, "out of memory");
+	cq->ring = nvme_dma_alloc((uint64_t)size * sizeof(struct nvme_cqe), &cq->iova);
+	if (!cq->ring) {
+		free(cq);
+		return -ENOMEM;
+	}
+	cq->ctrl = c;
+	cq->size = size;
+	cq->qid = qid;
+	cq->vector = vector;
+	cq->ien = ien;
+	cq->phase = 1;
+	pthread_mutex_lock(&c->lock);
+	if (c->cqs[qid])
+		r = nvme_set_error(-EEXIST, "completion queue %u already exists", qid);
+	else
+		c->cqs[qid] = cq;
+	if (!r && qid > c->max_qid_used)
+		c->max_qid_used = qid;
+	pthread_mutex_unlock(&c->lock);
+	if (r) {
+		nvme_dma_free(cq->ring, (uint64_t)size * sizeof(struct nvme_cqe));
+		free(cq);
+		return r;
+	}
+	*out = cq;
+	return 0;
+}
+
+int nvme_cq_free(struct nvme_cq *cq)
+{
+	struct nvme_ctrl *c = cq->ctrl;
+
+	if (cq->nsq)
+		return nvme_set_error(-EBUSY, "completion queue %u still has %d submission queue(s)",
+				      cq->qid, cq->nsq);
+	cq->closing = true;
+	/* a waiter in another thread leaves within its own timeout slice */
+	for (int i = 0; i < 2000 && __atomic_load_n(&cq->busy, __ATOMIC_ACQUIRE); i++)
+		usleep(1000);
+	pthread_mutex_lock(&c->lock);
+	if (c->cqs[cq->qid] == cq)
+		c->cqs[cq->qid] = NULL;
+	pthread_mutex_unlock(&c->lock);
+	nvme_dma_free(cq->ring, (uint64_t)cq->size * sizeof(struct nvme_cqe));
+	free(cq);
+	return 0;
+}
+
+int nvme_sq_new(struct nvme_ctrl *c, uint16_t qid, uint32_t size, struct nvme_cq *cq,
+		struct nvme_sq **out)
+{
+	struct nvme_sq *sq;
+	int r = 0;
+
+	if (size < 2 || size > 65536)
+		return nvme_set_error(-EINVAL, "submission queue size %u: allowed 2..65536", size);
+	sq = calloc(1, sizeof(*sq));
+	if (!sq)
+		return nvme_set_error(-ENOMEM, "out of memory");
+	sq->tr = calloc(size, sizeof(*sq->tr));
+	sq->ring = nvme_dma_alloc((uint64_t)size * 64, &sq->iova);
+	/* one PRP list page per tracker */
+	sq->prp_pages = sq->ring ? nvme_dma_alloc((uint64_t)size * 4096, &sq->prp_iova) : NULL;
+	if (!sq->tr || !sq->ring || !sq->prp_pages) {
+		if (sq->ring)
+			nvme_dma_free(sq->ring, (uint64_t)size * 64);
+		free(sq->tr);
+		free(sq);
+		return nvme_set_error(-ENOMEM, "out of DMA memory for a %u-entry queue", size);
+	}
+	sq->ctrl = c;
+	sq->cq = cq;
+	sq->size = size;
+	sq->qid = qid;
+	/* CIDs 0..size-2 are usable: a queue of N entries holds N-1 commands */
+	sq->free_top = NO_TRACKER;
+	for (int i = (int)size - 2; i >= 0; i--) {
+		sq->tr[i].next_free = sq->free_top;
+		sq->tr[i].prp_list = (uint64_t *)(sq->prp_pages + (uint64_t)i * 4096);
+		sq->tr[i].prp_iova = sq->prp_iova + (uint64_t)i * 4096;
+		sq->free_top = (uint16_t)i;
+	}
+	pthread_mutex_lock(&c->lock);
+	if (c->sqs[qid])
+		r = nvme_set_error(-EEXIST, "submission queue %u already exists", qid);
+	else
+		c->sqs[qid] = sq;
+	if (!r && qid > c->max_qid_used)
+		c->max_qid_used = qid;
+	if (!r)
+		cq->nsq++;
+	pthread_mutex_unlock(&c->lock);
+	if (r) {
+		nvme_dma_free(sq->ring, (uint64_t)size * 64);
+		nvme_dma_free(sq->prp_pages, (uint64_t)size * 4096);
+		free(sq->tr);
+		free(sq);
+		return r;
+	}
+	*out = sq;
+	return 0;
+}
+
+static void tracker_release(struct nvme_sq *sq, uint16_t cid)
+{
+	struct nvme_tracker *t = &sq->tr[cid];
+
+	if (t->buf)
+		nvme_buf_put(t->buf);
+	t->buf = NULL;
+	if (t->state == TR_TIMEDOUT)
+		sq->timedout--;
+	else
+		sq->outstanding--;
+	t->state = TR_FREE;
+	t->next_free = sq->free_top;
+	sq->free_top = cid;
+}
+
+void nvme_sq_free(struct nvme_sq *sq)
+{
+	struct nvme_ctrl *c = sq->ctrl;
+
+	for (uint32_t i = 0; i + 1 < sq->size; i++)
+		if (sq->tr[i].state != TR_FREE)
+			tracker_release(sq, (uint16_t)i);
+	pthread_mutex_lock(&c->lock);
+	if (c->sqs[sq->qid] == sq)
+		c->sqs[sq->qid] = NULL;
+	sq->cq->nsq--;
+	pthread_mutex_unlock(&c->lock);
+	nvme_dma_free(sq->ring, (uint64_t)sq->size * 64);
+	nvme_dma_free(sq->prp_pages, (uint64_t)sq->size * 4096);
+	free(sq->tr);
+	free(sq);
+}
+
+int nvme_sq_submit(struct nvme_sq *sq, const uint8_t *sqe, struct nvme_buf *buf, uint64_t off,
+		   uint64_t len, uint32_t tag, uint32_t flags)
+{
+	struct nvme_ctrl *c = sq->ctrl;
+	struct nvme_tracker *t;
+	uint8_t *slot;
+	uint16_t cid;
+	uint64_t prp1 = 0, prp2 = 0;
+
+	if (c->t->dead)
+		return nvme_set_error(-ENODEV, "%s is gone", c->t->name);
+	if (sq->free_top == NO_TRACKER || nvme_sq_full(sq->tail, sq->head, sq->size))
+		return -EAGAIN;
+	if (len && !(flags & (NVME_SUBMIT_RAW_PRP | NVME_SUBMIT_NO_DATA))) {
+		int r;
+
+		if (!buf)
+			return nvme_set_error(-EINVAL, "a %llu-byte transfer needs a buffer",
+					      (unsigned long long)len);
+		if (off > buf->alloc || len > buf->alloc - off)
+			return nvme_set_error(-EINVAL, "transfer of %llu bytes at offset %llu does not "
+					      "fit the %llu-byte buffer", (unsigned long long)len,
+					      (unsigned long long)off, (unsigned long long)buf->alloc);
+		cid = sq->free_top;
+		t = &sq->tr[cid];
+		r = nvme_prp_build(buf->iova + off, len, c->page_size, t->prp_list, t->prp_iova, 1,
+				   &prp1, &prp2);
+		if (r == -E2BIG)
+			return nvme_set_error(-E2BIG, "transfer of %llu bytes needs more than one PRP "
+					      "list page (at most %u bytes per command)",
+					      (unsigned long long)len, (c->page_size / 8) * c->page_size);
+		if (r < 0)
+			return nvme_set_error(r, "buffer address 0x%llx is not dword aligned",
+					      (unsigned long long)(buf->iova + off));
+	}
+	cid = sq->free_top;
+	t = &sq->tr[cid];
+	sq->free_top = t->next_free;
+	t->state = TR_BUSY;
+	t->tag = tag;
+	t->opc = sqe[0];
+	t->buf = NULL;
+	if (buf && len && !(flags & NVME_SUBMIT_NO_DATA)) {
+		nvme_buf_get(buf);
+		t->buf = buf;
+	}
+	t->submit_ns = nvme_now_ns();
+	t->deadline_ns = (flags & NVME_SUBMIT_NO_TIMEOUT) || !c->timeout_ns ?
+				 0 : t->submit_ns + c->timeout_ns;
+	sq->outstanding++;
+	sq->submitted++;
+
+	slot = sq->ring + (uint64_t)sq->tail * 64;
+	memcpy(slot, sqe, 64);
+	memcpy(slot + 2, &cid, 2);
+	if (len && !(flags & (NVME_SUBMIT_RAW_PRP | NVME_SUBMIT_NO_DATA))) {
+		memcpy(slot + 24, &prp1, 8);
+		memcpy(slot + 32, &prp2, 8);
+	}
+	nvme_wmb();
+	sq->tail = nvme_q_next(sq->tail, sq->size);
+	__atomic_store_n(&c->dirty, 1, __ATOMIC_RELEASE);
+	return cid;
+}
+
+static void emit(struct nvme_cpl *o, const struct nvme_sq *sq, uint16_t cid, uint32_t tag,
+		 uint64_t submit_ns, uint32_t flags, const struct nvme_cqe *cqe)
+{
+	if (cqe) {
+		memcpy(o->dw, cqe, 16);
+	} else {
+		/* synthesized like pynvme's timeout: all-ones DW0, status 07/FF */
+		o->dw[0] = 0xffffffff;
+		o->dw[1] = 0;
+		o->dw[2] = ((uint32_t)sq->qid << 16) | (sq->head & 0xffff);
+		o->dw[3] = (NVME_STATUS_HOST_TIMEOUT << 17) | cid;
+	}
+	o->tag = tag;
+	o->latency_us = submit_ns ? (uint32_t)((nvme_now_ns() - submit_ns) / 1000) : 0;
+	o->flags = flags;
+	o->sq_handle = sq->handle;
+}
+
+/* commands past their deadline, or all of them when the device is gone */
+static unsigned expire(struct nvme_cq *cq, struct nvme_cpl *out, unsigned max, uint64_t now)
+{
+	struct nvme_ctrl *c = cq->ctrl;
+	bool dead = c->t->dead;
+	unsigned n = 0;
+
+	for (uint32_t q = 0; q <= c->max_qid_used && n < max; q++) {
+		struct nvme_sq *sq = c->sqs[q];
+
+		if (!sq || sq->cq != cq || !sq->outstanding)
+			continue;
+		for (uint32_t i = 0; i + 1 < sq->size && n < max; i++) {
+			struct nvme_tracker *t = &sq->tr[i];
+
+			if (t->state != TR_BUSY)
+				continue;
+			if (dead) {
+				emit(&out[n++], sq, (uint16_t)i, t->tag, t->submit_ns, NVME_CPL_GONE,
+				     NULL);
+				tracker_release(sq, (uint16_t)i);
+			} else if (t->deadline_ns && now >= t->deadline_ns) {
+				emit(&out[n++], sq, (uint16_t)i, t->tag, t->submit_ns,
+				     NVME_CPL_TIMEOUT, NULL);
+				/* the CID stays reserved until the device answers it */
+				t->state = TR_TIMEDOUT;
+				sq->outstanding--;
+				sq->timedout++;
+			}
+		}
+	}
+	return n;
+}
+
+int nvme_cq_process(struct nvme_cq *cq, struct nvme_cpl *out, unsigned max)
+{
+	struct nvme_ctrl *c = cq->ctrl;
+	unsigned n = 0;
+	uint64_t now;
+	int r;
+
+	if (cq->closing)
+		return nvme_set_error(-EBADF, "completion queue %u is being deleted", cq->qid);
+	if (__atomic_load_n(&c->dirty, __ATOMIC_ACQUIRE))
+		nvme_ctrl_flush(c); /* an error here surfaces as t->dead below */
+	while (n < max) {
+		volatile struct nvme_cqe *e = &cq->ring[cq->head];
+		struct nvme_cqe cqe;
+		struct nvme_sq *sq;
+
+		if ((READ_ONCE(e->status) & 1) != cq->phase)
+			break;
+		nvme_rmb();
+		memcpy(&cqe, (const void *)e, sizeof(cqe));
+		cq->head = nvme_q_next(cq->head, cq->size);
+		if (cq->head == 0)
+			cq->phase ^= 1;
+
+		sq = c->sqs[cqe.sqid];
+		if (!sq || sq->cq != cq || cqe.cid + 1u >= sq->size) {
+			struct nvme_sq none = { .qid = cqe.sqid };
+
+			emit(&out[n++], sq ? sq : &none, cqe.cid, 0, 0, NVME_CPL_UNKNOWN, &cqe);
+			continue;
+		}
+		sq->head = cqe.sqhd < sq->size ? cqe.sqhd : sq->head;
+		struct nvme_tracker *t = &sq->tr[cqe.cid];
+
+		if (t->state == TR_FREE) {
+			emit(&out[n++], sq, cqe.cid, 0, 0, NVME_CPL_UNKNOWN, &cqe);
+			continue;
+		}
+		emit(&out[n++], sq, cqe.cid, t->tag, t->submit_ns,
+		     t->state == TR_TIMEDOUT ? NVME_CPL_LATE : 0, &cqe);
+		sq->completed++;
+		tracker_release(sq, cqe.cid);
+	}
+	if (n) {
+		r = c->t->ops->bar_write(c->t, nvme_cq_db(c, cq->qid), 4, cq->head);
+		if (r && !c->t->dead)
+			return r;
+	}
+	now = nvme_now_ns();
+	if (n < max && (c->t->dead || now >= cq->next_check_ns)) {
+		n += expire(cq, out + n, max - n, now);
+		cq->next_check_ns = now + 1000000; /* scan deadlines once per ms */
+	}
+	return (int)n;
+}
+
+int nvme_cq_wait(struct nvme_cq *cq, uint32_t timeout_us)
+{
+	uint64_t start = nvme_now_ns(), end = start + (uint64_t)timeout_us * 1000;
+	int ready = 0;
+
+	__atomic_add_fetch(&cq->busy, 1, __ATOMIC_ACQ_REL);
+	for (unsigned spin = 0; !cq->closing; spin++) {
+		volatile struct nvme_cqe *e = &cq->ring[READ_ONCE(cq->head)];
+		uint64_t now;
+
+		if ((READ_ONCE(e->status) & 1) == READ_ONCE(cq->phase) || cq->ctrl->t->dead) {
+			ready = 1;
+			break;
+		}
+		now = nvme_now_ns();
+		if (now >= end)
+			break;
+		if (now >= cq->next_check_ns) {
+			/* let nvme_cq_process() look at deadlines */
+			ready = 1;
+			break;
+		}
+		/* spin briefly (low latency), then sleep so QEMU keeps its CPU */
+		if (spin < 200)
+			nvme_cpu_relax();
+		else
+			usleep(20);
+	}
+	__atomic_sub_fetch(&cq->busy, 1, __ATOMIC_ACQ_REL);
+	return ready;
+}
+
+int nvme_sq_fail_all(struct nvme_sq *sq, struct nvme_cpl *out, unsigned max)
+{
+	unsigned n = 0;
+
+	for (uint32_t i = 0; i + 1 < sq->size && n < max; i++) {
+		struct nvme_tracker *t = &sq->tr[i];
+
+		if (t->state == TR_FREE)
+			continue;
+		if (t->state == TR_BUSY)
+			emit(&out[n++], sq, (uint16_t)i, t->tag, t->submit_ns, NVME_CPL_GONE, NULL);
+		tracker_release(sq, (uint16_t)i);
+	}
+	return (int)n;
+}

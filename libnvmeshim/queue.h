@@ -1,0 +1,162 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * queue.h - submission and completion queues, command trackers, completion
+ * records handed to TypeScript.
+ *
+ * A tracker per CID holds the submit time, deadline, the buffer reference and a
+ * pre-mapped page for the command's PRP list (as SPDK embeds it in its tracker).
+ * Submission only posts the SQE and marks the SQ dirty; doorbells are written in
+ * one batch by nvme_ctrl_flush() (before any other device access, before polling,
+ * and by the TypeScript side at the end of each synchronous burst).
+ */
+#ifndef NVMESHIM_QUEUE_H
+#define NVMESHIM_QUEUE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "dma.h"
+
+struct nvme_ctrl;
+
+struct nvme_cqe {
+	uint32_t dw0, dw1;
+	uint16_t sqhd, sqid;
+	uint16_t cid, status; /* status bit 0 is the phase tag */
+};
+
+/* What nvme_cq_process() returns per completion (32 bytes). */
+struct nvme_cpl {
+	uint32_t dw[4];	 /* the CQE as the device wrote it (or synthesized) */
+	uint32_t tag;	 /* the submitter's tag */
+	uint32_t latency_us;
+	uint32_t flags;	 /* NVME_CPL_* */
+	uint32_t sq_handle;
+};
+
+#define NVME_CPL_TIMEOUT 0x1 /* synthesized: no completion within the timeout */
+#define NVME_CPL_LATE 0x2    /* the device completed a command already timed out */
+#define NVME_CPL_UNKNOWN 0x4 /* a CQE whose SQID/CID matches nothing outstanding */
+#define NVME_CPL_GONE 0x8    /* synthesized: the device is gone or the queue was torn down */
+
+/* Synthetic status for timeouts and lost devices: SCT 7 (vendor), SC 0xFF. */
+#define NVME_STATUS_HOST_TIMEOUT ((7u << 8) | 0xffu)
+
+#define NVME_SUBMIT_RAW_PRP 0x1	   /* keep PRP1/PRP2 as given in the SQE */
+#define NVME_SUBMIT_NO_TIMEOUT 0x2 /* never time out (AER) */
+#define NVME_SUBMIT_NO_DATA 0x4	   /* ignore the buffer, leave PRPs zero */
+
+enum { TR_FREE = 0, TR_BUSY, TR_TIMEDOUT };
+
+struct nvme_tracker {
+	uint64_t submit_ns, deadline_ns;
+	struct nvme_buf *buf;
+	uint64_t *prp_list;
+	uint64_t prp_iova;
+	uint32_t tag;
+	uint16_t next_free;
+	uint8_t state, opc;
+};
+
+struct nvme_cq {
+	struct nvme_ctrl *ctrl;
+	struct nvme_cqe *ring;
+	uint64_t iova;
+	uint32_t size, head;
+	uint16_t qid, vector;
+	uint8_t phase;
+	bool ien;
+	int nsq; /* SQs attached */
+	uint32_t handle;
+	uint64_t next_check_ns;
+	int busy; /* waiters inside nvme_cq_wait() */
+	bool closing;
+};
+
+struct nvme_sq {
+	struct nvme_ctrl *ctrl;
+	struct nvme_cq *cq;
+	uint8_t *ring;
+	uint64_t iova;
+	uint32_t size, tail, ptail, head;
+	uint16_t qid;
+	uint32_t handle;
+	uint32_t outstanding, timedout;
+	uint16_t free_top; /* head of the free tracker stack, 0xffff: empty */
+	struct nvme_tracker *tr;
+	uint8_t *prp_pages;
+	uint64_t prp_iova;
+	uint64_t submitted, completed;
+};
+
+/* pure index arithmetic, unit tested */
+static inline uint32_t nvme_q_next(uint32_t idx, uint32_t size)
+{
+	return idx + 1 == size ? 0 : idx + 1;
+}
+
+static inline bool nvme_sq_full(uint32_t tail, uint32_t head, uint32_t size)
+{
+	return nvme_q_next(tail, size) == head;
+}
+
+/* entries between head and tail (in use) */
+static inline uint32_t nvme_q_used(uint32_t head, uint32_t tail, uint32_t size)
+{
+	return tail >= head ? tail - head : size - head + tail;
+}
+
+/**
+ * nvme_cq_new() - allocate a completion queue ring and register qid @qid.
+ * Return: 0 or negative errno (qid in use, bad size, no memory).
+ */
+int nvme_cq_new(struct nvme_ctrl *c, uint16_t qid, uint32_t size, uint16_t vector, bool ien,
+		struct nvme_cq **out);
+/** nvme_cq_free() - unregister and free; -EBUSY while SQs are attached. */
+int nvme_cq_free(struct nvme_cq *cq);
+
+/** nvme_sq_new() - allocate a submission queue ring and trackers, attached to @cq. */
+int nvme_sq_new(struct nvme_ctrl *c, uint16_t qid, uint32_t size, struct nvme_cq *cq,
+		struct nvme_sq **out);
+/** nvme_sq_free() - unregister and free; commands in flight are dropped. */
+void nvme_sq_free(struct nvme_sq *sq);
+
+/**
+ * nvme_sq_submit() - assign a CID, build the data pointer, post the SQE.
+ * @sq: the queue
+ * @sqe: 64-byte command; CID and (unless NVME_SUBMIT_RAW_PRP) PRPs are filled in
+ * @buf: data buffer or NULL
+ * @off: byte offset into @buf where the transfer starts
+ * @len: transfer length in bytes (0: no data)
+ * @tag: returned with the completion
+ * @flags: NVME_SUBMIT_*
+ *
+ * The doorbell is not written here (see nvme_ctrl_flush()).
+ *
+ * Return: the CID, -EAGAIN when the queue is full, other negative errno values
+ * with nvme_get_error() set.
+ */
+int nvme_sq_submit(struct nvme_sq *sq, const uint8_t *sqe, struct nvme_buf *buf, uint64_t off,
+		   uint64_t len, uint32_t tag, uint32_t flags);
+
+/**
+ * nvme_cq_process() - reap up to @max completions into @out.
+ *
+ * Rings pending doorbells first, consumes CQEs by phase tag, frees trackers,
+ * writes the CQ head doorbell once, then synthesizes completions for commands
+ * past their deadline (NVME_CPL_TIMEOUT) or on a dead device (NVME_CPL_GONE).
+ *
+ * Return: completions written, or a negative errno.
+ */
+int nvme_cq_process(struct nvme_cq *cq, struct nvme_cpl *out, unsigned max);
+
+/**
+ * nvme_cq_wait() - wait until a completion is available or @timeout_us passes.
+ * Return: 1 when something can be reaped (or a deadline passed), 0 on timeout.
+ */
+int nvme_cq_wait(struct nvme_cq *cq, uint32_t timeout_us);
+
+/** nvme_sq_fail_all() - complete everything in flight with NVME_CPL_GONE (reset). */
+int nvme_sq_fail_all(struct nvme_sq *sq, struct nvme_cpl *out, unsigned max);
+
+#endif

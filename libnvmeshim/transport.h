@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * transport.h - how the driver reaches a PCIe NVMe function: config space, BAR0
+ * registers and doorbells, interrupt vectors, resets. One ops table per
+ * transport ("qemu" embedded device, later "vfio" for real hardware).
+ */
+#ifndef NVMESHIM_TRANSPORT_H
+#define NVMESHIM_TRANSPORT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct nvme_transport;
+
+/* One 32-bit register write of a batch (doorbells). */
+struct nvme_reg_write {
+	uint32_t off;
+	uint32_t val;
+};
+
+struct nvme_transport_ops {
+	const char *name;
+	/** cfg_read/cfg_write - PCI config space access of 1, 2 or 4 bytes. */
+	int (*cfg_read)(struct nvme_transport *t, uint32_t off, unsigned size, uint32_t *val);
+	int (*cfg_write)(struct nvme_transport *t, uint32_t off, unsigned size, uint32_t val);
+	/** bar_read/bar_write - BAR0 access of 4 or 8 bytes. */
+	int (*bar_read)(struct nvme_transport *t, uint32_t off, unsigned size, uint64_t *val);
+	int (*bar_write)(struct nvme_transport *t, uint32_t off, unsigned size, uint64_t val);
+	/** bar_write_batch - several 32-bit BAR0 writes in order, in one exchange if possible. */
+	int (*bar_write_batch)(struct nvme_transport *t, const struct nvme_reg_write *w, unsigned n);
+	/**
+	 * irq_setup - route @nvec interrupt vectors so that vector i sets
+	 * t->irq_words[i] to non-zero. Called before CC.EN and queue creation.
+	 */
+	int (*irq_setup)(struct nvme_transport *t, unsigned nvec);
+	/** irq_mask - mask (1) or unmask (0) one vector. */
+	int (*irq_mask)(struct nvme_transport *t, unsigned vec, bool mask);
+	/** pci_enable - (re)program BARs and the command register, e.g. after an FLR. */
+	int (*pci_enable)(struct nvme_transport *t);
+	/** control - transport-specific request (QMP for qemu); @out gets the reply. */
+	int (*control)(struct nvme_transport *t, const char *req, char *out, unsigned cap);
+	/** alive - 0 once the device is gone (process exited, unplugged). */
+	int (*alive)(struct nvme_transport *t);
+	/** close - release everything (stops QEMU). */
+	void (*close)(struct nvme_transport *t);
+};
+
+struct nvme_transport {
+	const struct nvme_transport_ops *ops;
+	char name[96];	 /* "qemu:pid 1234 00:04.0" for messages */
+	bool dead;	 /* set once an access failed because the device is gone */
+	uint32_t *irq_words; /* one word per vector, in DMA memory */
+	uint64_t irq_iova;
+	unsigned nvec;	 /* vectors set up by irq_setup */
+	unsigned msix_size; /* vectors the function offers (0: none) */
+	uint32_t msix_cap;  /* config offset of the MSI-X capability, 0 if none */
+	uint64_t bar0_size;
+};
+
+/**
+ * nvme_qemu_open() - start QEMU's NVMe model as the embedded device.
+ * @args: extra QEMU arguments, one per line; "@IMGn@" is replaced by the
+ *        path of image n
+ * @images: one line per image: "path|size" (created sparse if missing) or
+ *          "|size" for an anonymous temporary image deleted at once
+ * @out: the transport
+ *
+ * Return: 0, or a negative errno with nvme_get_error() naming the problem.
+ */
+int nvme_qemu_open(const char *args, const char *images, struct nvme_transport **out);
+
+/**
+ * nvme_qemu_pid() - pid of the QEMU behind a qemu transport, or 0.
+ */
+int nvme_qemu_pid(struct nvme_transport *t);
+
+#endif

@@ -1,0 +1,622 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * transport_qemu.c - the embedded device: QEMU's NVMe model run as a device
+ * model only (guest CPU halted by a one-instruction firmware), reached through
+ * the qtest socket. Guest RAM is the DMA arena (shared memfd), so the device's
+ * DMA lands directly in driver memory; only register accesses cross the socket.
+ */
+#define _GNU_SOURCE
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "dma.h"
+#include "lineconn.h"
+#include "pci.h"
+#include "proc.h"
+#include "transport.h"
+#include "util.h"
+
+#define QEMU_BAR0 0xC0000000ull
+#define MAX_IMAGES 32
+#define MAX_ARGS 256
+
+struct qemu_dev {
+	struct nvme_transport t;
+	pid_t pid;
+	struct lineconn qt, qmp;
+	int log_fd;
+	int img_fd[MAX_IMAGES];
+	unsigned nimg;
+	unsigned devfn;
+	uint64_t bar0;
+};
+
+#define to_qemu(tp) ((struct qemu_dev *)(tp))
+
+static int gone(struct qemu_dev *q, int err)
+{
+	if (err == -ENOTCONN || err == -ECONNRESET || err == -EPIPE || err == -ETIMEDOUT ||
+	    q->qt.dead) {
+		q->t.dead = true;
+		return nvme_set_error(-ENODEV, "%s is gone (QEMU %s)", q->t.name,
+				      nvme_proc_alive(q->pid) ? "does not answer" : "exited");
+	}
+	return err;
+}
+
+/* one qtest exchange; the last reply "OK 0x..." is parsed into *val when given */
+static int qt(struct qemu_dev *q, const char *req, unsigned nreplies, uint64_t *val)
+{
+	char reply[128];
+	int r;
+
+	if (q->t.dead)
+		return nvme_set_error(-ENODEV, "%s is gone", q->t.name);
+	r = lineconn_exchange(&q->qt, req, strlen(req), nreplies, reply, sizeof(reply));
+	if (r < 0)
+		return gone(q, r);
+	if (strncmp(reply, "OK", 2))
+		return nvme_set_error(-EIO, "qtest refused '%.40s': %s", req, reply);
+	if (val)
+		*val = strtoull(reply + 2, NULL, 0);
+	return 0;
+}
+
+static uint32_t cfg_addr(struct qemu_dev *q, uint32_t off)
+{
+	return 0x80000000u | (q->devfn << 8) | (off & 0xfc);
+}
+
+static int qemu_cfg_read(struct nvme_transport *t, uint32_t off, unsigned size, uint32_t *val)
+{
+	struct qemu_dev *q = to_qemu(t);
+	char req[96];
+	uint64_t v;
+	int r;
+	static const char *const in[] = { "", "inb", "inw", "", "inl" };
+
+	if (off >= 256 || (size != 1 && size != 2 && size != 4) || (off & (size - 1)))
+		return nvme_set_error(-EINVAL, "config read of %u bytes at 0x%x: allowed offsets 0..0xff, "
+				      "size 1/2/4, naturally aligned", size, off);
+	snprintf(req, sizeof(req), "outl 0xcf8 0x%x\n%s 0x%x\n", cfg_addr(q, off), in[size],
+		 0xcfc + (off & 3));
+	if ((r = qt(q, req, 2, &v)))
+		return r;
+	*val = (uint32_t)v;
+	return 0;
+}
+
+static int qemu_cfg_write(struct nvme_transport *t, uint32_t off, unsigned size, uint32_t val)
+{
+	struct qemu_dev *q = to_qemu(t);
+	char req[96];
+	static const char *const out[] = { "", "outb", "outw", "", "outl" };
+
+	if (off >= 256 || (size != 1 && size != 2 && size != 4) || (off & (size - 1)))
+		return nvme_set_error(-EINVAL, "config write of %u bytes at 0x%x: allowed offsets "
+				      "0..0xff, size 1/2/4, naturally aligned", size, off);
+	snprintf(req, sizeof(req), "outl 0xcf8 0x%x\n%s 0x%x 0x%x\n", cfg_addr(q, off), out[size],
+		 0xcfc + (off & 3), val);
+	return qt(q, req, 2, NULL);
+}
+
+static int check_bar(struct qemu_dev *q, uint32_t off, unsigned size)
+{
+	if ((size != 4 && size != 8) || (off & (size - 1)) || off + size > q->t.bar0_size)
+		return nvme_set_error(-EINVAL, "BAR0 access of %u bytes at 0x%x: allowed 4 or 8 bytes, "
+				      "aligned, below 0x%llx", size, off,
+				      (unsigned long long)q->t.bar0_size);
+	return 0;
+}
+
+static int qemu_bar_read(struct nvme_transport *t, uint32_t off, unsigned size, uint64_t *val)
+{
+	struct qemu_dev *q = to_qemu(t);
+	char req[64];
+	int r;
+
+	if ((r = check_bar(q, off, size)))
+		return r;
+	snprintf(req, sizeof(req), "read%c 0x%llx\n", size == 4 ? 'l' : 'q',
+		 (unsigned long long)(q->bar0 + off));
+	return qt(q, req, 1, val);
+}
+
+static int qemu_bar_write(struct nvme_transport *t, uint32_t off, unsigned size, uint64_t val)
+{
+	struct qemu_dev *q = to_qemu(t);
+	char req[80];
+	int r;
+
+	if ((r = check_bar(q, off, size)))
+		return r;
+	snprintf(req, sizeof(req), "write%c 0x%llx 0x%llx\n", size == 4 ? 'l' : 'q',
+		 (unsigned long long)(q->bar0 + off), (unsigned long long)val);
+	return qt(q, req, 1, NULL);
+}
+
+static int qemu_bar_write_batch(struct nvme_transport *t, const struct nvme_reg_write *w,
+				unsigned n)
+{
+	struct qemu_dev *q = to_qemu(t);
+	char req[64 * 48];
+
+	while (n) {
+		unsigned k = n < 64 ? n : 64;
+		size_t len = 0;
+		int r;
+
+		for (unsigned i = 0; i < k; i++) {
+			if ((r = check_bar(q, w[i].off, 4)))
+				return r;
+			len += (size_t)snprintf(req + len, sizeof(req) - len, "writel 0x%llx 0x%x\n",
+						(unsigned long long)(q->bar0 + w[i].off), w[i].val);
+		}
+		if ((r = qt(q, req, k, NULL)))
+			return r;
+		w += k;
+		n -= k;
+	}
+	return 0;
+}
+
+static int qemu_irq_setup(struct nvme_transport *t, unsigned nvec)
+{
+	return nvme_pci_msix_route(t, nvec);
+}
+
+static int qemu_irq_mask(struct nvme_transport *t, unsigned vec, bool mask)
+{
+	return nvme_pci_msix_mask(t, vec, mask);
+}
+
+static int qemu_pci_enable(struct nvme_transport *t)
+{
+	struct qemu_dev *q = to_qemu(t);
+	uint32_t lo, hi, v;
+	int r;
+
+	/* size BAR0 (64-bit memory BAR), then place it */
+	if ((r = qemu_cfg_read(t, 0x10, 4, &v)))
+		return r;
+	if ((r = qemu_cfg_write(t, 0x10, 4, 0xffffffff)) || (r = qemu_cfg_read(t, 0x10, 4, &lo)))
+		return r;
+	if ((v & 0x6) == 0x4) {
+		if ((r = qemu_cfg_write(t, 0x14, 4, 0xffffffff)) ||
+		    (r = qemu_cfg_read(t, 0x14, 4, &hi)))
+			return r;
+	} else {
+		hi = 0xffffffff;
+	}
+	uint64_t mask = ((uint64_t)hi << 32) | (lo & ~0xfu);
+
+	t->bar0_size = ~mask + 1;
+	if (t->bar0_size < 0x1000 || t->bar0_size > 0x10000000)
+		return nvme_set_error(-EIO, "%s: unexpected BAR0 size 0x%llx", t->name,
+				      (unsigned long long)t->bar0_size);
+	q->bar0 = QEMU_BAR0;
+	if ((r = qemu_cfg_write(t, 0x10, 4, (uint32_t)q->bar0)))
+		return r;
+	if ((v & 0x6) == 0x4 && (r = qemu_cfg_write(t, 0x14, 4, (uint32_t)(q->bar0 >> 32))))
+		return r;
+	if ((r = qemu_cfg_read(t, PCI_COMMAND, 2, &v)))
+		return r;
+	v |= PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER;
+	if ((r = qemu_cfg_write(t, PCI_COMMAND, 2, v)))
+		return r;
+	t->msix_cap = nvme_pci_find_cap(t, PCI_CAP_ID_MSIX);
+	t->msix_size = 0;
+	if (t->msix_cap) {
+		if ((r = qemu_cfg_read(t, t->msix_cap + PCI_MSIX_FLAGS, 2, &v)))
+			return r;
+		t->msix_size = (v & 0x7ff) + 1;
+	}
+	t->nvec = 0;
+	return 0;
+}
+
+static int qemu_control(struct nvme_transport *t, const char *req, char *out, unsigned cap)
+{
+	struct qemu_dev *q = to_qemu(t);
+	size_t len = strlen(req);
+	char *line = malloc(len + 2);
+	int r;
+
+	if (!line)
+		return -ENOMEM;
+	memcpy(line, req, len);
+	line[len] = '\n';
+	line[len + 1] = 0;
+	r = lineconn_exchange(&q->qmp, line, len + 1, 1, out, cap);
+	free(line);
+	if (r < 0)
+		return nvme_set_error(r, "QMP request failed: %s", strerror(-r));
+	return 0;
+}
+
+static int qemu_alive(struct nvme_transport *t)
+{
+	struct qemu_dev *q = to_qemu(t);
+
+	if (q->pid > 0 && !nvme_proc_alive(q->pid))
+		q->t.dead = true;
+	return !q->t.dead;
+}
+
+static void qemu_close(struct nvme_transport *t)
+{
+	struct qemu_dev *q = to_qemu(t);
+
+	lineconn_close(&q->qt);
+	lineconn_close(&q->qmp);
+	if (q->pid > 0)
+		nvme_proc_stop(q->pid, 3000);
+	for (unsigned i = 0; i < q->nimg; i++)
+		if (q->img_fd[i] >= 0)
+			close(q->img_fd[i]);
+	if (q->log_fd >= 0)
+		close(q->log_fd);
+	if (t->irq_words)
+		nvme_dma_free(t->irq_words, 4096);
+	free(q);
+}
+
+static const struct nvme_transport_ops qemu_ops = {
+	.name = "qemu",
+	.cfg_read = qemu_cfg_read,
+	.cfg_write = qemu_cfg_write,
+	.bar_read = qemu_bar_read,
+	.bar_write = qemu_bar_write,
+	.bar_write_batch = qemu_bar_write_batch,
+	.irq_setup = qemu_irq_setup,
+	.irq_mask = qemu_irq_mask,
+	.pci_enable = qemu_pci_enable,
+	.control = qemu_control,
+	.alive = qemu_alive,
+	.close = qemu_close,
+};
+
+int nvme_qemu_pid(struct nvme_transport *t)
+{
+	return t && t->ops == &qemu_ops ? to_qemu(t)->pid : 0;
+}
+
+/* --- start-up ------------------------------------------------------------ */
+
+static const char *runtime_base(void)
+{
+	const char *x = getenv("XDG_RUNTIME_DIR");
+
+	return x && *x && access(x, W_OK) == 0 ? x : "/tmp";
+}
+
+/* remove run directories left by a driver that was killed during start-up */
+static void sweep_stale(const char *base)
+{
+	DIR *d = opendir(base);
+	struct dirent *e;
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		int pid;
+		char path[512];
+
+		if (sscanf(e->d_name, "denvme-%d-", &pid) != 1 || pid <= 0)
+			continue;
+		if (kill(pid, 0) == 0 || errno != ESRCH)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s/qtest.sock", base, e->d_name);
+		unlink(path);
+		snprintf(path, sizeof(path), "%s/%s/qmp.sock", base, e->d_name);
+		unlink(path);
+		snprintf(path, sizeof(path), "%s/%s", base, e->d_name);
+		rmdir(path);
+	}
+	closedir(d);
+}
+
+static int find_qemu(char *out, size_t cap)
+{
+	const char *env = getenv("DENVME_QEMU");
+	const char *path = getenv("PATH");
+
+	if (env && *env) {
+		if (access(env, X_OK))
+			return nvme_set_error(-ENOENT, "DENVME_QEMU=%s is not an executable", env);
+		snprintf(out, cap, "%s", env);
+		return 0;
+	}
+	for (const char *p = path ? path : "/usr/bin"; p && *p;) {
+		const char *c = strchr(p, ':');
+		size_t l = c ? (size_t)(c - p) : strlen(p);
+
+		snprintf(out, cap, "%.*s/qemu-system-x86_64", (int)l, p);
+		if (l && access(out, X_OK) == 0)
+			return 0;
+		p = c ? c + 1 : NULL;
+	}
+	return nvme_set_error(-ENOENT, "QEMU not found: qemu-system-x86_64 is not on PATH. Run "
+			      "`deno task setup` (installs Debian's qemu-system-x86) or set "
+			      "DENVME_QEMU to the binary");
+}
+
+static int open_image(const char *spec, int *fd_out)
+{
+	char path[4096];
+	const char *bar = strrchr(spec, '|');
+	unsigned long long size;
+	int fd;
+
+	if (!bar || bar - spec >= (long)sizeof(path))
+		return nvme_set_error(-EINVAL, "bad image spec '%s'", spec);
+	size = strtoull(bar + 1, NULL, 0);
+	memcpy(path, spec, (size_t)(bar - spec));
+	path[bar - spec] = 0;
+	if (!path[0]) {
+		fd = open("/var/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+		if (fd < 0)
+			fd = open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+		if (fd < 0)
+			fd = memfd_create("denvme-image", MFD_CLOEXEC);
+		if (fd < 0 || ftruncate(fd, (off_t)size))
+			return nvme_set_error(-errno, "cannot create a %llu-byte temporary image: %s",
+					      size, strerror(errno));
+	} else {
+		fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		if (fd >= 0) {
+			if (ftruncate(fd, (off_t)size)) {
+				int err = errno;
+
+				close(fd);
+				unlink(path);
+				return nvme_set_error(-err, "cannot size image %s to %llu bytes: %s",
+						      path, size, strerror(err));
+			}
+		} else if (errno == EEXIST) {
+			fd = open(path, O_RDWR | O_CLOEXEC);
+		}
+		if (fd < 0)
+			return nvme_set_error(-errno, "cannot open image %s: %s", path,
+					      strerror(errno));
+	}
+	*fd_out = fd;
+	return 0;
+}
+
+static char *read_log(int fd)
+{
+	static __thread char text[1024];
+	ssize_t n = pread(fd, text, sizeof(text) - 1, 0);
+
+	text[n > 0 ? n : 0] = 0;
+	for (char *p = text + strlen(text); p > text && (p[-1] == '\n' || p[-1] == ' ');)
+		*--p = 0;
+	return text;
+}
+
+static int child_alive(void *arg)
+{
+	return nvme_proc_alive(*(pid_t *)arg);
+}
+
+/* scan bus 0 for an NVMe function (class 01:08:02) */
+static int find_nvme(struct qemu_dev *q)
+{
+	for (unsigned dev = 0; dev < 32; dev++) {
+		uint32_t v;
+
+		q->devfn = dev << 3;
+		if (qemu_cfg_read(&q->t, 0, 4, &v))
+			return -ENODEV;
+		if ((v & 0xffff) == 0xffff)
+			continue;
+		if (qemu_cfg_read(&q->t, 8, 4, &v))
+			return -ENODEV;
+		if ((v >> 8) == 0x010802)
+			return 0;
+	}
+	return nvme_set_error(-ENODEV, "no NVMe controller on the embedded device's PCI bus");
+}
+
+static int start(struct qemu_dev *q, const char *args, char *rundir)
+{
+	struct nvme_arena *arena = nvme_arena_get();
+	char qemu[4096], mem[256], memsz[32], bios[64], qtest[600], qmp[600], tmp[600];
+	char *argv[MAX_ARGS];
+	char *extra = NULL;
+	int keep[MAX_IMAGES + 2], nkeep = 0, argc = 0, r, bios_fd = -1;
+
+	if (!arena)
+		return -ENOMEM;
+	if ((r = find_qemu(qemu, sizeof(qemu))))
+		return r;
+	bios_fd = memfd_create("denvme-halt-bios", MFD_CLOEXEC);
+	if (bios_fd < 0)
+		return nvme_set_error(-errno, "memfd: %s", strerror(errno));
+	{
+		/* firmware of HLT instructions: the reset vector halts the CPU for good */
+		static uint8_t hlt[65536];
+
+		memset(hlt, 0xf4, sizeof(hlt));
+		if (write(bios_fd, hlt, sizeof(hlt)) != (ssize_t)sizeof(hlt)) {
+			close(bios_fd);
+			return nvme_set_error(-EIO, "cannot write the firmware image");
+		}
+	}
+	keep[nkeep++] = arena->fd;
+	keep[nkeep++] = bios_fd;
+	for (unsigned i = 0; i < q->nimg; i++)
+		keep[nkeep++] = q->img_fd[i];
+
+	snprintf(rundir, 512, "%s/denvme-%d-XXXXXX", runtime_base(), getpid());
+	if (!mkdtemp(rundir)) {
+		close(bios_fd);
+		return nvme_set_error(-errno, "cannot create a run directory in %s: %s",
+				      runtime_base(), strerror(errno));
+	}
+	snprintf(mem, sizeof(mem), "memory-backend-file,id=denvme-ram,size=%lluM,"
+		 "mem-path=/proc/self/fd/%d,share=on", (unsigned long long)(arena->size >> 20),
+		 arena->fd);
+	snprintf(memsz, sizeof(memsz), "%lluM", (unsigned long long)(arena->size >> 20));
+	snprintf(bios, sizeof(bios), "/proc/self/fd/%d", bios_fd);
+	snprintf(qtest, sizeof(qtest), "unix:%s/qtest.sock,server=on,wait=off", rundir);
+	snprintf(qmp, sizeof(qmp), "unix:%s/qmp.sock,server=on,wait=off", rundir);
+
+	char *fixed[] = { qemu, "-machine", "q35,memory-backend=denvme-ram", "-accel",
+			  "tcg,tb-size=64", "-nodefaults", "-no-user-config", "-display", "none",
+			  "-m", memsz, "-object", mem, "-bios", bios, "-qtest", qtest,
+			  "-qtest-log", "none", "-qmp", qmp };
+	for (unsigned i = 0; i < ARRAY_SIZE(fixed); i++)
+		argv[argc++] = fixed[i];
+
+	/* extra arguments, one per line, with @IMGn@ replaced by the image path */
+	extra = calloc(1, strlen(args) * 2 + 64 * MAX_IMAGES + 1);
+	if (!extra) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	{
+		char *o = extra;
+
+		for (const char *p = args; *p && argc < MAX_ARGS - 1;) {
+			const char *nl = strchr(p, '\n');
+			size_t l = nl ? (size_t)(nl - p) : strlen(p);
+
+			if (l) {
+				argv[argc++] = o;
+				for (size_t i = 0; i < l; i++) {
+					unsigned n;
+					int used = 0;
+
+					if (p[i] == '@' && sscanf(p + i, "@IMG%u@%n", &n, &used) == 1 &&
+					    used > 0 && n < q->nimg) {
+						o += sprintf(o, "/proc/self/fd/%d", q->img_fd[n]);
+						i += (size_t)used - 1;
+					} else {
+						*o++ = p[i];
+					}
+				}
+				*o++ = 0;
+			}
+			p = nl ? nl + 1 : p + l;
+		}
+	}
+	argv[argc] = NULL;
+
+	q->log_fd = memfd_create("denvme-qemu-log", MFD_CLOEXEC);
+	q->pid = nvme_proc_spawn(argv, keep, nkeep, q->log_fd);
+	if (q->pid < 0) {
+		r = q->pid;
+		q->pid = 0;
+		goto fail;
+	}
+	snprintf(tmp, sizeof(tmp), "%s/qtest.sock", rundir);
+	r = lineconn_connect(&q->qt, tmp, 20000, child_alive, &q->pid);
+	if (!r) {
+		q->qt.skip_prefix = "IRQ";
+		snprintf(tmp, sizeof(tmp), "%s/qmp.sock", rundir);
+		r = lineconn_connect(&q->qmp, tmp, 5000, child_alive, &q->pid);
+	}
+	if (!r) {
+		char line[1024];
+
+		q->qmp.skip_prefix = "{\"event\"";
+		pthread_mutex_lock(&q->qmp.lock);
+		r = lineconn_readline(&q->qmp, line, sizeof(line)); /* greeting */
+		pthread_mutex_unlock(&q->qmp.lock);
+		if (r >= 0)
+			r = qemu_control(&q->t, "{\"execute\":\"qmp_capabilities\"}", line,
+					 sizeof(line));
+		if (r < 0)
+			nvme_set_error(r, "QMP handshake with QEMU failed");
+	}
+	if (r) {
+		usleep(50000);
+		if (q->pid > 0 && !nvme_proc_alive(q->pid)) {
+			q->pid = 0;
+			r = nvme_set_error(-ECHILD, "QEMU failed to start: %s",
+					   read_log(q->log_fd)[0] ? read_log(q->log_fd) : "no message");
+		}
+		goto fail;
+	}
+fail:
+	free(extra);
+	close(bios_fd);
+	return r;
+}
+
+int nvme_qemu_open(const char *args, const char *images, struct nvme_transport **out)
+{
+	struct qemu_dev *q = calloc(1, sizeof(*q));
+	char rundir[512] = "";
+	int r = 0;
+
+	if (!q)
+		return nvme_set_error(-ENOMEM, "out of memory");
+	q->t.ops = &qemu_ops;
+	q->log_fd = -1;
+	q->qt.fd = q->qmp.fd = -1;
+	q->qt.dead = q->qmp.dead = true;
+	for (unsigned i = 0; i < MAX_IMAGES; i++)
+		q->img_fd[i] = -1;
+	sweep_stale(runtime_base());
+
+	/* images */
+	for (const char *p = images; p && *p && !r;) {
+		const char *nl = strchr(p, '\n');
+		size_t l = nl ? (size_t)(nl - p) : strlen(p);
+		char spec[4200];
+
+		if (l && l < sizeof(spec)) {
+			if (q->nimg == MAX_IMAGES) {
+				r = nvme_set_error(-E2BIG, "at most %d images per device", MAX_IMAGES);
+				break;
+			}
+			memcpy(spec, p, l);
+			spec[l] = 0;
+			r = open_image(spec, &q->img_fd[q->nimg]);
+			if (!r)
+				q->nimg++;
+		}
+		p = nl ? nl + 1 : p + l;
+	}
+	if (!r)
+		r = start(q, args, rundir);
+	if (rundir[0]) {
+		/* the sockets are connected (or never will be): no file stays behind */
+		char path[600];
+
+		snprintf(path, sizeof(path), "%s/qtest.sock", rundir);
+		unlink(path);
+		snprintf(path, sizeof(path), "%s/qmp.sock", rundir);
+		unlink(path);
+		rmdir(rundir);
+	}
+	if (!r) {
+		snprintf(q->t.name, sizeof(q->t.name), "embedded device (QEMU pid %d)", q->pid);
+		r = find_nvme(q);
+	}
+	if (!r) {
+		snprintf(q->t.name, sizeof(q->t.name), "embedded device (QEMU pid %d, 00:%02x.%x)",
+			 q->pid, q->devfn >> 3, q->devfn & 7);
+		r = qemu_pci_enable(&q->t);
+	}
+	if (r) {
+		char msg[512];
+
+		snprintf(msg, sizeof(msg), "%s", nvme_get_error());
+		qemu_close(&q->t);
+		return nvme_set_error(r, "%s", msg);
+	}
+	*out = &q->t;
+	return 0;
+}
