@@ -66,7 +66,11 @@ static void kill_all_at_exit(void)
 static void child(struct request *r, pid_t parent)
 {
 	int devnull;
+	sigset_t none;
 
+	/* the launcher blocks every signal and exec keeps the mask: undo it */
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != parent)
 		_exit(127);

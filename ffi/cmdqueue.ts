@@ -1,0 +1,444 @@
+/**
+ * The submission/completion engine shared by the admin queue and every Qpair:
+ * command submission with callbacks, reaping, `waitdone` (sync and async),
+ * status errors and timeouts.
+ *
+ * @module
+ */
+import type { Buffer } from "./buffer.ts";
+import {
+  Completion,
+  CPL_GONE,
+  CPL_LATE,
+  CPL_TIMEOUT,
+  CPL_UNKNOWN,
+} from "./completion.ts";
+import {
+  ClosedError,
+  CommandTimeoutError,
+  DeviceGoneError,
+  NvmeError,
+  ParameterError,
+  StatusError,
+} from "./errors.ts";
+import { lib, unwrap } from "./lib.ts";
+import { commandName } from "./status.ts";
+import { matchExpected } from "./expect.ts";
+import { checkInt } from "./validate.ts";
+
+/** A command callback: called once with the command's completion. */
+export type CommandCallback = (cpl: Completion) => void;
+
+/** C submit flags (nvmeshim NVME_SUBMIT_*). */
+export const SUBMIT_RAW_PRP = 0x1;
+/** Never time out (AER). */
+export const SUBMIT_NO_TIMEOUT = 0x2;
+
+/** Options of one submission. */
+export interface SubmitOptions {
+  /** Data buffer. */
+  buf?: Buffer;
+  /** Transfer length in bytes (default: none). */
+  len?: number;
+  /** Callback with the completion. */
+  cb?: CommandCallback;
+  /** SUBMIT_* flags. */
+  flags?: number;
+  /** Extra text for messages, e.g. "lba 0x10 count 8". */
+  detail?: string;
+  /** Asynchronous Event Request: not counted by waitdone, handled by the owner. */
+  aer?: boolean;
+}
+
+interface Pending {
+  opcode: number;
+  cb?: CommandCallback;
+  detail?: string;
+  aer?: boolean;
+  internal?: (cpl: Completion) => void;
+  buf?: Buffer; // kept reachable while the device may DMA into it
+}
+
+/** What the queue needs from its controller. */
+export interface QueueOwner {
+  /** Controller handle. */
+  readonly ctrlHandle: number;
+  /** Command timeout in ms (0: none). */
+  readonly timeout: number;
+  /** Write pending doorbells at the end of the current synchronous burst. */
+  scheduleFlush(): void;
+  /** AER completion handler (admin queue only). */
+  onAer?(cpl: Completion, pending: { cb?: CommandCallback }): void;
+}
+
+const EAGAIN = -11;
+const BATCH = 256;
+
+/** A submission queue with its completion queue, as seen by scripts. */
+export class CommandQueue {
+  /** Queue identifier (0: admin). */
+  readonly qid: number;
+  /** Entries in the submission queue. */
+  readonly depth: number;
+  /** "admin queue" or "Qpair 3", for messages. */
+  readonly label: string;
+  /** True for the admin queue (decides command names). */
+  readonly admin: boolean;
+  #owner: QueueOwner;
+  #sq: number;
+  #cq: number;
+  #pending = new Map<number, Pending>();
+  #aers = 0;
+  #tag = 0;
+  #done = 0;
+  #lastCdw0 = 0;
+  #errors: Error[] = [];
+  #out = new Uint8Array(32 * BATCH);
+  #out32 = new Uint32Array(this.#out.buffer);
+  #closed = false;
+  #inCallback = false;
+  /** The latest completion reaped (any command). */
+  latest?: Completion;
+
+  /** @internal Wrap C queues already created. */
+  constructor(
+    owner: QueueOwner,
+    qid: number,
+    depth: number,
+    sq: number,
+    cq: number,
+    label: string,
+  ) {
+    this.#owner = owner;
+    this.qid = qid;
+    this.depth = depth;
+    this.#sq = sq;
+    this.#cq = cq;
+    this.label = label;
+    this.admin = qid === 0;
+  }
+
+  /** Commands submitted and not yet completed (AERs excluded). */
+  get outstanding(): number {
+    return this.#pending.size - this.#aers;
+  }
+  /** True once closed. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+  /** @internal C handles. */
+  get handles(): { sq: number; cq: number } {
+    this.#check();
+    return { sq: this.#sq, cq: this.#cq };
+  }
+
+  #check(): void {
+    if (this.#closed) throw new ClosedError(this.label);
+  }
+
+  /**
+   * Submit a 64-byte command. The CID and data pointer are filled in by the
+   * driver. When the queue is full, completions are reaped (their callbacks
+   * run, and they count for the next waitdone) until a slot frees up.
+   * @returns the CID
+   */
+  submit(sqe: Uint8Array, o: SubmitOptions = {}): number {
+    this.#check();
+    const len = o.len ?? 0;
+    let bufHandle = 0;
+    let off = 0;
+    if (o.buf) {
+      bufHandle = o.buf.handle;
+      off = o.buf.offset;
+      if (len > o.buf.size) {
+        throw new ParameterError(
+          `buffer "${o.buf.name}" too small: the command transfers ${len} bytes, the buffer has ${o.buf.size} (size ${o.buf.size} at offset ${o.buf.offset})`,
+        );
+      }
+    } else if (len && !((o.flags ?? 0) & SUBMIT_RAW_PRP)) {
+      throw new ParameterError(`a ${len}-byte transfer needs a buffer`);
+    }
+    const tag = this.#tag = (this.#tag + 1) >>> 0 || 1;
+    const deadline = Date.now() + this.#guardMs();
+    for (;;) {
+      const rc = lib.nvme_sq_submit_cmd(
+        this.#sq,
+        sqe,
+        64,
+        bufHandle,
+        off,
+        len,
+        tag,
+        o.flags ?? 0,
+      );
+      if (rc >= 0) {
+        this.#pending.set(tag, {
+          opcode: sqe[0],
+          cb: o.cb,
+          detail: o.detail,
+          aer: o.aer,
+          buf: o.buf,
+        });
+        if (o.aer) this.#aers++;
+        this.#owner.scheduleFlush();
+        return rc;
+      }
+      if (rc !== EAGAIN) {
+        unwrap(rc, `${this.label}: ${this.#name(sqe[0])}`);
+      }
+      // queue full: make room
+      if (this.process() === 0) {
+        if (Date.now() > deadline) {
+          throw new NvmeError(
+            `${this.label} is full (${this.depth} entries) and nothing completed within ${this.#guardMs()} ms`,
+          );
+        }
+        lib.nvme_cq_poll_wait(this.#cq, 1000);
+      }
+    }
+  }
+
+  /**
+   * @internal Submit and wait for this one command (other completions are
+   * processed and counted as usual). Throws StatusError on a non-zero status
+   * unless `allowError`.
+   */
+  execSync(sqe: Uint8Array, o: SubmitOptions = {}, allowError = false): Completion {
+    let got: Completion | undefined;
+    const cid = this.submit(sqe, o);
+    const tag = this.#tag;
+    const p = this.#pending.get(tag)!;
+    p.internal = (c) => got = c;
+    const deadline = Date.now() + this.#guardMs();
+    while (!got) {
+      if (this.process() === 0 && !got) {
+        if (Date.now() > deadline) {
+          throw new NvmeError(`${this.label}: cid ${cid} never completed`);
+        }
+        lib.nvme_cq_poll_wait(this.#cq, 1000);
+      }
+    }
+    if (!allowError && !got.ok) throw this.#statusError(got, p);
+    return got;
+  }
+
+  /**
+   * Reap available completions: run callbacks, count them for waitdone.
+   * @returns completions reaped that count for waitdone
+   */
+  process(): number {
+    this.#check();
+    const n = unwrap(lib.nvme_cq_reap(this.#cq, this.#out, BATCH), this.label);
+    let counted = 0;
+    const o = this.#out32;
+    for (let i = 0; i < n; i++) {
+      const b = i * 8;
+      const flags = o[b + 6];
+      const tag = o[b + 4];
+      if (flags & (CPL_LATE | CPL_UNKNOWN)) {
+        // a late answer to a timed-out command, or a stray CQE: nobody waits for it
+        continue;
+      }
+      const p = this.#pending.get(tag);
+      if (!p) continue;
+      this.#pending.delete(tag);
+      const cpl = new Completion(
+        [o[b], o[b + 1], o[b + 2], o[b + 3]],
+        o[b + 5],
+        flags,
+        p.opcode,
+      );
+      this.latest = cpl;
+      if (p.aer) {
+        this.#aers--;
+        this.#owner.onAer?.(cpl, p);
+        continue;
+      }
+      if (p.internal) {
+        p.internal(cpl);
+        continue;
+      }
+      counted++;
+      this.#done++;
+      this.#lastCdw0 = cpl.cdw0;
+      if (!cpl.ok) {
+        const err = this.#statusError(cpl, p);
+        if (!matchExpected(cpl)) this.#errors.push(err);
+      }
+      if (p.cb) this.#callback(p.cb, cpl);
+    }
+    return counted;
+  }
+
+  #callback(cb: CommandCallback, cpl: Completion): void {
+    const was = this.#inCallback;
+    this.#inCallback = true;
+    try {
+      cb(cpl);
+    } catch (e) {
+      this.#errors.push(e as Error);
+    } finally {
+      this.#inCallback = was;
+    }
+  }
+
+  #name(opcode: number): string {
+    return commandName(opcode, this.admin);
+  }
+
+  #statusError(cpl: Completion, p: Pending): Error {
+    const what = `${this.#name(p.opcode)}${p.detail ? ` ${p.detail}` : ""}`;
+    const where = `cid ${cpl.cid}, sqid ${this.qid}`;
+    if (cpl.flags & CPL_TIMEOUT) {
+      return new CommandTimeoutError(
+        `ERROR status: 07/ff command timeout: ${what} (${where}) did not complete within ${this.#owner.timeout} ms`,
+        cpl,
+      );
+    }
+    if (cpl.flags & CPL_GONE) {
+      const e = new DeviceGoneError(
+        `ERROR status: 07/ff ${what} (${where}) lost: the device is gone or the queue was reset`,
+      );
+      return Object.assign(e, { completion: cpl });
+    }
+    return new StatusError(
+      `ERROR status: ${cpl.statusText} ${cpl.statusName} (${what}, ${where}${
+        cpl.dnr ? ", DNR" : ""
+      })`,
+      cpl,
+    );
+  }
+
+  #guardMs(): number {
+    // the C side times every command out; this only guards against a stuck loop
+    return (this.#owner.timeout || 60_000) + 5_000;
+  }
+
+  #take(expected: number): number {
+    this.#done -= expected;
+    const errs = this.#errors;
+    if (errs.length) {
+      this.#errors = [];
+      const first = errs[0];
+      if (errs.length > 1) first.message += ` (and ${errs.length - 1} more errors)`;
+      throw first;
+    }
+    return this.#lastCdw0;
+  }
+
+  #checkWait(expected: number): void {
+    this.#check();
+    checkInt("expected", expected, 1, 0xffff_ffff);
+    if (this.#inCallback) {
+      throw new NvmeError("waitdone() cannot be called from a command callback");
+    }
+  }
+
+  #stuck(expected: number): void {
+    // callbacks may submit more, so only an empty queue proves a hang
+    if (this.outstanding === 0 && this.#done < expected) {
+      const had = this.#done;
+      throw new NvmeError(
+        `${this.label}: waitdone(${expected}) but only ${
+          had + this.outstanding
+        } command(s) can complete (${had} done, ${this.outstanding} outstanding)`,
+      );
+    }
+  }
+
+  /**
+   * Wait until `expected` more commands completed (callbacks run as they do)
+   * and return CDW0 of the latest completion. A non-zero status of any of them
+   * throws StatusError after all were reaped.
+   */
+  waitdone(expected = 1): number {
+    this.#checkWait(expected);
+    const deadline = Date.now() + this.#guardMs();
+    while (this.#done < expected) {
+      this.#stuck(expected);
+      if (this.process() === 0 && this.#done < expected) {
+        if (Date.now() > deadline) {
+          throw new NvmeError(
+            `${this.label}: waitdone(${expected}) gave up after ${this.#guardMs()} ms`,
+          );
+        }
+        lib.nvme_cq_poll_wait(this.#cq, 1000);
+      }
+    }
+    return this.#take(expected);
+  }
+
+  /** {@link CommandQueue.waitdone} that lets the event loop run while waiting. */
+  async waitdoneAsync(expected = 1): Promise<number> {
+    this.#checkWait(expected);
+    const deadline = Date.now() + this.#guardMs();
+    while (this.#done < expected) {
+      this.#stuck(expected);
+      if (this.process() === 0 && this.#done < expected) {
+        if (Date.now() > deadline) {
+          throw new NvmeError(
+            `${this.label}: waitdone(${expected}) gave up after ${this.#guardMs()} ms`,
+          );
+        }
+        const { cq } = this.handles;
+        unwrap(await lib.nvme_cq_poll_wait_nb(cq, 2000), this.label);
+        this.#check();
+      }
+    }
+    return this.#take(expected);
+  }
+
+  /**
+   * @internal Fail every command in flight as "gone" (after a controller
+   * reset); their callbacks run with status 07/FF.
+   */
+  abandon(): number {
+    if (this.#closed) return 0;
+    let total = 0;
+    for (;;) {
+      const n = unwrap(lib.nvme_sq_abandon(this.#sq, this.#out, BATCH));
+      for (let i = 0; i < n; i++) {
+        const b = i * 8;
+        const p = this.#pending.get(this.#out32[b + 4]);
+        if (!p) continue;
+        this.#pending.delete(this.#out32[b + 4]);
+        if (p.aer) {
+          this.#aers--;
+          continue;
+        }
+        const cpl = new Completion(
+          [this.#out32[b], this.#out32[b + 1], this.#out32[b + 2], this.#out32[b + 3]],
+          this.#out32[b + 5],
+          CPL_GONE,
+          p.opcode,
+        );
+        if (p.internal) p.internal(cpl);
+        else if (p.cb) this.#callback(p.cb, cpl);
+      }
+      total += n;
+      if (n < BATCH) break;
+    }
+    this.#pending.clear();
+    this.#aers = 0;
+    return total;
+  }
+
+  /** @internal Free the C queues (the device-side delete is the owner's job). */
+  close(): void {
+    if (this.#closed) return;
+    this.abandon();
+    this.#closed = true;
+    lib.nvme_sq_delete(this.#sq);
+    lib.nvme_cq_delete(this.#cq);
+  }
+
+  /** @internal A zeroed 64-byte command with opcode and NSID set. */
+  static command(opcode: number, nsid = 0): { sqe: Uint8Array; dv: DataView } {
+    const sqe = new Uint8Array(64);
+    const dv = new DataView(sqe.buffer);
+    sqe[0] = opcode;
+    dv.setUint32(4, nsid >>> 0, true);
+    return { sqe, dv };
+  }
+}
+

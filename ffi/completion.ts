@@ -1,0 +1,104 @@
+/**
+ * A decoded completion queue entry, as passed to command callbacks.
+ *
+ * @module
+ */
+import { statusName, statusText } from "./status.ts";
+
+/** Flags the driver attaches to a completion it reports. */
+export const CPL_TIMEOUT = 0x1;
+/** The device answered a command the driver had already timed out. */
+export const CPL_LATE = 0x2;
+/** A CQE that matched no outstanding command. */
+export const CPL_UNKNOWN = 0x4;
+/** Synthesized because the device is gone or the queue was torn down. */
+export const CPL_GONE = 0x8;
+
+/** One completion: the raw CQE dwords and their fields. */
+export class Completion {
+  /** The four CQE dwords as written by the device (pynvme's `cpl` tuple). */
+  readonly dwords: readonly [number, number, number, number];
+  /** Latency from submission to reaping, in microseconds. */
+  readonly latencyUs: number;
+  /** Driver flags (CPL_TIMEOUT, CPL_GONE, ...). */
+  readonly flags: number;
+  /** Opcode of the command this completes. */
+  readonly opcode: number;
+
+  /** Build from the four dwords, latency and driver flags. */
+  constructor(
+    dwords: [number, number, number, number],
+    latencyUs: number,
+    flags: number,
+    opcode: number,
+  ) {
+    this.dwords = dwords;
+    this.latencyUs = latencyUs;
+    this.flags = flags;
+    this.opcode = opcode;
+  }
+  /** Command specific result (DW0). */
+  get cdw0(): number {
+    return this.dwords[0];
+  }
+  /** DW1 (command specific). */
+  get dw1(): number {
+    return this.dwords[1];
+  }
+  /** Submission queue head pointer. */
+  get sqhd(): number {
+    return this.dwords[2] & 0xffff;
+  }
+  /** Submission queue identifier. */
+  get sqid(): number {
+    return this.dwords[2] >>> 16;
+  }
+  /** Command identifier. */
+  get cid(): number {
+    return this.dwords[3] & 0xffff;
+  }
+  /** Phase tag. */
+  get phase(): number {
+    return (this.dwords[3] >>> 16) & 1;
+  }
+  /** The 15-bit status field (SC | SCT << 8 | CRD << 11 | M << 13 | DNR << 14). */
+  get status(): number {
+    return (this.dwords[3] >>> 17) & 0x7fff;
+  }
+  /** Status Code. */
+  get sc(): number {
+    return this.status & 0xff;
+  }
+  /** Status Code Type. */
+  get sct(): number {
+    return (this.status >> 8) & 7;
+  }
+  /** Command Retry Delay. */
+  get crd(): number {
+    return (this.status >> 11) & 3;
+  }
+  /** More (information in the error log). */
+  get more(): boolean {
+    return ((this.status >> 13) & 1) === 1;
+  }
+  /** Do Not Retry. */
+  get dnr(): boolean {
+    return ((this.status >> 14) & 1) === 1;
+  }
+  /** True when SCT and SC are zero. */
+  get ok(): boolean {
+    return (this.status & 0x7ff) === 0;
+  }
+  /** True when the driver synthesized this completion after the timeout. */
+  get timedOut(): boolean {
+    return (this.flags & CPL_TIMEOUT) !== 0;
+  }
+  /** "00/80" */
+  get statusText(): string {
+    return statusText(this.sct, this.sc);
+  }
+  /** "LBA Out of Range" */
+  get statusName(): string {
+    return statusName(this.sct, this.sc);
+  }
+}

@@ -1,0 +1,574 @@
+/**
+ * The NVMe controller: registers, admin queue and admin commands, bring-up.
+ *
+ * @module
+ */
+import { Buffer } from "./buffer.ts";
+import {
+  type CommandCallback,
+  CommandQueue,
+  type QueueOwner,
+  SUBMIT_NO_TIMEOUT,
+  SUBMIT_RAW_PRP,
+} from "./cmdqueue.ts";
+import type { Completion } from "./completion.ts";
+import { defaultDut } from "./dut.ts";
+import { ClosedError, NvmeError } from "./errors.ts";
+import { lib, unwrap } from "./lib.ts";
+import { Pcie } from "./pcie.ts";
+import { sleepSync } from "./sleep.ts";
+import { commandName } from "./status.ts";
+import { checkInt, checkU64 } from "./validate.ts";
+import type { FieldType } from "./buffer.ts";
+
+/** A user-supplied initialization: runs instead of the default bring-up. */
+export type InitFunction = (nvme: Controller) => void;
+
+/** Controller register offsets (NVMe base spec, "Controller Registers"). */
+export const Reg = {
+  CAP: 0x00,
+  VS: 0x08,
+  INTMS: 0x0c,
+  INTMC: 0x10,
+  CC: 0x14,
+  CSTS: 0x1c,
+  NSSR: 0x20,
+  AQA: 0x24,
+  ASQ: 0x28,
+  ACQ: 0x30,
+} as const;
+
+/** Options of admin commands that take a callback. */
+export interface AdminOptions {
+  /** Called with the completion. */
+  cb?: CommandCallback;
+}
+
+/** Options of Get/Set Features. */
+export interface FeatureOptions extends AdminOptions {
+  /** Select (Get Features): 0 current, 1 default, 2 saved, 3 capabilities. */
+  sel?: number;
+  /** Save (Set Features). */
+  sv?: boolean;
+  /** Data buffer. */
+  buf?: Buffer;
+  /** Namespace (default: 0xFFFFFFFF for set, 1 for get as in pynvme... here 0). */
+  nsid?: number;
+  /** Command dwords 11..15. */
+  cdw11?: number;
+  /** Command dword 12. */
+  cdw12?: number;
+  /** Command dword 13. */
+  cdw13?: number;
+  /** Command dword 14. */
+  cdw14?: number;
+  /** Command dword 15. */
+  cdw15?: number;
+}
+
+/** Raw command fields for {@link Controller.sendCmd}. */
+export interface RawCommand extends AdminOptions {
+  /** Data buffer (its size is the transfer length unless `len` is given). */
+  buf?: Buffer;
+  /** Transfer length in bytes (default: the buffer's size). */
+  len?: number;
+  /** Namespace identifier. */
+  nsid?: number;
+  /** Command dwords 2..15 by name. */
+  cdw2?: number;
+  /** CDW3. */
+  cdw3?: number;
+  /** CDW10. */
+  cdw10?: number;
+  /** CDW11. */
+  cdw11?: number;
+  /** CDW12. */
+  cdw12?: number;
+  /** CDW13. */
+  cdw13?: number;
+  /** CDW14. */
+  cdw14?: number;
+  /** CDW15. */
+  cdw15?: number;
+  /** Explicit PRP1 (then `prp2` too): the driver does not build data pointers. */
+  prp1?: bigint;
+  /** Explicit PRP2. */
+  prp2?: bigint;
+}
+
+const ADMIN_DEPTH = 256;
+const opened = new Set<Controller>();
+
+/**
+ * An NVMe controller (pynvme `Controller`). Bring-up follows pynvme's default
+ * init (disable, admin queue, CC=0x00460001, identify, number of queues, one
+ * AER) unless an init function is given.
+ *
+ * ```ts
+ * using nvme0 = new Controller("qemu");      // or new Controller(new Pcie(...))
+ * console.log(nvme0.idData(63, 24, "str"));  // model number
+ * const cdw0 = nvme0.getfeatures(7).waitdone();
+ * ```
+ */
+export class Controller implements QueueOwner {
+  /** The PCIe function. */
+  readonly pcie: Pcie;
+  #h = 0;
+  #admin?: CommandQueue;
+  #timeout = 10_000;
+  #flushScheduled = false;
+  #ownsPcie: boolean;
+  #children = new Set<{ controllerReset(): void }>();
+  #idctrl?: Uint8Array;
+  #queues = { nsqa: 0, ncqa: 0 };
+  #aerCb?: CommandCallback;
+  #initFn?: InitFunction | false;
+  #aerEvents: Completion[] = [];
+
+  /**
+   * Open a controller.
+   * @param pcie a Pcie, or a device name (default `--dut`/`NVME_DUT`/"qemu"),
+   *   opened here and closed with the controller
+   * @param init `undefined`: pynvme's default init; a function: user init;
+   *   `false`: no init at all
+   */
+  constructor(pcie: Pcie | string = defaultDut(), init?: InitFunction | false) {
+    this.#ownsPcie = typeof pcie === "string";
+    this.pcie = typeof pcie === "string" ? new Pcie(pcie) : pcie;
+    try {
+      const h = new Uint32Array(1);
+      unwrap(lib.nvme_ctrl_open(this.pcie.handle, h), "Controller");
+      this.#h = h[0];
+      this.pcie.controller = this;
+      opened.add(this);
+      this.#initFn = init;
+      this.#runInit();
+    } catch (e) {
+      this.close();
+      throw e;
+    }
+  }
+
+  #runInit(): void {
+    if (this.#initFn === false) return;
+    if (this.#initFn) this.#initFn(this);
+    else Controller.defaultInit(this);
+  }
+
+  /**
+   * pynvme's default initialization: CC.EN=0, wait RDY=0, admin queue,
+   * CC=0x00460001, wait RDY=1, identify, namespaces, Set Features 07h, one AER.
+   */
+  static defaultInit(nvme: Controller): void {
+    nvme.disable();
+    nvme.initAdminq();
+    nvme.setReg32(Reg.CC, 0x00460001);
+    nvme.waitReady(true);
+    nvme.identifyController();
+    nvme.initNs();
+    const cdw0 = nvme.setfeatures(7, { cdw11: 0xfffefffe }).waitdone();
+    nvme.initQueues(cdw0);
+    nvme.aer();
+  }
+
+  /** @internal */
+  get ctrlHandle(): number {
+    if (!this.#h) throw new ClosedError("Controller");
+    return this.#h;
+  }
+  /** True after close(). */
+  get closed(): boolean {
+    return this.#h === 0;
+  }
+  /** Command timeout in ms (default 10 000; 0: never). */
+  get timeout(): number {
+    return this.#timeout;
+  }
+  set timeout(ms: number) {
+    checkInt("timeout (ms)", ms, 0, 3_600_000);
+    unwrap(lib.nvme_ctrl_set_timeout(this.ctrlHandle, ms));
+    this.#timeout = ms;
+  }
+
+  /** @internal */
+  scheduleFlush(): void {
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    queueMicrotask(() => {
+      this.#flushScheduled = false;
+      if (this.#h) lib.nvme_ctrl_flush_doorbells(this.#h);
+    });
+  }
+
+  // --- registers ---------------------------------------------------------
+
+  /** Read a 32-bit controller register (pynvme `nvme0[off]`). */
+  reg32(offset: number): number {
+    checkInt("register offset", offset, 0, 0xfffc);
+    const v = new Uint32Array(1);
+    unwrap(lib.nvme_ctrl_reg_read32(this.ctrlHandle, offset, v));
+    return v[0];
+  }
+  /** Write a 32-bit controller register (pynvme `nvme0[off] = v`). */
+  setReg32(offset: number, value: number): void {
+    checkInt("register offset", offset, 0, 0xfffc);
+    checkInt("register value", value, 0, 0xffffffff);
+    unwrap(lib.nvme_ctrl_reg_write32(this.ctrlHandle, offset, value));
+  }
+  /** Read a 64-bit controller register. */
+  reg64(offset: number): bigint {
+    checkInt("register offset", offset, 0, 0xfff8);
+    const v = new BigUint64Array(1);
+    unwrap(lib.nvme_ctrl_reg_read64(this.ctrlHandle, offset, v));
+    return v[0];
+  }
+  /** Write a 64-bit controller register. */
+  setReg64(offset: number, value: bigint | number): void {
+    checkInt("register offset", offset, 0, 0xfff8);
+    unwrap(
+      lib.nvme_ctrl_reg_write64(this.ctrlHandle, offset, checkU64("value", value)),
+    );
+  }
+  /** Controller Capabilities. */
+  get cap(): bigint {
+    return this.reg64(Reg.CAP);
+  }
+  /** Maximum Queue Entries Supported (entries, i.e. CAP.MQES + 1). */
+  get mqes(): number {
+    return Number(this.cap & 0xffffn) + 1;
+  }
+  /** Maximum data transfer size in bytes (MPSMIN page << MDTS, 1 MiB cap as pynvme when 0). */
+  get mdts(): number {
+    const id = this.identifyData;
+    const page = 4096 * 2 ** Number((this.cap >> 48n) & 0xfn);
+    return id[77] ? Math.min(page * 2 ** id[77], 2 ** 31) : 1 << 20;
+  }
+
+  /** Clear CC.EN and wait for CSTS.RDY = 0. */
+  disable(): void {
+    const cc = this.reg32(Reg.CC);
+    this.setReg32(Reg.CC, cc & ~1 >>> 0);
+    this.waitReady(false);
+    // the device dropped every queue; the driver's objects follow
+    for (const c of [...this.#children]) c.controllerReset();
+  }
+
+  /** Wait for CSTS.RDY to become `ready` within CAP.TO. */
+  waitReady(ready: boolean): void {
+    const to = Number((this.cap >> 24n) & 0xffn) * 500 || 500;
+    const end = Date.now() + to;
+    for (;;) {
+      const csts = this.reg32(Reg.CSTS);
+      if (csts === 0xffffffff) throw new NvmeError("CSTS reads all ones: device not responding");
+      if (ready && csts & 2) {
+        throw new NvmeError(`controller fatal status (CSTS.CFS) while enabling: CSTS=0x${csts.toString(16)}`);
+      }
+      if (((csts & 1) === 1) === ready) return;
+      if (Date.now() > end) {
+        throw new NvmeError(
+          `CSTS.RDY did not become ${ready ? 1 : 0} within CAP.TO (${to} ms): CSTS=0x${csts.toString(16)}`,
+        );
+      }
+      sleepSync(1);
+    }
+  }
+
+  /**
+   * Create the admin queue pair (depth entries each) and program AQA/ASQ/ACQ.
+   * The controller must be disabled.
+   */
+  initAdminq(depth = ADMIN_DEPTH): void {
+    checkInt("admin queue depth", depth, 2, 4096);
+    this.#admin?.close();
+    this.#admin = undefined;
+    const cq = new Uint32Array(1), sq = new Uint32Array(1);
+    const cqIova = new BigUint64Array(1), sqIova = new BigUint64Array(1);
+    unwrap(lib.nvme_cq_create(this.ctrlHandle, 0, depth, 0, 1, cq, cqIova), "admin CQ");
+    const rc = lib.nvme_sq_create(this.ctrlHandle, 0, depth, cq[0], sq, sqIova);
+    if (rc < 0) {
+      lib.nvme_cq_delete(cq[0]);
+      unwrap(rc, "admin SQ");
+    }
+    this.#admin = new CommandQueue(this, 0, depth, sq[0], cq[0], "admin queue");
+    this.setReg32(Reg.AQA, ((depth - 1) << 16) | (depth - 1));
+    this.setReg64(Reg.ASQ, sqIova[0]);
+    this.setReg64(Reg.ACQ, cqIova[0]);
+  }
+
+  /** Read Identify Controller data into the cache (done by the default init). */
+  identifyController(): void {
+    using buf = new Buffer(4096, "identify controller");
+    this.identify(buf, 0, 1).waitdone();
+    this.#idctrl = buf.slice(0, 4096);
+  }
+
+  /** Check the namespaces (default init step): NN must be non-zero. */
+  initNs(): void {
+    const nn = this.identifyData.subarray(516, 520);
+    if (new DataView(nn.buffer, nn.byteOffset, 4).getUint32(0, true) === 0) {
+      throw new NvmeError("Identify Controller reports NN = 0: no namespaces");
+    }
+  }
+
+  /** Record the queue counts granted by Set Features 07h (its CDW0). */
+  initQueues(cdw0: number): void {
+    this.#queues = { nsqa: (cdw0 & 0xffff) + 1, ncqa: (cdw0 >>> 16) + 1 };
+  }
+
+  /** I/O submission/completion queues granted (from initQueues). */
+  get queueCounts(): { nsqa: number; ncqa: number } {
+    return { ...this.#queues };
+  }
+
+  /** Identify Controller data (cached at init; read now if not). */
+  get identifyData(): Uint8Array {
+    if (!this.#idctrl) this.identifyController();
+    return this.#idctrl!;
+  }
+  /** Model number (Identify bytes 24..63). */
+  get modelNumber(): string {
+    return field(this.identifyData, 63, 24);
+  }
+  /** Serial number (Identify bytes 4..23). */
+  get serialNumber(): string {
+    return field(this.identifyData, 23, 4);
+  }
+  /** Firmware revision (Identify bytes 64..71). */
+  get firmwareRevision(): string {
+    return field(this.identifyData, 71, 64);
+  }
+
+  /**
+   * A field of Identify data, spec style (pynvme `id_data`): bytes begin..end
+   * inclusive. Issues an Identify command and waits for it.
+   */
+  idData(
+    end: number,
+    begin?: number,
+    type: FieldType = "int",
+    opts: { nsid?: number; cns?: number; cntid?: number; csi?: number } = {},
+  ): number | bigint | string {
+    using buf = new Buffer(4096, "identify");
+    this.identify(buf, opts.nsid ?? 0, opts.cns ?? 1, opts).waitdone();
+    return buf.data(end, begin, type);
+  }
+
+  // --- admin queue ------------------------------------------------------------
+
+  #q(): CommandQueue {
+    this.ctrlHandle;
+    if (!this.#admin) {
+      throw new NvmeError("the admin queue is not set up: call initAdminq() in the init function");
+    }
+    return this.#admin;
+  }
+  /** @internal the admin queue */
+  get adminQueue(): CommandQueue {
+    return this.#q();
+  }
+
+  /** Wait for `expected` admin completions; returns CDW0 of the latest. */
+  waitdone(expected = 1): number {
+    return this.#q().waitdone(expected);
+  }
+  /** {@link Controller.waitdone} without blocking the event loop. */
+  waitdoneAsync(expected = 1): Promise<number> {
+    return this.#q().waitdoneAsync(expected);
+  }
+
+  /** Submit an admin command built from raw fields; returns `this`. */
+  #admin_(opcode: number, f: RawCommand, flags = 0, aer = false): this {
+    const { sqe, dv } = CommandQueue.command(opcode & 0xff, f.nsid ?? 0);
+    dv.setUint16(0, opcode & 0xffff, true);
+    const dws: [number, number | undefined][] = [
+      [2, f.cdw2],
+      [3, f.cdw3],
+      [10, f.cdw10],
+      [11, f.cdw11],
+      [12, f.cdw12],
+      [13, f.cdw13],
+      [14, f.cdw14],
+      [15, f.cdw15],
+    ];
+    for (const [i, v] of dws) {
+      if (v !== undefined) dv.setUint32(i * 4, checkInt(`cdw${i}`, v, 0, 0xffffffff), true);
+    }
+    if (f.prp1 !== undefined || f.prp2 !== undefined) {
+      dv.setBigUint64(24, checkU64("prp1", f.prp1 ?? 0n), true);
+      dv.setBigUint64(32, checkU64("prp2", f.prp2 ?? 0n), true);
+      flags |= SUBMIT_RAW_PRP;
+    }
+    this.#q().submit(sqe, {
+      buf: f.buf,
+      len: f.buf ? (f.len ?? f.buf.size) : 0,
+      cb: f.cb,
+      flags,
+      aer,
+    });
+    return this;
+  }
+
+  /** Identify (06h) into `buf` (4 KiB). */
+  identify(
+    buf: Buffer,
+    nsid = 0,
+    cns = 1,
+    opts: { cntid?: number; csi?: number; cb?: CommandCallback } = {},
+  ): this {
+    checkInt("nsid", nsid, 0, 0xffffffff);
+    checkInt("cns", cns, 0, 0xff);
+    const cntid = checkInt("cntid", opts.cntid ?? 0, 0, 0xffff);
+    const csi = checkInt("csi", opts.csi ?? 0, 0, 0xff);
+    return this.#admin_(0x06, {
+      buf,
+      len: 4096,
+      nsid,
+      cdw10: (cntid << 16 | cns) >>> 0,
+      cdw11: csi << 24 >>> 0,
+      cb: opts.cb,
+    });
+  }
+
+  /** Get Features (0Ah): `fid`, select, buffer, cdw11..15. */
+  getfeatures(fid: number, o: FeatureOptions = {}): this {
+    checkInt("fid", fid, 0, 0xff);
+    const sel = checkInt("sel", o.sel ?? 0, 0, 7);
+    return this.#admin_(0x0a, { ...o, nsid: o.nsid ?? 0, cdw10: (sel << 8) | fid });
+  }
+
+  /** Set Features (09h): `fid`, save, buffer, cdw11..15. */
+  setfeatures(fid: number, o: FeatureOptions = {}): this {
+    checkInt("fid", fid, 0, 0xff);
+    return this.#admin_(0x09, {
+      ...o,
+      nsid: o.nsid ?? 0,
+      cdw10: ((o.sv ? 1 << 31 : 0) | fid) >>> 0,
+    });
+  }
+
+  /**
+   * Get Log Page (02h): `size` bytes (dword multiple, default the buffer's size)
+   * from byte `offset`, split into NUMDL/NUMDU and LPOL/LPOU.
+   */
+  getlogpage(
+    lid: number,
+    buf: Buffer,
+    o: { size?: number; offset?: number; nsid?: number; lsp?: number; rae?: boolean; cb?: CommandCallback } =
+      {},
+  ): this {
+    checkInt("lid", lid, 0, 0xff);
+    const size = checkInt("size", o.size ?? buf.size, 4, buf.size);
+    if (size % 4) throw new NvmeError(`getlogpage size ${size} must be a multiple of 4`);
+    const off = checkU64("offset", o.offset ?? 0);
+    if (off % 4n) throw new NvmeError(`getlogpage offset ${off} must be a multiple of 4`);
+    const numd = size / 4 - 1;
+    const lsp = checkInt("lsp", o.lsp ?? 0, 0, 0x7f);
+    return this.#admin_(0x02, {
+      buf,
+      len: size,
+      nsid: o.nsid ?? 0xffffffff,
+      cdw10: ((numd & 0xffff) << 16 | (o.rae ? 1 << 15 : 0) | lsp << 8 | lid) >>> 0,
+      cdw11: numd >>> 16,
+      cdw12: Number(off & 0xffffffffn),
+      cdw13: Number(off >> 32n),
+      cb: o.cb,
+    });
+  }
+
+  /**
+   * Asynchronous Event Request (0Ch). It stays outstanding (never times out,
+   * not counted by waitdone); when it completes the event is logged, `cb` runs
+   * and a new AER is sent with the same callback.
+   */
+  aer(cb?: CommandCallback): this {
+    if (cb) this.#aerCb = cb;
+    return this.#admin_(0x0c, { cb: cb ?? this.#aerCb }, SUBMIT_NO_TIMEOUT, true);
+  }
+
+  /** @internal AER completion from the admin queue. */
+  onAer(cpl: Completion, p: { cb?: CommandCallback }): void {
+    if (cpl.ok) {
+      this.#aerEvents.push(cpl);
+      p.cb?.(cpl);
+      if (this.#h && this.#admin && !this.#admin.closed) this.aer();
+    }
+  }
+  /** AER completions received so far (oldest first); cleared by reading. */
+  takeAerEvents(): Completion[] {
+    const e = this.#aerEvents;
+    this.#aerEvents = [];
+    return e;
+  }
+
+  /** Abort (08h) command `cid` on `sqid`. */
+  abort(cid: number, sqid = 0, cb?: CommandCallback): this {
+    checkInt("cid", cid, 0, 0xffff);
+    checkInt("sqid", sqid, 0, 0xffff);
+    return this.#admin_(0x08, { cdw10: (cid << 16 | sqid) >>> 0, cb });
+  }
+
+  /**
+   * Any admin command (pynvme `send_cmd`): `opcode` is the whole low word of
+   * CDW0 (so FUSE and PSDT bits can be set); the CID is the driver's.
+   */
+  sendCmd(opcode: number, f: RawCommand = {}): this {
+    checkInt("opcode", opcode, 0, 0xffff);
+    if (f.nsid !== undefined) checkInt("nsid", f.nsid, 0, 0xffffffff);
+    return this.#admin_(opcode, f);
+  }
+
+  /** Admin command name of `opcode`. */
+  cmdname(opcode: number): string {
+    return commandName(checkInt("opcode", opcode, 0, 0xff), true);
+  }
+
+  // --- life cycle ---------------------------------------------------------------------
+
+  /** @internal Qpairs and namespaces register for resets. */
+  adopt(child: { controllerReset(): void }): void {
+    this.#children.add(child);
+  }
+  /** @internal */
+  release(child: { controllerReset(): void }): void {
+    this.#children.delete(child);
+  }
+
+  /**
+   * Controller reset (pynvme `reset()`): outstanding commands complete with a
+   * "lost" status, every Qpair is closed (create new ones), and the init runs
+   * again (CC.EN 1→0→1).
+   */
+  reset(): void {
+    this.ctrlHandle;
+    this.#admin?.close();
+    this.#admin = undefined;
+    this.disable();
+    this.#runInit();
+  }
+
+  /** Free the controller (and its device if it opened it). Idempotent. */
+  close(): void {
+    if (this.#h) {
+      for (const c of [...this.#children]) c.controllerReset();
+      this.#children.clear();
+      this.#admin?.close();
+      this.#admin = undefined;
+      lib.nvme_ctrl_close(this.#h);
+      this.#h = 0;
+      opened.delete(this);
+      this.pcie.controller = undefined;
+    }
+    if (this.#ownsPcie && !this.pcie.closed) this.pcie.close();
+  }
+  /** Same as close(), for `using`. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+function field(id: Uint8Array, end: number, begin: number): string {
+  return new TextDecoder("latin1").decode(id.subarray(begin, end + 1)).replace(
+    /[\s\0]+$/,
+    "",
+  );
+}

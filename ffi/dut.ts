@@ -1,0 +1,241 @@
+/**
+ * Device names. One string names the device under test:
+ *
+ * - `"qemu"` — the embedded device: QEMU's NVMe controller model, started for
+ *   the script. Options follow a colon, comma separated:
+ *   `"qemu:size=16G,lba=4096,ns=2,backend=null,image=/var/tmp/disk.img"`.
+ * - a PCI address (`"0000:01:00.0"` or `"01:00.0"`) — a real SSD through VFIO.
+ *
+ * Scripts and tests take it from `--dut <name>` or `NVME_DUT`, default "qemu".
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { ParameterError } from "./errors.ts";
+
+/** Options of the embedded device. */
+export interface QemuOptions {
+  /** Namespace size in bytes (each namespace). Default 4 GiB (sparse). */
+  size: number;
+  /** LBA data size: 512 or 4096. Default 512. */
+  lba: 512 | 4096;
+  /** Number of namespaces, 1..32. Default 1. */
+  ns: number;
+  /** "file": a sparse image (default); "null": reads return zeros, writes vanish (throughput). */
+  backend: "file" | "null";
+  /** Image path to keep data across runs; namespace n > 1 uses `<image>.ns<n>`. Default: a temporary image. */
+  image?: string;
+  /** MDTS (max data transfer = 4 KiB << mdts), 1..9. Default 7 (512 KiB). */
+  mdts: number;
+  /** I/O queue pairs the controller offers, 1..256. Default 64. */
+  queues: number;
+  /** Serial number (1..20 ASCII characters). Default "DENVME0001". */
+  serial: string;
+  /** Throttle the namespace to this many IOs per second (a slow device). Default off. */
+  throttle?: number;
+}
+
+/** A parsed device name. */
+export type Dut =
+  | { kind: "qemu"; name: string; options: QemuOptions }
+  | { kind: "pci"; name: string; bdf: string };
+
+const SIZE_UNITS: Record<string, number> = {
+  "": 1,
+  K: 2 ** 10,
+  M: 2 ** 20,
+  G: 2 ** 30,
+  T: 2 ** 40,
+};
+
+const HELP =
+  'use "qemu", "qemu:<options>" (size=4G,lba=512|4096,ns=1..32,backend=file|null,image=PATH,mdts=1..9,queues=1..256,serial=S,throttle=IOPS) or a PCI address such as "0000:01:00.0"';
+
+/** Default options of the embedded device. */
+export function defaultQemuOptions(): QemuOptions {
+  return {
+    size: 4 * 2 ** 30,
+    lba: 512,
+    ns: 1,
+    backend: "file",
+    mdts: 7,
+    queues: 64,
+    serial: "DENVME0001",
+  };
+}
+
+function parseSize(key: string, v: string): number {
+  const m = /^(\d+)([KMGT]?)(i?B)?$/i.exec(v);
+  if (!m) {
+    throw new ParameterError(
+      `device option ${key}=${v}: expected a size like 512M, 4G or 16T`,
+    );
+  }
+  return Number(m[1]) * SIZE_UNITS[m[2].toUpperCase()];
+}
+
+function parseIntOpt(key: string, v: string, min: number, max: number): number {
+  if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) {
+    throw new ParameterError(
+      `device option ${key}=${v}: allowed ${min}..${max}`,
+    );
+  }
+  return Number(v);
+}
+
+/**
+ * Parse a device name; throws a ParameterError naming what is wrong and what
+ * is allowed.
+ */
+export function parseDut(name: string): Dut {
+  if (typeof name !== "string" || !name.trim()) {
+    throw new ParameterError(`empty device name: ${HELP}`);
+  }
+  const s = name.trim();
+  const bdf = /^(?:([0-9a-f]{4}):)?([0-9a-f]{2}):([0-1][0-9a-f])\.([0-7])$/i
+    .exec(s);
+  if (bdf) {
+    return {
+      kind: "pci",
+      name: s,
+      bdf: `${bdf[1] ?? "0000"}:${bdf[2]}:${bdf[3]}.${bdf[4]}`.toLowerCase(),
+    };
+  }
+  const m = /^qemu(?::(.*))?$/.exec(s);
+  if (!m) throw new ParameterError(`bad device name "${s}": ${HELP}`);
+  const o = defaultQemuOptions();
+  for (const part of (m[1] ?? "").split(",").filter((p) => p.length)) {
+    const eq = part.indexOf("=");
+    if (eq <= 0) {
+      throw new ParameterError(
+        `device option "${part}" in "${s}" must be key=value: ${HELP}`,
+      );
+    }
+    const key = part.slice(0, eq);
+    const v = part.slice(eq + 1);
+    switch (key) {
+      case "size":
+        o.size = parseSize(key, v);
+        if (o.size < 2 ** 20 || o.size > 2 ** 50) {
+          throw new ParameterError(
+            `device option size=${v}: allowed 1M..1024T`,
+          );
+        }
+        break;
+      case "lba":
+        if (v !== "512" && v !== "4096") {
+          throw new ParameterError(`device option lba=${v}: allowed 512 or 4096`);
+        }
+        o.lba = Number(v) as 512 | 4096;
+        break;
+      case "ns":
+        o.ns = parseIntOpt(key, v, 1, 32);
+        break;
+      case "backend":
+        if (v !== "file" && v !== "null") {
+          throw new ParameterError(
+            `device option backend=${v}: allowed file or null`,
+          );
+        }
+        o.backend = v;
+        break;
+      case "image":
+        if (!v.startsWith("/") || /[,\n]/.test(v)) {
+          throw new ParameterError(
+            `device option image=${v}: give an absolute path without commas`,
+          );
+        }
+        o.image = v;
+        break;
+      case "mdts":
+        o.mdts = parseIntOpt(key, v, 1, 9);
+        break;
+      case "queues":
+        o.queues = parseIntOpt(key, v, 1, 256);
+        break;
+      case "serial":
+        if (!/^[\x21-\x7e]{1,20}$/.test(v) || v.includes(",")) {
+          throw new ParameterError(
+            `device option serial=${v}: 1..20 printable ASCII characters`,
+          );
+        }
+        o.serial = v;
+        break;
+      case "throttle":
+        o.throttle = parseIntOpt(key, v, 1, 10_000_000);
+        break;
+      default:
+        throw new ParameterError(`unknown device option "${key}" in "${s}": ${HELP}`);
+    }
+  }
+  if (o.size % o.lba) {
+    throw new ParameterError(
+      `device option size=${o.size} is not a multiple of lba=${o.lba}`,
+    );
+  }
+  if (o.backend === "null" && o.image) {
+    throw new ParameterError(
+      "device options backend=null and image=... exclude each other (null keeps no data)",
+    );
+  }
+  return { kind: "qemu", name: s, options: o };
+}
+
+/**
+ * The device under test for this run: `--dut <name>` (or `--dut=<name>`) from
+ * the command line, else `NVME_DUT`, else "qemu".
+ */
+export function defaultDut(args: string[] = Deno.args): string {
+  const { values } = parseArgs({
+    args,
+    options: { dut: { type: "string" } },
+    strict: false,
+    allowPositionals: true,
+  });
+  const fromArgs = values.dut;
+  if (typeof fromArgs === "string" && fromArgs) return fromArgs;
+  let env: string | undefined;
+  try {
+    env = Deno.env.get("NVME_DUT");
+  } catch {
+    env = undefined; // no --allow-env: the default applies
+  }
+  return env || "qemu";
+}
+
+/** QEMU arguments and images for an embedded device (one line per argument). */
+export function qemuCommandLine(
+  o: QemuOptions,
+): { args: string[]; images: string[] } {
+  const args: string[] = [];
+  const images: string[] = [];
+  for (let n = 1; n <= o.ns; n++) {
+    let drive: string;
+    if (o.backend === "null") {
+      drive = `driver=null-co,read-zeroes=on,size=${o.size},if=none,id=ns${n}`;
+    } else {
+      const path = o.image ? (n === 1 ? o.image : `${o.image}.ns${n}`) : "";
+      images.push(`${path}|${o.size}`);
+      drive = `file=@IMG${
+        images.length - 1
+      }@,if=none,id=ns${n},format=raw,discard=unmap,cache=writeback`;
+    }
+    if (o.throttle) {
+      drive += `,throttling.iops-total=${o.throttle},throttling.iops-total-max=${o.throttle}`;
+    }
+    args.push("-drive", drive);
+  }
+  args.push(
+    "-device",
+    `nvme,id=nvme0,serial=${o.serial},addr=04.0,mdts=${o.mdts},max_ioqpairs=${o.queues},msix_qsize=${
+      o.queues + 1
+    }`,
+  );
+  for (let n = 1; n <= o.ns; n++) {
+    args.push(
+      "-device",
+      `nvme-ns,drive=ns${n},bus=nvme0,nsid=${n},logical_block_size=${o.lba},physical_block_size=${o.lba}`,
+    );
+  }
+  return { args, images };
+}

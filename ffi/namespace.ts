@@ -1,0 +1,318 @@
+/**
+ * Namespaces and their I/O commands.
+ *
+ * @module
+ */
+import { Buffer } from "./buffer.ts";
+import { type CommandCallback, CommandQueue, SUBMIT_RAW_PRP } from "./cmdqueue.ts";
+import type { Controller } from "./controller.ts";
+import { NvmeError, ParameterError } from "./errors.ts";
+import type { Qpair } from "./qpair.ts";
+import { commandName } from "./status.ts";
+import { checkInt, checkU64 } from "./validate.ts";
+import type { FieldType } from "./buffer.ts";
+
+/** Options of an I/O command. */
+export interface IoOptions {
+  /** Upper 16 bits of CDW12 (e.g. FUA = 1 << 14, LR = 1 << 15). */
+  ioFlags?: number;
+  /** CDW13. */
+  cdw13?: number;
+  /** CDW14. */
+  cdw14?: number;
+  /** CDW15. */
+  cdw15?: number;
+  /** Called with the completion. */
+  cb?: CommandCallback;
+}
+
+/** Raw I/O command fields for {@link Namespace.sendCmd}. */
+export interface RawIoCommand extends IoOptions {
+  /** Data buffer. */
+  buf?: Buffer;
+  /** Transfer length (default: the buffer's size). */
+  len?: number;
+  /** Namespace id (default: this namespace). */
+  nsid?: number;
+  /** CDW2. */
+  cdw2?: number;
+  /** CDW3. */
+  cdw3?: number;
+  /** CDW10. */
+  cdw10?: number;
+  /** CDW11. */
+  cdw11?: number;
+  /** CDW12. */
+  cdw12?: number;
+  /** Explicit PRP1 (the driver then builds no data pointer). */
+  prp1?: bigint;
+  /** Explicit PRP2. */
+  prp2?: bigint;
+}
+
+/** The driver's per-command transfer limit (one PRP list page per command). */
+export const MAX_TRANSFER = 2 * 1024 * 1024;
+
+/**
+ * A namespace (pynvme `Namespace`). I/O methods submit and return the qpair,
+ * so `nvme0n1.read(qpair, buf, 0).waitdone()` reads like pynvme.
+ *
+ * ```ts
+ * const nvme0n1 = new Namespace(nvme0, 1);
+ * nvme0n1.write(qpair, buf, 0, 8, () => console.log("written"));
+ * qpair.waitdone();
+ * ```
+ */
+export class Namespace {
+  /** The controller. */
+  readonly ctrl: Controller;
+  /** Namespace id. */
+  readonly nsid: number;
+  /** Limit of LBAs covered by verification (0: all); used by data verification. */
+  readonly nlbaVerify: number;
+  #nsze = 0n;
+  #lbaSize = 512;
+  #ms = 0;
+  #id = new Uint8Array(4096);
+  #closed = false;
+
+  /** Open namespace `nsid` (Identify Namespace must report it active). */
+  constructor(nvme: Controller, nsid = 1, nlbaVerify = 0) {
+    this.ctrl = nvme;
+    this.nsid = checkInt("nsid", nsid, 1, 0xfffffffe);
+    this.nlbaVerify = checkInt("nlbaVerify", nlbaVerify, 0, Number.MAX_SAFE_INTEGER);
+    this.refresh();
+  }
+
+  /** Re-read Identify Namespace (after a format). */
+  refresh(): void {
+    using buf = new Buffer(4096, "identify namespace");
+    this.ctrl.identify(buf, this.nsid, 0).waitdone();
+    this.#id = buf.slice(0, 4096);
+    const dv = new DataView(this.#id.buffer);
+    this.#nsze = dv.getBigUint64(0, true);
+    if (this.#nsze === 0n) {
+      throw new NvmeError(`namespace ${this.nsid} is not active (NSZE = 0)`);
+    }
+    const flbas = this.#id[26];
+    const fmt = (flbas & 0xf) | ((flbas >> 5) & 3) << 4;
+    const lbaf = dv.getUint32(128 + fmt * 4, true);
+    this.#ms = lbaf & 0xffff;
+    this.#lbaSize = 2 ** ((lbaf >> 16) & 0xff);
+  }
+
+  /** Namespace size in LBAs (NSZE). */
+  get capacity(): number {
+    return Number(this.#nsze);
+  }
+  /** Bytes per LBA (data). */
+  get lbaSize(): number {
+    return this.#lbaSize;
+  }
+  /** Metadata bytes per LBA. */
+  get metadataSize(): number {
+    return this.#ms;
+  }
+  /** Identify Namespace data as read at open/refresh. */
+  get identifyData(): Uint8Array {
+    return this.#id;
+  }
+  /** A field of Identify Namespace data (pynvme `id_data`), bytes begin..end. */
+  idData(end: number, begin?: number, type: FieldType = "int"): number | bigint | string {
+    using buf = new Buffer(4096, "identify namespace");
+    this.ctrl.identify(buf, this.nsid, 0).waitdone();
+    return buf.data(end, begin, type);
+  }
+  /** I/O command name of `opcode`. */
+  cmdname(opcode: number): string {
+    return commandName(checkInt("opcode", opcode, 0, 0xff), false);
+  }
+
+  #queue(qpair: Qpair): CommandQueue {
+    if (this.#closed) throw new NvmeError(`namespace ${this.nsid} is closed`);
+    if (!qpair || typeof qpair !== "object" || !("queue" in qpair)) {
+      throw new ParameterError("qpair must be a Qpair");
+    }
+    if (qpair.ctrl !== this.ctrl) {
+      throw new ParameterError(
+        `Qpair ${qpair.sqid} belongs to another controller than namespace ${this.nsid}`,
+      );
+    }
+    return qpair.queue;
+  }
+
+  #opts(o?: CommandCallback | IoOptions): IoOptions {
+    return typeof o === "function" ? { cb: o } : (o ?? {});
+  }
+
+  #lbaCmd(
+    opcode: number,
+    qpair: Qpair,
+    buf: Buffer | undefined,
+    lba: number | bigint,
+    lbaCount: number,
+    o: IoOptions,
+  ): Qpair {
+    const q = this.#queue(qpair);
+    const slba = checkU64("lba", lba);
+    checkInt("lbaCount", lbaCount, 1, 65536);
+    const ioFlags = checkInt("ioFlags", o.ioFlags ?? 0, 0, 0xffff);
+    let len = 0;
+    if (buf) {
+      if (!(buf instanceof Buffer)) throw new ParameterError("buf must be a Buffer");
+      len = lbaCount * this.#lbaSize;
+      if (len > MAX_TRANSFER) {
+        throw new ParameterError(
+          `lbaCount = ${lbaCount} (${len} bytes) exceeds the driver's per-command limit of ${MAX_TRANSFER} bytes (this controller's MDTS is ${this.ctrl.mdts} bytes)`,
+        );
+      }
+      if (len > buf.size) {
+        throw new ParameterError(
+          `buffer "${buf.name}" too small: ${lbaCount} LBA(s) of ${this.#lbaSize} bytes need ${len} bytes, the buffer has ${buf.size}`,
+        );
+      }
+    }
+    const { sqe, dv } = CommandQueue.command(opcode, this.nsid);
+    dv.setBigUint64(40, slba, true);
+    dv.setUint32(48, ((lbaCount - 1) | ioFlags << 16) >>> 0, true);
+    setDw(dv, 13, o.cdw13);
+    setDw(dv, 14, o.cdw14);
+    setDw(dv, 15, o.cdw15);
+    const end = slba + BigInt(lbaCount);
+    const past = end > this.#nsze
+      ? `, past the end: namespace ${this.nsid} has ${this.#nsze} LBAs`
+      : "";
+    q.submit(sqe, { buf, len, cb: o.cb, detail: `lba ${slba} count ${lbaCount}${past}` });
+    return qpair;
+  }
+
+  /** Read (02h) `lbaCount` LBAs from `lba` into `buf`. */
+  read(
+    qpair: Qpair,
+    buf: Buffer,
+    lba: number | bigint,
+    lbaCount = 1,
+    opts?: CommandCallback | IoOptions,
+  ): Qpair {
+    if (!buf) throw new ParameterError("read needs a buffer");
+    return this.#lbaCmd(0x02, qpair, buf, lba, lbaCount, this.#opts(opts));
+  }
+  /** Write (01h) `lbaCount` LBAs at `lba` from `buf`. */
+  write(
+    qpair: Qpair,
+    buf: Buffer,
+    lba: number | bigint,
+    lbaCount = 1,
+    opts?: CommandCallback | IoOptions,
+  ): Qpair {
+    if (!buf) throw new ParameterError("write needs a buffer");
+    return this.#lbaCmd(0x01, qpair, buf, lba, lbaCount, this.#opts(opts));
+  }
+  /** Compare (05h) `lbaCount` LBAs at `lba` with `buf`. */
+  compare(
+    qpair: Qpair,
+    buf: Buffer,
+    lba: number | bigint,
+    lbaCount = 1,
+    opts?: CommandCallback | IoOptions,
+  ): Qpair {
+    if (!buf) throw new ParameterError("compare needs a buffer");
+    return this.#lbaCmd(0x05, qpair, buf, lba, lbaCount, this.#opts(opts));
+  }
+  /** Write Zeroes (08h). */
+  writeZeroes(
+    qpair: Qpair,
+    lba: number | bigint,
+    lbaCount = 1,
+    opts?: CommandCallback | IoOptions,
+  ): Qpair {
+    return this.#lbaCmd(0x08, qpair, undefined, lba, lbaCount, this.#opts(opts));
+  }
+  /** Write Uncorrectable (04h). */
+  writeUncorrectable(
+    qpair: Qpair,
+    lba: number | bigint,
+    lbaCount = 1,
+    opts?: CommandCallback | IoOptions,
+  ): Qpair {
+    return this.#lbaCmd(0x04, qpair, undefined, lba, lbaCount, this.#opts(opts));
+  }
+  /** Verify (0Ch). */
+  verify(
+    qpair: Qpair,
+    lba: number | bigint,
+    lbaCount = 1,
+    opts?: CommandCallback | IoOptions,
+  ): Qpair {
+    return this.#lbaCmd(0x0c, qpair, undefined, lba, lbaCount, this.#opts(opts));
+  }
+  /** Flush (00h). */
+  flush(qpair: Qpair, cb?: CommandCallback): Qpair {
+    const q = this.#queue(qpair);
+    q.submit(CommandQueue.command(0x00, this.nsid).sqe, { cb });
+    return qpair;
+  }
+  /**
+   * Dataset Management (09h) with `rangeCount` ranges from `buf` (see
+   * `Buffer.setDsmRange`); `attribute` 0x4 = deallocate.
+   */
+  dsm(
+    qpair: Qpair,
+    buf: Buffer,
+    rangeCount: number,
+    attribute = 0x4,
+    cb?: CommandCallback,
+  ): Qpair {
+    const q = this.#queue(qpair);
+    checkInt("rangeCount", rangeCount, 1, 256);
+    checkInt("attribute", attribute, 0, 0xffffffff);
+    if (rangeCount * 16 > buf.size) {
+      throw new ParameterError(
+        `buffer "${buf.name}" too small: ${rangeCount} ranges need ${rangeCount * 16} bytes, the buffer has ${buf.size}`,
+      );
+    }
+    const { sqe, dv } = CommandQueue.command(0x09, this.nsid);
+    dv.setUint32(40, rangeCount - 1, true);
+    dv.setUint32(44, attribute, true);
+    q.submit(sqe, { buf, len: rangeCount * 16, cb, detail: `${rangeCount} range(s)` });
+    return qpair;
+  }
+  /**
+   * Any I/O command (pynvme `send_cmd`): `opcode` is the whole low word of CDW0
+   * (FUSE and PSDT settable); NSID defaults to this namespace.
+   */
+  sendCmd(opcode: number, qpair: Qpair, f: RawIoCommand = {}): Qpair {
+    const q = this.#queue(qpair);
+    checkInt("opcode", opcode, 0, 0xffff);
+    const nsid = checkInt("nsid", f.nsid ?? this.nsid, 0, 0xffffffff);
+    const { sqe, dv } = CommandQueue.command(opcode & 0xff, nsid);
+    dv.setUint16(0, opcode, true);
+    setDw(dv, 2, f.cdw2);
+    setDw(dv, 3, f.cdw3);
+    for (const [i, v] of [[10, f.cdw10], [11, f.cdw11], [12, f.cdw12], [13, f.cdw13], [
+      14,
+      f.cdw14,
+    ], [15, f.cdw15]] as const) setDw(dv, i, v);
+    let flags = 0;
+    if (f.prp1 !== undefined || f.prp2 !== undefined) {
+      dv.setBigUint64(24, checkU64("prp1", f.prp1 ?? 0n), true);
+      dv.setBigUint64(32, checkU64("prp2", f.prp2 ?? 0n), true);
+      flags = SUBMIT_RAW_PRP;
+    }
+    q.submit(sqe, { buf: f.buf, len: f.buf ? (f.len ?? f.buf.size) : 0, cb: f.cb, flags });
+    return qpair;
+  }
+
+  /** Close the namespace object (no device resources are held). */
+  close(): void {
+    this.#closed = true;
+  }
+  /** Same as close(), for `using`. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+function setDw(dv: DataView, i: number, v: number | undefined): void {
+  if (v !== undefined) dv.setUint32(i * 4, checkInt(`cdw${i}`, v, 0, 0xffffffff), true);
+}

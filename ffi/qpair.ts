@@ -1,0 +1,204 @@
+/**
+ * I/O queue pairs.
+ *
+ * @module
+ */
+import { CommandQueue, SUBMIT_RAW_PRP } from "./cmdqueue.ts";
+import type { Controller } from "./controller.ts";
+import { ClosedError, DeviceGoneError, NvmeError } from "./errors.ts";
+import { lib, unwrap } from "./lib.ts";
+import { checkInt } from "./validate.ts";
+
+/** Queue ids in use per controller. */
+const used = new WeakMap<Controller, Set<number>>();
+
+/**
+ * An I/O submission queue with its own completion queue (pynvme `Qpair`),
+ * created on the device with Create I/O CQ/SQ and deleted by `delete()`/`close()`.
+ *
+ * ```ts
+ * using qpair = new Qpair(nvme0, 64);
+ * nvme0n1.read(qpair, buf, 0, 8).waitdone();
+ * ```
+ */
+export class Qpair {
+  /** The controller. */
+  readonly ctrl: Controller;
+  /** Queue id (SQID = CQID). */
+  readonly sqid: number;
+  /** Entries per queue. */
+  readonly depth: number;
+  /** Interrupt vector of the completion queue. */
+  readonly iv: number;
+  /** Interrupts enabled on the completion queue. */
+  readonly ien: boolean;
+  #q?: CommandQueue;
+  #why = "closed";
+
+  /**
+   * Create an I/O queue pair.
+   * @param nvme the controller
+   * @param depth entries (2..CAP.MQES+1)
+   * @param prio SQ priority for weighted round robin (0 urgent .. 3 low)
+   * @param ien interrupts enabled
+   * @param iv interrupt vector (default: sqid modulo the vectors)
+   */
+  constructor(nvme: Controller, depth: number, prio = 0, ien = true, iv?: number) {
+    this.ctrl = nvme;
+    checkInt("Qpair depth", depth, 2, Math.min(nvme.mqes, 65536));
+    checkInt("prio", prio, 0, 3);
+    this.depth = depth;
+    const ids = used.get(nvme) ?? new Set<number>();
+    used.set(nvme, ids);
+    const max = nvme.queueCounts.nsqa || 0xffff;
+    let qid = 1;
+    while (ids.has(qid)) qid++;
+    if (qid > max) {
+      throw new NvmeError(
+        `no free I/O queue: the controller granted ${max} queue pairs and all are in use`,
+      );
+    }
+    const vectors = nvme.pcie.msixVectors || 1;
+    this.iv = iv === undefined ? (ien ? qid % vectors : 0) : checkInt("iv", iv, 0, 2047);
+    this.ien = ien;
+    this.sqid = qid;
+
+    const ctrlh = nvme.ctrlHandle;
+    const admin = nvme.adminQueue;
+    const cq = new Uint32Array(1), sq = new Uint32Array(1);
+    const cqIova = new BigUint64Array(1), sqIova = new BigUint64Array(1);
+    unwrap(
+      lib.nvme_cq_create(ctrlh, qid, depth, this.iv, ien ? 1 : 0, cq, cqIova),
+      `Qpair(depth=${depth})`,
+    );
+    try {
+      const c = CommandQueue.command(0x05);
+      c.dv.setBigUint64(24, cqIova[0], true);
+      c.dv.setUint32(40, ((depth - 1) << 16 | qid) >>> 0, true);
+      c.dv.setUint32(44, (this.iv << 16 | (ien ? 2 : 0) | 1) >>> 0, true);
+      admin.execSync(c.sqe, { flags: SUBMIT_RAW_PRP, detail: `qid ${qid}` });
+    } catch (e) {
+      lib.nvme_cq_delete(cq[0]);
+      throw e;
+    }
+    const rc = lib.nvme_sq_create(ctrlh, qid, depth, cq[0], sq, sqIova);
+    try {
+      unwrap(rc, `Qpair(depth=${depth})`);
+      const c = CommandQueue.command(0x01);
+      c.dv.setBigUint64(24, sqIova[0], true);
+      c.dv.setUint32(40, ((depth - 1) << 16 | qid) >>> 0, true);
+      c.dv.setUint32(44, (qid << 16 | prio << 1 | 1) >>> 0, true);
+      admin.execSync(c.sqe, { flags: SUBMIT_RAW_PRP, detail: `qid ${qid}` });
+    } catch (e) {
+      if (rc >= 0) lib.nvme_sq_delete(sq[0]);
+      try {
+        const d = CommandQueue.command(0x04);
+        d.dv.setUint32(40, qid, true);
+        admin.execSync(d.sqe);
+      } finally {
+        lib.nvme_cq_delete(cq[0]);
+      }
+      throw e;
+    }
+    this.#q = new CommandQueue(nvme, qid, depth, sq[0], cq[0], `Qpair ${qid}`);
+    ids.add(qid);
+    nvme.adopt(this);
+  }
+
+  /** @internal */
+  get queue(): CommandQueue {
+    if (!this.#q) throw new ClosedError(`Qpair ${this.sqid} (${this.#why})`);
+    return this.#q;
+  }
+  /** True after delete()/close() or a controller reset. */
+  get closed(): boolean {
+    return !this.#q;
+  }
+  /** Commands in flight. */
+  get outstanding(): number {
+    return this.queue.outstanding;
+  }
+  /** CID of the latest completion. */
+  get latestCid(): number {
+    return this.queue.latest?.cid ?? 0;
+  }
+  /** Latency of the latest completion in µs. */
+  get latestLatency(): number {
+    return this.queue.latest?.latencyUs ?? 0;
+  }
+
+  /** Wait for `expected` completions; returns CDW0 of the latest. */
+  waitdone(expected = 1): number {
+    return this.queue.waitdone(expected);
+  }
+  /** {@link Qpair.waitdone} without blocking the event loop. */
+  waitdoneAsync(expected = 1): Promise<number> {
+    return this.queue.waitdoneAsync(expected);
+  }
+
+  /** Clear this queue's interrupt indication. */
+  msixClear(): void {
+    this.queue;
+    this.ctrl.pcie.irqWords[this.iv] = 0;
+  }
+  /** True once the queue's interrupt vector fired since msixClear(). */
+  msixIsSet(): boolean {
+    this.queue;
+    lib.nvme_ctrl_flush_doorbells(this.ctrl.ctrlHandle);
+    return this.ctrl.pcie.irqWords[this.iv] !== 0;
+  }
+  /** Mask the queue's MSI-X vector (the device holds the interrupt pending). */
+  msixMask(): void {
+    this.queue;
+    this.ctrl.pcie.maskVector(this.iv, true);
+  }
+  /** Unmask the queue's MSI-X vector (a pending interrupt is delivered). */
+  msixUnmask(): void {
+    this.queue;
+    this.ctrl.pcie.maskVector(this.iv, false);
+  }
+
+  /** @internal the controller was reset or closed: the device has no queues now */
+  controllerReset(): void {
+    this.#free("deleted by a controller reset");
+  }
+
+  #free(why: string): void {
+    if (!this.#q) return;
+    this.#q.close();
+    this.#q = undefined;
+    this.#why = why;
+    used.get(this.ctrl)?.delete(this.sqid);
+    this.ctrl.release(this);
+  }
+
+  /**
+   * Delete the queues on the device (Delete I/O SQ, then CQ) and free them.
+   * Commands still in flight complete as "lost". Idempotent.
+   */
+  delete(): void {
+    if (!this.#q) return;
+    try {
+      const admin = this.ctrl.adminQueue;
+      for (const opc of [0x00, 0x04]) {
+        const c = CommandQueue.command(opc);
+        c.dv.setUint32(40, this.sqid, true);
+        admin.execSync(c.sqe, { detail: `qid ${this.sqid}` });
+      }
+    } catch (e) {
+      if (!(e instanceof DeviceGoneError) && !(e instanceof ClosedError)) {
+        this.#free("deleted");
+        throw e;
+      }
+    }
+    this.#free("deleted");
+  }
+  /** Same as delete(). */
+  close(): void {
+    this.delete();
+  }
+  /** Same as delete(), for `using`. */
+  [Symbol.dispose](): void {
+    this.delete();
+  }
+}

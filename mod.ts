@@ -1,0 +1,58 @@
+/**
+ * denvme — a scriptable NVMe SSD test driver for Deno.
+ *
+ * ```ts
+ * import { Buffer, Controller, Namespace, Qpair } from "./mod.ts";
+ *
+ * using nvme0 = new Controller("qemu");
+ * const nvme0n1 = new Namespace(nvme0, 1);
+ * using qpair = new Qpair(nvme0, 16);
+ * using buf = new Buffer(512);
+ * buf.write("hello world");
+ * nvme0n1.write(qpair, buf, 0).waitdone();
+ * ```
+ *
+ * @module
+ */
+export {
+  Buffer,
+  type FieldType,
+  PTYPE_CONST,
+  PTYPE_DWORD,
+  PTYPE_RANDOM,
+} from "./ffi/buffer.ts";
+export type { CommandCallback } from "./ffi/cmdqueue.ts";
+export { Completion } from "./ffi/completion.ts";
+export {
+  type AdminOptions,
+  Controller,
+  type FeatureOptions,
+  type InitFunction,
+  type RawCommand,
+  Reg,
+} from "./ffi/controller.ts";
+export {
+  defaultDut,
+  type Dut,
+  parseDut,
+  type QemuOptions,
+} from "./ffi/dut.ts";
+export {
+  ClosedError,
+  CommandTimeoutError,
+  DeviceGoneError,
+  NvmeError,
+  ParameterError,
+  StatusError,
+} from "./ffi/errors.ts";
+export { expectStatus } from "./ffi/expect.ts";
+export { libStats, type LibStats } from "./ffi/lib.ts";
+export {
+  type IoOptions,
+  MAX_TRANSFER,
+  Namespace,
+  type RawIoCommand,
+} from "./ffi/namespace.ts";
+export { Pcie } from "./ffi/pcie.ts";
+export { Qpair } from "./ffi/qpair.ts";
+export { commandName, statusName } from "./ffi/status.ts";
