@@ -77,11 +77,17 @@ int nvme_ctrl_flush(struct nvme_ctrl *c)
 	for (uint32_t q = 0; q <= c->max_qid_used; q++) {
 		struct nvme_sq *sq = c->sqs[q];
 
-		if (!sq || sq->tail == sq->ptail)
-			continue;
-		w[n++] = (struct nvme_reg_write){ nvme_sq_db(c, sq->qid), sq->tail };
-		sq->ptail = sq->tail;
-		if (n == ARRAY_SIZE(w)) {
+		struct nvme_cq *cq = c->cqs[q];
+
+		if (cq && cq->head != cq->phead) {
+			w[n++] = (struct nvme_reg_write){ nvme_cq_db(c, cq->qid), cq->head };
+			cq->phead = cq->head;
+		}
+		if (sq && sq->tail != sq->ptail) {
+			w[n++] = (struct nvme_reg_write){ nvme_sq_db(c, sq->qid), sq->tail };
+			sq->ptail = sq->tail;
+		}
+		if (n >= ARRAY_SIZE(w) - 1) {
 			r = c->t->ops->bar_write_batch(c->t, w, n);
 			n = 0;
 			if (r)

@@ -52,7 +52,10 @@ static inline uint32_t nvme_cq_db(const struct nvme_ctrl *c, uint16_t qid)
 	return NVME_REG_DBS + (2u * qid + 1) * c->dstrd;
 }
 
-/** nvme_ctrl_flush() - write the SQ tail doorbell of every queue with new entries. */
+/**
+ * nvme_ctrl_flush() - write every pending doorbell in one batch: CQ heads of
+ * reaped entries first, then SQ tails of new commands.
+ */
 int nvme_ctrl_flush(struct nvme_ctrl *c);
 
 /** nvme_ctrl_reg_read/write() - BAR0 access; writes to CC update the page size. */

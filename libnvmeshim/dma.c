@@ -72,9 +72,10 @@ uint64_t dma_alloc_get(struct dma_alloc *a, uint64_t len, uint64_t align)
 		uint64_t head = start - e->start, tail = end - (start + len);
 
 		if (head && tail) {
-			e->len = head;
+			/* insert first: on -ENOMEM the extent must stay whole */
 			if (insert_at(a, i + 1, (struct dma_extent){ start + len, tail }))
 				return UINT64_MAX;
+			a->free[i].len = head; /* not e: insert_at() may move the array */
 		} else if (head) {
 			e->len = head;
 		} else if (tail) {

@@ -6,6 +6,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include "ctrl.h"
@@ -177,6 +178,7 @@ int nvme_sq_submit(struct nvme_sq *sq, const uint8_t *sqe, struct nvme_buf *buf,
 	if (sq->free_top == NO_TRACKER || nvme_sq_full(sq->tail, sq->head, sq->size))
 		return -EAGAIN;
 	if (len && !(flags & (NVME_SUBMIT_RAW_PRP | NVME_SUBMIT_NO_DATA))) {
+		bool list;
 		int r;
 
 		if (!buf)
@@ -188,8 +190,14 @@ int nvme_sq_submit(struct nvme_sq *sq, const uint8_t *sqe, struct nvme_buf *buf,
 					      (unsigned long long)off, (unsigned long long)buf->alloc);
 		cid = sq->free_top;
 		t = &sq->tr[cid];
-		r = nvme_prp_build(buf->iova + off, len, c->page_size, t->prp_list, t->prp_iova, 1,
-				   &prp1, &prp2);
+		/* a tracker's list area is 4 KiB: one list page only when CC.MPS selects 4 KiB */
+		list = c->page_size == 4096;
+		r = nvme_prp_build(buf->iova + off, len, c->page_size, list ? t->prp_list : NULL,
+				   list ? t->prp_iova : 0, list, &prp1, &prp2);
+		if (r == -E2BIG && !list)
+			return nvme_set_error(-E2BIG, "transfer of %llu bytes needs a PRP list, only "
+					      "supported with 4 KiB memory pages (CC.MPS = 0)",
+					      (unsigned long long)len);
 		if (r == -E2BIG)
 			return nvme_set_error(-E2BIG, "transfer of %llu bytes needs more than one PRP "
 					      "list page (at most %u bytes per command)",
@@ -285,7 +293,6 @@ int nvme_cq_process(struct nvme_cq *cq, struct nvme_cpl *out, unsigned max)
 	struct nvme_ctrl *c = cq->ctrl;
 	unsigned n = 0;
 	uint64_t now;
-	int r;
 
 	if (cq->closing)
 		return nvme_set_error(-EBADF, "completion queue %u is being deleted", cq->qid);
@@ -324,9 +331,12 @@ int nvme_cq_process(struct nvme_cq *cq, struct nvme_cpl *out, unsigned max)
 		tracker_release(sq, cqe.cid);
 	}
 	if (n) {
-		r = c->t->ops->bar_write(c->t, nvme_cq_db(c, cq->qid), 4, cq->head);
-		if (r && !c->t->dead)
-			return r;
+		/*
+		 * The head doorbell rides along with the next flush (next submit
+		 * or poll): one register exchange per command instead of two. The
+		 * CQ cannot fill meanwhile, every poll flushes first.
+		 */
+		__atomic_store_n(&c->dirty, 1, __ATOMIC_RELEASE);
 	}
 	now = nvme_now_ns();
 	if (n < max && (c->t->dead || now >= cq->next_check_ns)) {
@@ -342,7 +352,7 @@ int nvme_cq_wait(struct nvme_cq *cq, uint32_t timeout_us)
 	int ready = 0;
 
 	__atomic_add_fetch(&cq->busy, 1, __ATOMIC_ACQ_REL);
-	for (unsigned spin = 0; !cq->closing; spin++) {
+	while (!cq->closing) {
 		volatile struct nvme_cqe *e = &cq->ring[READ_ONCE(cq->head)];
 		uint64_t now;
 
@@ -358,11 +368,16 @@ int nvme_cq_wait(struct nvme_cq *cq, uint32_t timeout_us)
 			ready = 1;
 			break;
 		}
-		/* spin briefly (low latency), then sleep so QEMU keeps its CPU */
-		if (spin < 200)
+		/*
+		 * Spin for the first 100 us (a completion usually arrives within
+		 * tens of us), yield up to 2 ms, then sleep so QEMU keeps its CPU.
+		 */
+		if (now - start < 100000)
 			nvme_cpu_relax();
+		else if (now - start < 2000000)
+			sched_yield();
 		else
-			usleep(20);
+			usleep(50);
 	}
 	__atomic_sub_fetch(&cq->busy, 1, __ATOMIC_ACQ_REL);
 	return ready;

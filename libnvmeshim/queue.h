@@ -63,6 +63,7 @@ struct nvme_cq {
 	struct nvme_cqe *ring;
 	uint64_t iova;
 	uint32_t size, head;
+	uint32_t phead; /* head value last written to the doorbell */
 	uint16_t qid, vector;
 	uint8_t phase;
 	bool ien;
@@ -143,7 +144,7 @@ int nvme_sq_submit(struct nvme_sq *sq, const uint8_t *sqe, struct nvme_buf *buf,
  * nvme_cq_process() - reap up to @max completions into @out.
  *
  * Rings pending doorbells first, consumes CQEs by phase tag, frees trackers,
- * writes the CQ head doorbell once, then synthesizes completions for commands
+ * marks the CQ head doorbell for the next flush, then synthesizes completions for commands
  * past their deadline (NVME_CPL_TIMEOUT) or on a dead device (NVME_CPL_GONE).
  *
  * Return: completions written, or a negative errno.

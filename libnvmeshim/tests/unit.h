@@ -34,7 +34,9 @@ extern struct unit_test *unit_current;
 void unit_register(struct unit_test *t);
 
 /* a failing loop reports this many checks per test, then stays quiet */
+#ifndef UNIT_MAX_REPORTS
 #define UNIT_MAX_REPORTS 20
+#endif
 
 static inline int unit_report(const char *file, int line)
 {
@@ -60,15 +62,28 @@ static inline int unit_check(int ok, const char *file, int line, const char *exp
 	return 0;
 }
 
+/* decimal and hex; negative as well when the top bit is set (errno values) */
+static inline void unit_value(unsigned long long v)
+{
+	printf("%llu (0x%llx", v, v);
+	if (v >> 63)
+		printf(", %lld", (long long)v);
+	printf(")");
+}
+
 static inline int unit_check_eq(unsigned long long a, unsigned long long b, const char *file,
 				int line, const char *ea, const char *eb)
 {
 	unit_current->checks++;
 	if (a == b)
 		return 1;
-	if (unit_report(file, line))
-		printf("CHECK_EQ(%s, %s) failed: %llu (0x%llx) != %llu (0x%llx)\n", ea, eb, a, a,
-		       b, b);
+	if (unit_report(file, line)) {
+		printf("CHECK_EQ(%s, %s) failed: ", ea, eb);
+		unit_value(a);
+		printf(" != ");
+		unit_value(b);
+		printf("\n");
+	}
 	return 0;
 }
 

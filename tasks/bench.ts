@@ -1,0 +1,79 @@
+/**
+ * Benchmarks on the embedded device; one JSON line per result.
+ *
+ *   deno task bench [--dut qemu] [--seconds 3]
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { Buffer, Controller, Namespace, Pcie, Qpair } from "../mod.ts";
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: { dut: { type: "string" }, seconds: { type: "string", default: "3" } },
+  strict: false,
+});
+const seconds = Number(values.seconds) || 3;
+const base = typeof values.dut === "string" ? values.dut : "qemu";
+
+function emit(result: Record<string, unknown>): void {
+  console.log(JSON.stringify(result));
+}
+
+// 1. device start + controller init + close
+{
+  const runs = 10;
+  const t0 = performance.now();
+  for (let i = 0; i < runs; i++) {
+    using pcie = new Pcie(base);
+    using nvme0 = new Controller(pcie);
+    void nvme0;
+  }
+  emit({
+    name: "device-start-init-close",
+    dut: base,
+    ms: +((performance.now() - t0) / runs).toFixed(2),
+  });
+}
+
+// 2. a script at QD1: write + waitdone, read + waitdone
+{
+  using nvme0 = new Controller(base);
+  const ns = new Namespace(nvme0, 1);
+  using q = new Qpair(nvme0, 16);
+  using buf = new Buffer(4096);
+  const lbas = 4096 / ns.lbaSize;
+  let n = 0;
+  const end = performance.now() + seconds * 1000;
+  const t0 = performance.now();
+  while (performance.now() < end) {
+    ns.write(q, buf, (n % 1024) * lbas, lbas).waitdone();
+    ns.read(q, buf, (n % 1024) * lbas, lbas).waitdone();
+    n += 2;
+  }
+  const us = (performance.now() - t0) * 1000 / n;
+  emit({ name: "script-qd1-write-read", dut: base, us_per_cmd: +us.toFixed(1), commands: n });
+}
+
+// 3. a script keeping 127 reads in flight (null backend: the device is not the limit)
+{
+  const dut = base === "qemu" ? "qemu:backend=null,size=16G" : base;
+  using nvme0 = new Controller(dut);
+  const ns = new Namespace(nvme0, 1);
+  using q = new Qpair(nvme0, 128);
+  using buf = new Buffer(4096);
+  const lbas = 4096 / ns.lbaSize;
+  const span = Math.floor(ns.capacity / lbas);
+  let n = 0;
+  const end = performance.now() + seconds * 1000;
+  const t0 = performance.now();
+  while (performance.now() < end) {
+    for (let i = 0; i < 127; i++) {
+      ns.read(q, buf, Math.floor(Math.random() * span) * lbas, lbas);
+    }
+    q.waitdone(127);
+    n += 127;
+  }
+  const iops = n / ((performance.now() - t0) / 1000);
+  emit({ name: "script-4k-randread-qd127-batches", dut, iops: Math.round(iops) });
+}
