@@ -46,9 +46,15 @@ function open(): Deno.DynamicLibrary<typeof symbols> {
   return lib;
 }
 
+/**
+ * The library handle, referenced for the life of the isolate: a collected
+ * handle would dlclose the library under its threads. (The library is also
+ * linked with -z nodelete, so a test runner's dlclose cannot unload it.)
+ */
+const dl: Deno.DynamicLibrary<typeof symbols> = open();
+
 /** The loaded library's functions (one dlopen per isolate). */
-export const lib: Deno.DynamicLibrary<typeof symbols>["symbols"] =
-  open().symbols;
+export const lib: Deno.DynamicLibrary<typeof symbols>["symbols"] = dl.symbols;
 
 /** The C side's message for the last failure on this thread. */
 export function lastError(): string {
