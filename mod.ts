@@ -21,7 +21,7 @@ export {
   PTYPE_DWORD,
   PTYPE_RANDOM,
 } from "./ffi/buffer.ts";
-export type { CommandCallback } from "./ffi/cmdqueue.ts";
+export type { CommandCallback, QueueOwner } from "./ffi/cmdqueue.ts";
 export { Completion } from "./ffi/completion.ts";
 export {
   type AdminOptions,
@@ -31,12 +31,7 @@ export {
   type RawCommand,
   Reg,
 } from "./ffi/controller.ts";
-export {
-  defaultDut,
-  type Dut,
-  parseDut,
-  type QemuOptions,
-} from "./ffi/dut.ts";
+export { defaultDut, type Dut, parseDut, type QemuOptions } from "./ffi/dut.ts";
 export {
   ClosedError,
   CommandTimeoutError,
@@ -46,7 +41,7 @@ export {
   StatusError,
 } from "./ffi/errors.ts";
 export { expectStatus } from "./ffi/expect.ts";
-export { libStats, type LibStats } from "./ffi/lib.ts";
+export { type LibStats, libStats } from "./ffi/lib.ts";
 export {
   type IoOptions,
   MAX_TRANSFER,

@@ -171,7 +171,9 @@ export class Buffer {
    * with trailing spaces and NULs removed.
    */
   data(end: number, begin: number | undefined, type: "str"): string;
+  /** A field as a BigInt (any width). */
   data(end: number, begin: number | undefined, type: "bigint"): bigint;
+  /** A field as a number (up to 6 bytes), BigInt or string. */
   data(end: number, begin?: number, type?: FieldType): number | bigint | string;
   data(
     end: number,
@@ -186,7 +188,9 @@ export class Buffer {
       return new TextDecoder("latin1").decode(bytes).replace(/[\s\0]+$/, "");
     }
     let v = 0n;
-    for (let i = bytes.length - 1; i >= 0; i--) v = (v << 8n) | BigInt(bytes[i]);
+    for (let i = bytes.length - 1; i >= 0; i--) {
+      v = (v << 8n) | BigInt(bytes[i]);
+    }
     if (type === "bigint") return v;
     if (bytes.length > 6) {
       throw new ParameterError(
@@ -212,7 +216,9 @@ export class Buffer {
     } else {
       const randomBytes = Math.floor((this.capacity * pvalue) / 100);
       for (let at = 0; at < randomBytes; at += 65536) {
-        crypto.getRandomValues(u8.subarray(at, Math.min(randomBytes, at + 65536)));
+        crypto.getRandomValues(
+          u8.subarray(at, Math.min(randomBytes, at + 65536)),
+        );
       }
       u8.fill(0, randomBytes);
     }
@@ -223,7 +229,12 @@ export class Buffer {
    * Write a Dataset Management range descriptor at `index` (16 bytes each):
    * context attributes, length in LBAs, starting LBA.
    */
-  setDsmRange(index: number, lba: number | bigint, lbaCount: number, attr = 0): void {
+  setDsmRange(
+    index: number,
+    lba: number | bigint,
+    lbaCount: number,
+    attr = 0,
+  ): void {
     this.handle;
     checkInt("index", index, 0, Math.min(255, this.capacity / 16 - 1));
     const slba = checkU64("lba", lba);
@@ -275,7 +286,9 @@ export class Buffer {
 }
 
 function checkPattern(ptype: number, pvalue: number): void {
-  if (ptype !== PTYPE_CONST && ptype !== PTYPE_DWORD && ptype !== PTYPE_RANDOM) {
+  if (
+    ptype !== PTYPE_CONST && ptype !== PTYPE_DWORD && ptype !== PTYPE_RANDOM
+  ) {
     throw new ParameterError(
       `ptype = ${ptype} is not supported: use 0 (zeros/ones), 32 (dword) or 0xBEEF (random)`,
     );
