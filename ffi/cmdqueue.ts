@@ -203,7 +203,11 @@ export class CommandQueue {
    * processed and counted as usual). Throws StatusError on a non-zero status
    * unless `allowError`.
    */
-  execSync(sqe: Uint8Array, o: SubmitOptions = {}, allowError = false): Completion {
+  execSync(
+    sqe: Uint8Array,
+    o: SubmitOptions = {},
+    allowError = false,
+  ): Completion {
     let got: Completion | undefined;
     const cid = this.submit(sqe, o);
     const tag = this.#tag;
@@ -320,7 +324,9 @@ export class CommandQueue {
     if (errs.length) {
       this.#errors = [];
       const first = errs[0];
-      if (errs.length > 1) first.message += ` (and ${errs.length - 1} more errors)`;
+      if (errs.length > 1) {
+        first.message += ` (and ${errs.length - 1} more errors)`;
+      }
       throw first;
     }
     return this.#lastCdw0;
@@ -330,7 +336,9 @@ export class CommandQueue {
     this.#check();
     checkInt("expected", expected, 1, 0xffff_ffff);
     if (this.#inCallback) {
-      throw new NvmeError("waitdone() cannot be called from a command callback");
+      throw new NvmeError(
+        "waitdone() cannot be called from a command callback",
+      );
     }
   }
 
@@ -407,7 +415,12 @@ export class CommandQueue {
           continue;
         }
         const cpl = new Completion(
-          [this.#out32[b], this.#out32[b + 1], this.#out32[b + 2], this.#out32[b + 3]],
+          [
+            this.#out32[b],
+            this.#out32[b + 1],
+            this.#out32[b + 2],
+            this.#out32[b + 3],
+          ],
           this.#out32[b + 5],
           CPL_GONE,
           p.opcode,
@@ -441,4 +454,3 @@ export class CommandQueue {
     return { sqe, dv };
   }
 }
-

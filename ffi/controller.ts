@@ -226,7 +226,11 @@ export class Controller implements QueueOwner {
   setReg64(offset: number, value: bigint | number): void {
     checkInt("register offset", offset, 0, 0xfff8);
     unwrap(
-      lib.nvme_ctrl_reg_write64(this.ctrlHandle, offset, checkU64("value", value)),
+      lib.nvme_ctrl_reg_write64(
+        this.ctrlHandle,
+        offset,
+        checkU64("value", value),
+      ),
     );
   }
   /** Controller Capabilities. */
@@ -259,14 +263,22 @@ export class Controller implements QueueOwner {
     const end = Date.now() + to;
     for (;;) {
       const csts = this.reg32(Reg.CSTS);
-      if (csts === 0xffffffff) throw new NvmeError("CSTS reads all ones: device not responding");
+      if (csts === 0xffffffff) {
+        throw new NvmeError("CSTS reads all ones: device not responding");
+      }
       if (ready && csts & 2) {
-        throw new NvmeError(`controller fatal status (CSTS.CFS) while enabling: CSTS=0x${csts.toString(16)}`);
+        throw new NvmeError(
+          `controller fatal status (CSTS.CFS) while enabling: CSTS=0x${
+            csts.toString(16)
+          }`,
+        );
       }
       if (((csts & 1) === 1) === ready) return;
       if (Date.now() > end) {
         throw new NvmeError(
-          `CSTS.RDY did not become ${ready ? 1 : 0} within CAP.TO (${to} ms): CSTS=0x${csts.toString(16)}`,
+          `CSTS.RDY did not become ${
+            ready ? 1 : 0
+          } within CAP.TO (${to} ms): CSTS=0x${csts.toString(16)}`,
         );
       }
       sleepSync(1);
@@ -283,7 +295,10 @@ export class Controller implements QueueOwner {
     this.#admin = undefined;
     const cq = new Uint32Array(1), sq = new Uint32Array(1);
     const cqIova = new BigUint64Array(1), sqIova = new BigUint64Array(1);
-    unwrap(lib.nvme_cq_create(this.ctrlHandle, 0, depth, 0, 1, cq, cqIova), "admin CQ");
+    unwrap(
+      lib.nvme_cq_create(this.ctrlHandle, 0, depth, 0, 1, cq, cqIova),
+      "admin CQ",
+    );
     const rc = lib.nvme_sq_create(this.ctrlHandle, 0, depth, cq[0], sq, sqIova);
     if (rc < 0) {
       lib.nvme_cq_delete(cq[0]);
@@ -358,7 +373,9 @@ export class Controller implements QueueOwner {
   #q(): CommandQueue {
     this.ctrlHandle;
     if (!this.#admin) {
-      throw new NvmeError("the admin queue is not set up: call initAdminq() in the init function");
+      throw new NvmeError(
+        "the admin queue is not set up: call initAdminq() in the init function",
+      );
     }
     return this.#admin;
   }
@@ -372,8 +389,9 @@ export class Controller implements QueueOwner {
     return this.#q().waitdone(expected);
   }
   /** {@link Controller.waitdone} without blocking the event loop. */
-  waitdoneAsync(expected = 1): Promise<number> {
-    return this.#q().waitdoneAsync(expected);
+  async waitdoneAsync(expected = 1): Promise<number> {
+    // async: a closed controller rejects the promise instead of throwing at the call
+    return await this.#q().waitdoneAsync(expected);
   }
 
   /** Submit an admin command built from raw fields; returns `this`. */
@@ -391,7 +409,9 @@ export class Controller implements QueueOwner {
       [15, f.cdw15],
     ];
     for (const [i, v] of dws) {
-      if (v !== undefined) dv.setUint32(i * 4, checkInt(`cdw${i}`, v, 0, 0xffffffff), true);
+      if (v !== undefined) {
+        dv.setUint32(i * 4, checkInt(`cdw${i}`, v, 0, 0xffffffff), true);
+      }
     }
     if (f.prp1 !== undefined || f.prp2 !== undefined) {
       dv.setBigUint64(24, checkU64("prp1", f.prp1 ?? 0n), true);
@@ -433,7 +453,11 @@ export class Controller implements QueueOwner {
   getfeatures(fid: number, o: FeatureOptions = {}): this {
     checkInt("fid", fid, 0, 0xff);
     const sel = checkInt("sel", o.sel ?? 0, 0, 7);
-    return this.#admin_(0x0a, { ...o, nsid: o.nsid ?? 0, cdw10: (sel << 8) | fid });
+    return this.#admin_(0x0a, {
+      ...o,
+      nsid: o.nsid ?? 0,
+      cdw10: (sel << 8) | fid,
+    });
   }
 
   /** Set Features (09h): `fid`, save, buffer, cdw11..15. */
@@ -453,21 +477,32 @@ export class Controller implements QueueOwner {
   getlogpage(
     lid: number,
     buf: Buffer,
-    o: { size?: number; offset?: number; nsid?: number; lsp?: number; rae?: boolean; cb?: CommandCallback } =
-      {},
+    o: {
+      size?: number;
+      offset?: number;
+      nsid?: number;
+      lsp?: number;
+      rae?: boolean;
+      cb?: CommandCallback;
+    } = {},
   ): this {
     checkInt("lid", lid, 0, 0xff);
     const size = checkInt("size", o.size ?? buf.size, 4, buf.size);
-    if (size % 4) throw new NvmeError(`getlogpage size ${size} must be a multiple of 4`);
+    if (size % 4) {
+      throw new NvmeError(`getlogpage size ${size} must be a multiple of 4`);
+    }
     const off = checkU64("offset", o.offset ?? 0);
-    if (off % 4n) throw new NvmeError(`getlogpage offset ${off} must be a multiple of 4`);
+    if (off % 4n) {
+      throw new NvmeError(`getlogpage offset ${off} must be a multiple of 4`);
+    }
     const numd = size / 4 - 1;
     const lsp = checkInt("lsp", o.lsp ?? 0, 0, 0x7f);
     return this.#admin_(0x02, {
       buf,
       len: size,
       nsid: o.nsid ?? 0xffffffff,
-      cdw10: ((numd & 0xffff) << 16 | (o.rae ? 1 << 15 : 0) | lsp << 8 | lid) >>> 0,
+      cdw10:
+        ((numd & 0xffff) << 16 | (o.rae ? 1 << 15 : 0) | lsp << 8 | lid) >>> 0,
       cdw11: numd >>> 16,
       cdw12: Number(off & 0xffffffffn),
       cdw13: Number(off >> 32n),
@@ -482,7 +517,12 @@ export class Controller implements QueueOwner {
    */
   aer(cb?: CommandCallback): this {
     if (cb) this.#aerCb = cb;
-    return this.#admin_(0x0c, { cb: cb ?? this.#aerCb }, SUBMIT_NO_TIMEOUT, true);
+    return this.#admin_(
+      0x0c,
+      { cb: cb ?? this.#aerCb },
+      SUBMIT_NO_TIMEOUT,
+      true,
+    );
   }
 
   /** @internal AER completion from the admin queue. */

@@ -124,7 +124,9 @@ export function parseDut(name: string): Dut {
         break;
       case "lba":
         if (v !== "512" && v !== "4096") {
-          throw new ParameterError(`device option lba=${v}: allowed 512 or 4096`);
+          throw new ParameterError(
+            `device option lba=${v}: allowed 512 or 4096`,
+          );
         }
         o.lba = Number(v) as 512 | 4096;
         break;
@@ -165,7 +167,9 @@ export function parseDut(name: string): Dut {
         o.throttle = parseIntOpt(key, v, 1, 10_000_000);
         break;
       default:
-        throw new ParameterError(`unknown device option "${key}" in "${s}": ${HELP}`);
+        throw new ParameterError(
+          `unknown device option "${key}" in "${s}": ${HELP}`,
+        );
     }
   }
   if (o.size % o.lba) {
@@ -221,7 +225,8 @@ export function qemuCommandLine(
       }@,if=none,id=ns${n},format=raw,discard=unmap,cache=writeback`;
     }
     if (o.throttle) {
-      drive += `,throttling.iops-total=${o.throttle},throttling.iops-total-max=${o.throttle}`;
+      drive +=
+        `,throttling.iops-total=${o.throttle},throttling.iops-total-max=${o.throttle}`;
     }
     args.push("-drive", drive);
   }

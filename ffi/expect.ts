@@ -60,7 +60,9 @@ export function expectStatus<T>(
     if (i >= 0) stack.splice(i, 1);
     if (!e.seen) {
       throw new NvmeError(
-        `expected status ${typeof status === "string" ? status : status.join("/")} did not occur`,
+        `expected status ${
+          typeof status === "string" ? status : status.join("/")
+        } did not occur`,
       );
     }
   };

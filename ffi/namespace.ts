@@ -4,7 +4,11 @@
  * @module
  */
 import { Buffer } from "./buffer.ts";
-import { type CommandCallback, CommandQueue, SUBMIT_RAW_PRP } from "./cmdqueue.ts";
+import {
+  type CommandCallback,
+  CommandQueue,
+  SUBMIT_RAW_PRP,
+} from "./cmdqueue.ts";
 import type { Controller } from "./controller.ts";
 import { NvmeError, ParameterError } from "./errors.ts";
 import type { Qpair } from "./qpair.ts";
@@ -80,7 +84,12 @@ export class Namespace {
   constructor(nvme: Controller, nsid = 1, nlbaVerify = 0) {
     this.ctrl = nvme;
     this.nsid = checkInt("nsid", nsid, 1, 0xfffffffe);
-    this.nlbaVerify = checkInt("nlbaVerify", nlbaVerify, 0, Number.MAX_SAFE_INTEGER);
+    this.nlbaVerify = checkInt(
+      "nlbaVerify",
+      nlbaVerify,
+      0,
+      Number.MAX_SAFE_INTEGER,
+    );
     this.refresh();
   }
 
@@ -118,7 +127,11 @@ export class Namespace {
     return this.#id;
   }
   /** A field of Identify Namespace data (pynvme `id_data`), bytes begin..end. */
-  idData(end: number, begin?: number, type: FieldType = "int"): number | bigint | string {
+  idData(
+    end: number,
+    begin?: number,
+    type: FieldType = "int",
+  ): number | bigint | string {
     using buf = new Buffer(4096, "identify namespace");
     this.ctrl.identify(buf, this.nsid, 0).waitdone();
     return buf.data(end, begin, type);
@@ -159,7 +172,9 @@ export class Namespace {
     const ioFlags = checkInt("ioFlags", o.ioFlags ?? 0, 0, 0xffff);
     let len = 0;
     if (buf) {
-      if (!(buf instanceof Buffer)) throw new ParameterError("buf must be a Buffer");
+      if (!(buf instanceof Buffer)) {
+        throw new ParameterError("buf must be a Buffer");
+      }
       len = lbaCount * this.#lbaSize;
       if (len > MAX_TRANSFER) {
         throw new ParameterError(
@@ -182,7 +197,12 @@ export class Namespace {
     const past = end > this.#nsze
       ? `, past the end: namespace ${this.nsid} has ${this.#nsze} LBAs`
       : "";
-    q.submit(sqe, { buf, len, cb: o.cb, detail: `lba ${slba} count ${lbaCount}${past}` });
+    q.submit(sqe, {
+      buf,
+      len,
+      cb: o.cb,
+      detail: `lba ${slba} count ${lbaCount}${past}`,
+    });
     return qpair;
   }
 
@@ -226,7 +246,14 @@ export class Namespace {
     lbaCount = 1,
     opts?: CommandCallback | IoOptions,
   ): Qpair {
-    return this.#lbaCmd(0x08, qpair, undefined, lba, lbaCount, this.#opts(opts));
+    return this.#lbaCmd(
+      0x08,
+      qpair,
+      undefined,
+      lba,
+      lbaCount,
+      this.#opts(opts),
+    );
   }
   /** Write Uncorrectable (04h). */
   writeUncorrectable(
@@ -235,7 +262,14 @@ export class Namespace {
     lbaCount = 1,
     opts?: CommandCallback | IoOptions,
   ): Qpair {
-    return this.#lbaCmd(0x04, qpair, undefined, lba, lbaCount, this.#opts(opts));
+    return this.#lbaCmd(
+      0x04,
+      qpair,
+      undefined,
+      lba,
+      lbaCount,
+      this.#opts(opts),
+    );
   }
   /** Verify (0Ch). */
   verify(
@@ -244,7 +278,14 @@ export class Namespace {
     lbaCount = 1,
     opts?: CommandCallback | IoOptions,
   ): Qpair {
-    return this.#lbaCmd(0x0c, qpair, undefined, lba, lbaCount, this.#opts(opts));
+    return this.#lbaCmd(
+      0x0c,
+      qpair,
+      undefined,
+      lba,
+      lbaCount,
+      this.#opts(opts),
+    );
   }
   /** Flush (00h). */
   flush(qpair: Qpair, cb?: CommandCallback): Qpair {
@@ -268,13 +309,20 @@ export class Namespace {
     checkInt("attribute", attribute, 0, 0xffffffff);
     if (rangeCount * 16 > buf.size) {
       throw new ParameterError(
-        `buffer "${buf.name}" too small: ${rangeCount} ranges need ${rangeCount * 16} bytes, the buffer has ${buf.size}`,
+        `buffer "${buf.name}" too small: ${rangeCount} ranges need ${
+          rangeCount * 16
+        } bytes, the buffer has ${buf.size}`,
       );
     }
     const { sqe, dv } = CommandQueue.command(0x09, this.nsid);
     dv.setUint32(40, rangeCount - 1, true);
     dv.setUint32(44, attribute, true);
-    q.submit(sqe, { buf, len: rangeCount * 16, cb, detail: `${rangeCount} range(s)` });
+    q.submit(sqe, {
+      buf,
+      len: rangeCount * 16,
+      cb,
+      detail: `${rangeCount} range(s)`,
+    });
     return qpair;
   }
   /**
@@ -289,17 +337,27 @@ export class Namespace {
     dv.setUint16(0, opcode, true);
     setDw(dv, 2, f.cdw2);
     setDw(dv, 3, f.cdw3);
-    for (const [i, v] of [[10, f.cdw10], [11, f.cdw11], [12, f.cdw12], [13, f.cdw13], [
-      14,
-      f.cdw14,
-    ], [15, f.cdw15]] as const) setDw(dv, i, v);
+    for (
+      const [i, v] of [[10, f.cdw10], [11, f.cdw11], [12, f.cdw12], [
+        13,
+        f.cdw13,
+      ], [
+        14,
+        f.cdw14,
+      ], [15, f.cdw15]] as const
+    ) setDw(dv, i, v);
     let flags = 0;
     if (f.prp1 !== undefined || f.prp2 !== undefined) {
       dv.setBigUint64(24, checkU64("prp1", f.prp1 ?? 0n), true);
       dv.setBigUint64(32, checkU64("prp2", f.prp2 ?? 0n), true);
       flags = SUBMIT_RAW_PRP;
     }
-    q.submit(sqe, { buf: f.buf, len: f.buf ? (f.len ?? f.buf.size) : 0, cb: f.cb, flags });
+    q.submit(sqe, {
+      buf: f.buf,
+      len: f.buf ? (f.len ?? f.buf.size) : 0,
+      cb: f.cb,
+      flags,
+    });
     return qpair;
   }
 
@@ -314,5 +372,7 @@ export class Namespace {
 }
 
 function setDw(dv: DataView, i: number, v: number | undefined): void {
-  if (v !== undefined) dv.setUint32(i * 4, checkInt(`cdw${i}`, v, 0, 0xffffffff), true);
+  if (v !== undefined) {
+    dv.setUint32(i * 4, checkInt(`cdw${i}`, v, 0, 0xffffffff), true);
+  }
 }

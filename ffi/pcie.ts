@@ -41,7 +41,11 @@ export class Pcie {
     for (const img of images) checkImage(img);
     const h = new Uint32Array(1);
     unwrap(
-      lib.nvme_pcie_open_qemu(cstr(args.join("\n")), cstr(images.join("\n")), h),
+      lib.nvme_pcie_open_qemu(
+        cstr(args.join("\n")),
+        cstr(images.join("\n")),
+        h,
+      ),
       `device "${name}"`,
     );
     this.#h = h[0];
@@ -88,7 +92,12 @@ export class Pcie {
   setCfg(offset: number, value: number, size: 1 | 2 | 4 = 1): void {
     checkInt("offset", offset, 0, 0xff);
     checkOneOf("size", size, [1, 2, 4] as const);
-    checkInt("value", value, 0, size === 4 ? 0xffffffff : (1 << (size * 8)) - 1);
+    checkInt(
+      "value",
+      value,
+      0,
+      size === 4 ? 0xffffffff : (1 << (size * 8)) - 1,
+    );
     unwrap(lib.nvme_pcie_cfg_write(this.handle, offset, size, value));
   }
   /** Little-endian value of `byteCount` (1..4) config bytes at `offset` (pynvme `register`). */
@@ -96,7 +105,9 @@ export class Pcie {
     checkInt("byteCount", byteCount, 1, 4);
     checkInt("offset", offset, 0, 0x100 - byteCount);
     let v = 0;
-    for (let i = byteCount - 1; i >= 0; i--) v = v * 256 + this.cfg(offset + i, 1);
+    for (let i = byteCount - 1; i >= 0; i--) {
+      v = v * 256 + this.cfg(offset + i, 1);
+    }
     return v;
   }
   /** Offset of standard capability `id` in config space, or undefined. */
@@ -116,7 +127,9 @@ export class Pcie {
   get irqWords(): Uint32Array {
     if (!this.#irq) {
       const addr = this.#info()[4];
-      if (!addr) throw new NvmeError("interrupts are not set up on this device");
+      if (!addr) {
+        throw new NvmeError("interrupts are not set up on this device");
+      }
       this.#irq = new Uint32Array(mapMemory(addr, 4096));
     }
     this.handle;
@@ -137,10 +150,15 @@ export class Pcie {
       throw new ParameterError("qmp() needs the embedded device");
     }
     const out = new Uint8Array(65536);
-    const req = JSON.stringify(args ? { execute: command, arguments: args } : {
-      execute: command,
-    });
-    unwrap(lib.nvme_pcie_control(this.handle, cstr(req), out, out.length), `qmp ${command}`);
+    const req = JSON.stringify(
+      args ? { execute: command, arguments: args } : {
+        execute: command,
+      },
+    );
+    unwrap(
+      lib.nvme_pcie_control(this.handle, cstr(req), out, out.length),
+      `qmp ${command}`,
+    );
     const text = new TextDecoder().decode(out.subarray(0, out.indexOf(0)));
     const reply = JSON.parse(text);
     if (reply.error) {
@@ -185,7 +203,9 @@ function checkImage(spec: string): void {
     if (e instanceof Deno.errors.NotFound) return; // created at start
     throw e;
   }
-  if (!st.isFile) throw new ParameterError(`image ${path} is not a regular file`);
+  if (!st.isFile) {
+    throw new ParameterError(`image ${path} is not a regular file`);
+  }
   if (st.size !== size) {
     throw new ParameterError(
       `image ${path} holds ${st.size} bytes but size=${size} was asked: give the same size or another image`,

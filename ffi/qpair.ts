@@ -43,7 +43,13 @@ export class Qpair {
    * @param ien interrupts enabled
    * @param iv interrupt vector (default: sqid modulo the vectors)
    */
-  constructor(nvme: Controller, depth: number, prio = 0, ien = true, iv?: number) {
+  constructor(
+    nvme: Controller,
+    depth: number,
+    prio = 0,
+    ien = true,
+    iv?: number,
+  ) {
     this.ctrl = nvme;
     checkInt("Qpair depth", depth, 2, Math.min(nvme.mqes, 65536));
     checkInt("prio", prio, 0, 3);
@@ -59,7 +65,9 @@ export class Qpair {
       );
     }
     const vectors = nvme.pcie.msixVectors || 1;
-    this.iv = iv === undefined ? (ien ? qid % vectors : 0) : checkInt("iv", iv, 0, 2047);
+    this.iv = iv === undefined
+      ? (ien ? qid % vectors : 0)
+      : checkInt("iv", iv, 0, 2047);
     this.ien = ien;
     this.sqid = qid;
 
@@ -132,8 +140,9 @@ export class Qpair {
     return this.queue.waitdone(expected);
   }
   /** {@link Qpair.waitdone} without blocking the event loop. */
-  waitdoneAsync(expected = 1): Promise<number> {
-    return this.queue.waitdoneAsync(expected);
+  async waitdoneAsync(expected = 1): Promise<number> {
+    // async: a closed qpair rejects the promise instead of throwing at the call
+    return await this.queue.waitdoneAsync(expected);
   }
 
   /** Clear this queue's interrupt indication. */

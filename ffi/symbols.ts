@@ -16,19 +16,31 @@ export const symbols = {
   nvme_stats: { parameters: ["buffer", "u32"], result: "i32" },
 
   /** int nvme_pcie_open_qemu(const char *args, const char *images, uint32_t *out) */
-  nvme_pcie_open_qemu: { parameters: ["buffer", "buffer", "buffer"], result: "i32" },
+  nvme_pcie_open_qemu: {
+    parameters: ["buffer", "buffer", "buffer"],
+    result: "i32",
+  },
   /** int nvme_pcie_close(uint32_t h) */
   nvme_pcie_close: { parameters: ["u32"], result: "i32" },
   /** int nvme_pcie_cfg_read(uint32_t h, uint32_t off, uint32_t size, uint32_t *val) */
-  nvme_pcie_cfg_read: { parameters: ["u32", "u32", "u32", "buffer"], result: "i32" },
+  nvme_pcie_cfg_read: {
+    parameters: ["u32", "u32", "u32", "buffer"],
+    result: "i32",
+  },
   /** int nvme_pcie_cfg_write(uint32_t h, uint32_t off, uint32_t size, uint32_t val) */
-  nvme_pcie_cfg_write: { parameters: ["u32", "u32", "u32", "u32"], result: "i32" },
+  nvme_pcie_cfg_write: {
+    parameters: ["u32", "u32", "u32", "u32"],
+    result: "i32",
+  },
   /** int nvme_pcie_info(uint32_t h, uint64_t *out, uint32_t n) */
   nvme_pcie_info: { parameters: ["u32", "buffer", "u32"], result: "i32" },
   /** int nvme_pcie_irq_mask(uint32_t h, uint32_t vec, uint32_t mask) */
   nvme_pcie_irq_mask: { parameters: ["u32", "u32", "u32"], result: "i32" },
   /** int nvme_pcie_control(uint32_t h, const char *req, char *out, uint32_t cap) */
-  nvme_pcie_control: { parameters: ["u32", "buffer", "buffer", "u32"], result: "i32" },
+  nvme_pcie_control: {
+    parameters: ["u32", "buffer", "buffer", "u32"],
+    result: "i32",
+  },
   /** int nvme_pcie_enable(uint32_t h) */
   nvme_pcie_enable: { parameters: ["u32"], result: "i32" },
 

@@ -57,7 +57,11 @@ export function checkU64(
 }
 
 /** Check that `value` is one of `allowed`. */
-export function checkOneOf<T>(name: string, value: T, allowed: readonly T[]): T {
+export function checkOneOf<T>(
+  name: string,
+  value: T,
+  allowed: readonly T[],
+): T {
   if (!allowed.includes(value)) {
     throw new ParameterError(
       `${name} = ${show(value)} is not allowed: use one of ${

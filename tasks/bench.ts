@@ -10,7 +10,10 @@ import { Buffer, Controller, Namespace, Pcie, Qpair } from "../mod.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
-  options: { dut: { type: "string" }, seconds: { type: "string", default: "3" } },
+  options: {
+    dut: { type: "string" },
+    seconds: { type: "string", default: "3" },
+  },
   strict: false,
 });
 const seconds = Number(values.seconds) || 3;
@@ -52,7 +55,12 @@ function emit(result: Record<string, unknown>): void {
     n += 2;
   }
   const us = (performance.now() - t0) * 1000 / n;
-  emit({ name: "script-qd1-write-read", dut: base, us_per_cmd: +us.toFixed(1), commands: n });
+  emit({
+    name: "script-qd1-write-read",
+    dut: base,
+    us_per_cmd: +us.toFixed(1),
+    commands: n,
+  });
 }
 
 // 3. a script keeping 127 reads in flight (null backend: the device is not the limit)
@@ -75,5 +83,9 @@ function emit(result: Record<string, unknown>): void {
     n += 127;
   }
   const iops = n / ((performance.now() - t0) / 1000);
-  emit({ name: "script-4k-randread-qd127-batches", dut, iops: Math.round(iops) });
+  emit({
+    name: "script-4k-randread-qd127-batches",
+    dut,
+    iops: Math.round(iops),
+  });
 }

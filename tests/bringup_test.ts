@@ -38,7 +38,10 @@ Deno.test("default init: registers, identify, queues", () => {
   assert.equal(nvme0.getfeatures(7).waitdone(), (63 << 16) | 63);
   // PCI identity
   assert.equal(nvme0.pcie.cfg(0, 4), 0x00101b36);
-  assert.equal(nvme0.pcie.cfg(0x09, 1) | nvme0.pcie.cfg(0x0a, 2) << 8, 0x010802);
+  assert.equal(
+    nvme0.pcie.cfg(0x09, 1) | nvme0.pcie.cfg(0x0a, 2) << 8,
+    0x010802,
+  );
   assert.equal(nvme0.pcie.capOffset(0x11), 0x40, "MSI-X capability");
   assert.equal(nvme0.pcie.msixVectors, 65);
 });

@@ -16,7 +16,9 @@ import {
 function stamp(buf: Buffer, bytes: number, seed: number): void {
   const u8 = buf.bytes;
   const off = buf.offset;
-  for (let i = 0; i < bytes; i++) u8[off + i] = (i * 7 + seed + (i >> 9)) & 0xff;
+  for (let i = 0; i < bytes; i++) {
+    u8[off + i] = (i * 7 + seed + (i >> 9)) & 0xff;
+  }
 }
 
 function checkStamp(buf: Buffer, bytes: number, seed: number): void {
@@ -108,7 +110,9 @@ Deno.test("callback receives the completion fields", () => {
   const ns = new Namespace(nvme0, 1);
   using q = new Qpair(nvme0, 8);
   using b = new Buffer(512);
-  let seen: { sqid: number; cid: number; phase: number; ok: boolean } | undefined;
+  let seen:
+    | { sqid: number; cid: number; phase: number; ok: boolean }
+    | undefined;
   ns.read(q, b, 0, 1, (cpl) => {
     seen = { sqid: cpl.sqid, cid: cpl.cid, phase: cpl.phase, ok: cpl.ok };
     assert.equal(cpl.dwords.length, 4);

@@ -67,7 +67,10 @@ Deno.test("a full queue reaps completions to make room", () => {
 
 Deno.test("qpair depth limits and deletion", () => {
   using nvme0 = new Controller("qemu");
-  assert.throws(() => new Qpair(nvme0, 1), /Qpair depth = 1 is out of range: allowed 2\.\.2048/);
+  assert.throws(
+    () => new Qpair(nvme0, 1),
+    /Qpair depth = 1 is out of range: allowed 2\.\.2048/,
+  );
   assert.throws(
     () => new Qpair(nvme0, nvme0.mqes + 1),
     /Qpair depth = 2049 is out of range: allowed 2\.\.2048/,
@@ -84,6 +87,9 @@ Deno.test("qpair depth limits and deletion", () => {
 Deno.test("all granted queues can be created, one more cannot", () => {
   using nvme0 = new Controller("qemu:queues=4");
   const qs = [1, 2, 3, 4].map(() => new Qpair(nvme0, 2));
-  assert.throws(() => new Qpair(nvme0, 2), /no free I\/O queue: the controller granted 4/);
+  assert.throws(
+    () => new Qpair(nvme0, 2),
+    /no free I\/O queue: the controller granted 4/,
+  );
   qs.forEach((q) => q.delete());
 });
