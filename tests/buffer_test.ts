@@ -64,9 +64,11 @@ Deno.test("dump, DSM ranges, size and offset", () => {
   assert.equal(b.u64(8), 0x1234_5678_9an);
   assert.equal(b.u64(24), 7n);
   const text = b.dump(32);
-  assert.match(
+  assert.ok(
+    text.startsWith(
+      "dsm\n00000000  11 00 00 00 08 00 00 00  9a 78 56 34 12 00 00 00",
+    ),
     text,
-    /^dsm\n00000000  11 00 00 00 08 00 00 00  9a 78 56 34 12 00 00 00/,
   );
   assert.equal(text.split("\n").length, 3);
   b.offset = 512;
