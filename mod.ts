@@ -22,6 +22,7 @@ export {
   PTYPE_RANDOM,
 } from "./ffi/buffer.ts";
 export type { CommandCallback, QueueOwner } from "./ffi/cmdqueue.ts";
+export { type CmdlogEntry, formatEntry } from "./ffi/cmdlog.ts";
 export { Completion } from "./ffi/completion.ts";
 export {
   type AdminOptions,

@@ -24,6 +24,7 @@ import {
 import { lib, unwrap } from "./lib.ts";
 import { commandName } from "./status.ts";
 import { matchExpected } from "./expect.ts";
+import { Cmdlog } from "./cmdlog.ts";
 import { checkInt } from "./validate.ts";
 
 /** A command callback: called once with the command's completion. */
@@ -99,6 +100,8 @@ export class CommandQueue {
   #inCallback = false;
   /** The latest completion reaped (any command). */
   latest?: Completion;
+  /** The command log of this queue (kept, as a copy, after the queue is deleted). */
+  readonly log: Cmdlog;
 
   /** @internal Wrap C queues already created. */
   constructor(
@@ -116,6 +119,7 @@ export class CommandQueue {
     this.#cq = cq;
     this.label = label;
     this.admin = qid === 0;
+    this.log = new Cmdlog(sq, qid, this.admin);
   }
 
   /** Commands submitted and not yet completed (AERs excluded). */
@@ -441,6 +445,7 @@ export class CommandQueue {
     if (this.#closed) return;
     this.abandon();
     this.#closed = true;
+    this.log.freeze();
     lib.nvme_sq_delete(this.#sq);
     lib.nvme_cq_delete(this.#cq);
   }

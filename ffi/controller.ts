@@ -12,6 +12,7 @@ import {
   SUBMIT_RAW_PRP,
 } from "./cmdqueue.ts";
 import type { Completion } from "./completion.ts";
+import type { CmdlogEntry } from "./cmdlog.ts";
 import { defaultDut } from "./dut.ts";
 import { ClosedError, NvmeError } from "./errors.ts";
 import { lib, unwrap } from "./lib.ts";
@@ -382,6 +383,18 @@ export class Controller implements QueueOwner {
   /** @internal the admin queue */
   get adminQueue(): CommandQueue {
     return this.#q();
+  }
+
+  /**
+   * The last `count` admin commands (0: all kept, up to 2048), newest first,
+   * decoded (pynvme `nvme0.cmdlog`).
+   */
+  cmdlog(count = 0): CmdlogEntry[] {
+    return this.#q().log.entries(checkInt("count", count, 0, 1 << 20));
+  }
+  /** {@link Controller.cmdlog} as text, one command per line, newest first. */
+  cmdlogText(count = 0): string {
+    return this.#q().log.text(checkInt("count", count, 0, 1 << 20));
   }
 
   /** Wait for `expected` admin completions; returns CDW0 of the latest. */

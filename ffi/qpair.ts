@@ -4,6 +4,7 @@
  * @module
  */
 import { CommandQueue, SUBMIT_RAW_PRP } from "./cmdqueue.ts";
+import type { Cmdlog, CmdlogEntry } from "./cmdlog.ts";
 import type { Controller } from "./controller.ts";
 import { ClosedError, DeviceGoneError, NvmeError } from "./errors.ts";
 import { lib, unwrap } from "./lib.ts";
@@ -33,6 +34,7 @@ export class Qpair {
   /** Interrupts enabled on the completion queue. */
   readonly ien: boolean;
   #q?: CommandQueue;
+  #lastLog?: Cmdlog;
   #why = "closed";
 
   /**
@@ -109,6 +111,7 @@ export class Qpair {
       throw e;
     }
     this.#q = new CommandQueue(nvme, qid, depth, sq[0], cq[0], `Qpair ${qid}`);
+    this.#lastLog = this.#q.log;
     ids.add(qid);
     nvme.adopt(this);
   }
@@ -143,6 +146,22 @@ export class Qpair {
   async waitdoneAsync(expected = 1): Promise<number> {
     // async: a closed qpair rejects the promise instead of throwing at the call
     return await this.queue.waitdoneAsync(expected);
+  }
+
+  /**
+   * The last `count` commands of this queue (0: all kept, up to 2048), newest
+   * first, decoded (pynvme `cmdlog`). Still readable after delete().
+   */
+  cmdlog(count = 0): CmdlogEntry[] {
+    return this.#log().entries(checkInt("count", count, 0, 1 << 20));
+  }
+  /** {@link Qpair.cmdlog} as text, one command per line, newest first. */
+  cmdlogText(count = 0): string {
+    return this.#log().text(checkInt("count", count, 0, 1 << 20));
+  }
+  #log(): Cmdlog {
+    if (!this.#lastLog) throw new ClosedError(`Qpair ${this.sqid}`);
+    return this.#lastLog;
   }
 
   /** Clear this queue's interrupt indication. */

@@ -93,6 +93,8 @@ export const symbols = {
   },
   /** int nvme_sq_abandon(uint32_t sq, struct nvme_cpl *out, uint32_t max) */
   nvme_sq_abandon: { parameters: ["u32", "buffer", "u32"], result: "i32" },
+  /** int nvme_sq_cmdlog(uint32_t sq, uint64_t *out, uint32_t n) */
+  nvme_sq_cmdlog: { parameters: ["u32", "buffer", "u32"], result: "i32" },
   /** int nvme_sq_stats(uint32_t sq, uint32_t *out, uint32_t n) */
   nvme_sq_stats: { parameters: ["u32", "buffer", "u32"], result: "i32" },
 

@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "ctrl.h"
 #include "dma.h"
@@ -405,6 +406,23 @@ int nvme_sq_abandon(uint32_t sqh, struct nvme_cpl *out, uint32_t max)
 	if (!out || !max)
 		return nvme_set_error(-EFAULT, "sq_abandon: no output");
 	return nvme_sq_fail_all(sq, out, max);
+}
+
+int nvme_sq_cmdlog(uint32_t sqh, uint64_t *out, uint32_t n)
+{
+	struct timespec rt;
+	int r = need(out, n, 5, "sq_cmdlog");
+
+	if (r)
+		return r;
+	GET(sq, struct nvme_sq, NVME_H_SQ, sqh);
+	clock_gettime(CLOCK_REALTIME, &rt);
+	out[0] = (uint64_t)(uintptr_t)sq->log;
+	out[1] = NVME_CMDLOG_DEPTH;
+	out[2] = sq->log_seq;
+	out[3] = nvme_now_ns();
+	out[4] = (uint64_t)rt.tv_sec * 1000000000ull + (uint64_t)rt.tv_nsec;
+	return 0;
 }
 
 int nvme_sq_stats(uint32_t sqh, uint32_t *out, uint32_t n)

@@ -98,6 +98,12 @@ NVME_API int nvme_cq_reap(uint32_t cq, struct nvme_cpl *out, uint32_t max);
 NVME_API int nvme_cq_poll_wait(uint32_t cq, uint32_t timeout_us);
 /** nvme_sq_abandon() - complete everything in flight as "gone" (after a reset). */
 NVME_API int nvme_sq_abandon(uint32_t sq, struct nvme_cpl *out, uint32_t max);
+/**
+ * nvme_sq_cmdlog() - where the queue's command log is, to read it in place.
+ * @out: [address of NVME_CMDLOG_DEPTH 128-byte entries, depth, entries written
+ *        so far, CLOCK_MONOTONIC now (ns), CLOCK_REALTIME now (ns)]
+ */
+NVME_API int nvme_sq_cmdlog(uint32_t sq, uint64_t *out, uint32_t n);
 /** nvme_sq_stats() - @out: [qid, size, tail, head, outstanding, timed out, cq qid, submitted] */
 NVME_API int nvme_sq_stats(uint32_t sq, uint32_t *out, uint32_t n);
 

@@ -87,12 +87,16 @@ int nvme_sq_new(struct nvme_ctrl *c, uint16_t qid, uint32_t size, struct nvme_cq
 	if (!sq)
 		return nvme_set_error(-ENOMEM, "out of memory");
 	sq->tr = calloc(size, sizeof(*sq->tr));
+	sq->log = calloc(NVME_CMDLOG_DEPTH, sizeof(*sq->log));
 	sq->ring = nvme_dma_alloc((uint64_t)size * 64, &sq->iova);
 	/* one PRP list page per tracker */
 	sq->prp_pages = sq->ring ? nvme_dma_alloc((uint64_t)size * 4096, &sq->prp_iova) : NULL;
-	if (!sq->tr || !sq->ring || !sq->prp_pages) {
+	if (!sq->tr || !sq->log || !sq->ring || !sq->prp_pages) {
 		if (sq->ring)
 			nvme_dma_free(sq->ring, (uint64_t)size * 64);
+		if (sq->prp_pages)
+			nvme_dma_free(sq->prp_pages, (uint64_t)size * 4096);
+		free(sq->log);
 		free(sq->tr);
 		free(sq);
 		return nvme_set_error(-ENOMEM, "out of DMA memory for a %u-entry queue", size);
@@ -122,6 +126,7 @@ int nvme_sq_new(struct nvme_ctrl *c, uint16_t qid, uint32_t size, struct nvme_cq
 	if (r) {
 		nvme_dma_free(sq->ring, (uint64_t)size * 64);
 		nvme_dma_free(sq->prp_pages, (uint64_t)size * 4096);
+		free(sq->log);
 		free(sq->tr);
 		free(sq);
 		return r;
@@ -160,8 +165,47 @@ void nvme_sq_free(struct nvme_sq *sq)
 	pthread_mutex_unlock(&c->lock);
 	nvme_dma_free(sq->ring, (uint64_t)sq->size * 64);
 	nvme_dma_free(sq->prp_pages, (uint64_t)sq->size * 4096);
+	free(sq->log);
 	free(sq->tr);
 	free(sq);
+}
+
+static void log_submit(struct nvme_sq *sq, struct nvme_tracker *t, const uint8_t *slot)
+{
+	uint64_t seq = ++sq->log_seq;
+	struct nvme_cmdlog_entry *e = &sq->log[seq % NVME_CMDLOG_DEPTH];
+
+	memcpy(e->sqe, slot, 64);
+	memset(e->cqe, 0, sizeof(e->cqe));
+	e->submit_ns = t->submit_ns;
+	e->complete_ns = 0;
+	e->flags = 0;
+	e->latency_us = 0;
+	e->seq = seq;
+	t->log_seq = seq;
+}
+
+/* record a completion: for a tracked command in its own entry, else in a new one */
+static void log_complete(struct nvme_sq *sq, uint64_t seq, const struct nvme_cpl *o)
+{
+	struct nvme_cmdlog_entry *e;
+
+	if (!sq->log)
+		return;
+	if (!seq) {
+		seq = ++sq->log_seq;
+		e = &sq->log[seq % NVME_CMDLOG_DEPTH];
+		memset(e, 0, sizeof(*e));
+		e->seq = seq;
+	} else {
+		e = &sq->log[seq % NVME_CMDLOG_DEPTH];
+		if (e->seq != seq)
+			return; /* overwritten: more than a log's worth of commands since */
+	}
+	memcpy(e->cqe, o->dw, sizeof(e->cqe));
+	e->complete_ns = nvme_now_ns();
+	e->latency_us = o->latency_us;
+	e->flags = o->flags | NVME_LOG_DONE;
 }
 
 int nvme_sq_submit(struct nvme_sq *sq, const uint8_t *sqe, struct nvme_buf *buf, uint64_t off,
@@ -230,6 +274,7 @@ int nvme_sq_submit(struct nvme_sq *sq, const uint8_t *sqe, struct nvme_buf *buf,
 		memcpy(slot + 24, &prp1, 8);
 		memcpy(slot + 32, &prp2, 8);
 	}
+	log_submit(sq, t, slot);
 	nvme_wmb();
 	sq->tail = nvme_q_next(sq->tail, sq->size);
 	__atomic_store_n(&c->dirty, 1, __ATOMIC_RELEASE);
@@ -274,10 +319,12 @@ static unsigned expire(struct nvme_cq *cq, struct nvme_cpl *out, unsigned max, u
 			if (dead) {
 				emit(&out[n++], sq, (uint16_t)i, t->tag, t->submit_ns, NVME_CPL_GONE,
 				     NULL);
+				log_complete(sq, t->log_seq, &out[n - 1]);
 				tracker_release(sq, (uint16_t)i);
 			} else if (t->deadline_ns && now >= t->deadline_ns) {
 				emit(&out[n++], sq, (uint16_t)i, t->tag, t->submit_ns,
 				     NVME_CPL_TIMEOUT, NULL);
+				log_complete(sq, t->log_seq, &out[n - 1]);
 				/* the CID stays reserved until the device answers it */
 				t->state = TR_TIMEDOUT;
 				sq->outstanding--;
@@ -316,6 +363,8 @@ int nvme_cq_process(struct nvme_cq *cq, struct nvme_cpl *out, unsigned max)
 			struct nvme_sq none = { .qid = cqe.sqid };
 
 			emit(&out[n++], sq ? sq : &none, cqe.cid, 0, 0, NVME_CPL_UNKNOWN, &cqe);
+			if (sq)
+				log_complete(sq, 0, &out[n - 1]);
 			continue;
 		}
 		sq->head = cqe.sqhd < sq->size ? cqe.sqhd : sq->head;
@@ -323,10 +372,12 @@ int nvme_cq_process(struct nvme_cq *cq, struct nvme_cpl *out, unsigned max)
 
 		if (t->state == TR_FREE) {
 			emit(&out[n++], sq, cqe.cid, 0, 0, NVME_CPL_UNKNOWN, &cqe);
+			log_complete(sq, 0, &out[n - 1]);
 			continue;
 		}
 		emit(&out[n++], sq, cqe.cid, t->tag, t->submit_ns,
 		     t->state == TR_TIMEDOUT ? NVME_CPL_LATE : 0, &cqe);
+		log_complete(sq, t->log_seq, &out[n - 1]);
 		sq->completed++;
 		tracker_release(sq, cqe.cid);
 	}
@@ -392,8 +443,10 @@ int nvme_sq_fail_all(struct nvme_sq *sq, struct nvme_cpl *out, unsigned max)
 
 		if (t->state == TR_FREE)
 			continue;
-		if (t->state == TR_BUSY)
+		if (t->state == TR_BUSY) {
 			emit(&out[n++], sq, (uint16_t)i, t->tag, t->submit_ns, NVME_CPL_GONE, NULL);
+			log_complete(sq, t->log_seq, &out[n - 1]);
+		}
 		tracker_release(sq, (uint16_t)i);
 	}
 	return (int)n;

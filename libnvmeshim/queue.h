@@ -48,11 +48,33 @@ struct nvme_cpl {
 
 enum { TR_FREE = 0, TR_BUSY, TR_TIMEDOUT };
 
+/*
+ * The command log: per submission queue, the last NVME_CMDLOG_DEPTH commands
+ * as submitted (CID and data pointers filled in) with their completion entry,
+ * submit/complete time and the driver's flags. 128 bytes per entry; read from
+ * TypeScript in place. Entry for sequence number s is log[s % depth].
+ */
+#define NVME_CMDLOG_DEPTH 2048u
+#define NVME_LOG_DONE 0x80000000u /* flags: the completion is filled in */
+
+struct nvme_cmdlog_entry {
+	uint8_t sqe[64];
+	uint32_t cqe[4];
+	uint64_t submit_ns;   /* CLOCK_MONOTONIC */
+	uint64_t complete_ns; /* 0 while outstanding */
+	uint64_t seq;	      /* 1, 2, ... per queue; 0: never used */
+	uint32_t flags;	      /* NVME_CPL_* | NVME_LOG_DONE */
+	uint32_t latency_us;
+	uint32_t rsvd[4];
+};
+_Static_assert(sizeof(struct nvme_cmdlog_entry) == 128, "cmdlog entry is 128 bytes");
+
 struct nvme_tracker {
 	uint64_t submit_ns, deadline_ns;
 	struct nvme_buf *buf;
 	uint64_t *prp_list;
 	uint64_t prp_iova;
+	uint64_t log_seq; /* this command's cmdlog entry */
 	uint32_t tag;
 	uint16_t next_free;
 	uint8_t state, opc;
@@ -88,6 +110,8 @@ struct nvme_sq {
 	uint8_t *prp_pages;
 	uint64_t prp_iova;
 	uint64_t submitted, completed;
+	struct nvme_cmdlog_entry *log; /* NVME_CMDLOG_DEPTH entries */
+	uint64_t log_seq;		/* entries written so far */
 };
 
 /* pure index arithmetic, unit tested */
