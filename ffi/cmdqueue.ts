@@ -259,7 +259,17 @@ export class CommandQueue {
       this.latest = cpl;
       if (p.aer) {
         this.#aers--;
-        this.#owner.onAer?.(cpl, p);
+        // an AER that fails (e.g. 01/05 limit exceeded) is reported at the next
+        // waitdone; 00/08 (aborted by queue deletion) and lost AERs are silent
+        const aborted = cpl.sct === 0 && cpl.sc === 0x08;
+        if (!cpl.ok && !aborted && !(flags & CPL_GONE) && !matchExpected(cpl)) {
+          this.#errors.push(this.#statusError(cpl, p));
+        }
+        try {
+          this.#owner.onAer?.(cpl, p);
+        } catch (e) {
+          this.#errors.push(e as Error); // a failing AER callback fails the next waitdone
+        }
         continue;
       }
       if (p.internal) {

@@ -10,8 +10,9 @@ import {
   type QueueOwner,
   SUBMIT_NO_TIMEOUT,
   SUBMIT_RAW_PRP,
+  type SubmitOptions,
 } from "./cmdqueue.ts";
-import type { Completion } from "./completion.ts";
+import { type Completion, CPL_GONE } from "./completion.ts";
 import type { CmdlogEntry } from "./cmdlog.ts";
 import { defaultDut } from "./dut.ts";
 import { ClosedError, NvmeError } from "./errors.ts";
@@ -20,6 +21,20 @@ import { Pcie } from "./pcie.ts";
 import { sleepSync } from "./sleep.ts";
 import { commandName } from "./status.ts";
 import { checkInt, checkU64 } from "./validate.ts";
+import { ParameterError } from "./errors.ts";
+import {
+  decodeAsyncEvent,
+  decodeEffectsLog,
+  decodeErrorLog,
+  decodeFirmwareSlotLog,
+  decodeIdentifyController,
+  decodeSmartLog,
+  type EffectsLog,
+  type ErrorLogEntry,
+  type FirmwareSlotLog,
+  type IdentifyController,
+  type SmartLog,
+} from "./structs.ts";
 import type { FieldType } from "./buffer.ts";
 
 /** A user-supplied initialization: runs instead of the default bring-up. */
@@ -125,6 +140,7 @@ export class Controller implements QueueOwner {
   #aerCb?: CommandCallback;
   #initFn?: InitFunction | false;
   #aerEvents: Completion[] = [];
+  #effects?: EffectsLog;
 
   /**
    * Open a controller.
@@ -305,6 +321,8 @@ export class Controller implements QueueOwner {
       lib.nvme_cq_delete(cq[0]);
       unwrap(rc, "admin SQ");
     }
+    // as pynvme: admin completions are reaped only after the admin vector fired
+    unwrap(lib.nvme_cq_irq_gate(cq[0], 1));
     this.#admin = new CommandQueue(this, 0, depth, sq[0], cq[0], "admin queue");
     this.setReg32(Reg.AQA, ((depth - 1) << 16) | (depth - 1));
     this.setReg64(Reg.ASQ, sqIova[0]);
@@ -314,7 +332,7 @@ export class Controller implements QueueOwner {
   /** Read Identify Controller data into the cache (done by the default init). */
   identifyController(): void {
     using buf = new Buffer(4096, "identify controller");
-    this.identify(buf, 0, 1).waitdone();
+    this.exec(0x06, { buf, len: 4096, cdw10: 1 });
     this.#idctrl = buf.slice(0, 4096);
   }
 
@@ -365,7 +383,15 @@ export class Controller implements QueueOwner {
     opts: { nsid?: number; cns?: number; cntid?: number; csi?: number } = {},
   ): number | bigint | string {
     using buf = new Buffer(4096, "identify");
-    this.identify(buf, opts.nsid ?? 0, opts.cns ?? 1, opts).waitdone();
+    const cns = checkInt("cns", opts.cns ?? 1, 0, 0xff);
+    const cntid = checkInt("cntid", opts.cntid ?? 0, 0, 0xffff);
+    this.exec(0x06, {
+      buf,
+      len: 4096,
+      nsid: checkInt("nsid", opts.nsid ?? 0, 0, 0xffffffff),
+      cdw10: (cntid << 16 | cns) >>> 0,
+      cdw11: checkInt("csi", opts.csi ?? 0, 0, 0xff) << 24 >>> 0,
+    });
     return buf.data(end, begin, type);
   }
 
@@ -409,6 +435,25 @@ export class Controller implements QueueOwner {
 
   /** Submit an admin command built from raw fields; returns `this`. */
   #admin_(opcode: number, f: RawCommand, flags = 0, aer = false): this {
+    const { sqe, o } = this.#build(opcode, f, flags);
+    this.#q().submit(sqe, { ...o, aer });
+    return this;
+  }
+
+  /**
+   * @internal Run one admin command to completion and return it (other
+   * completions are processed as usual); a non-zero status throws.
+   */
+  exec(opcode: number, f: RawCommand = {}): Completion {
+    const { sqe, o } = this.#build(opcode, f, 0);
+    return this.#q().execSync(sqe, o);
+  }
+
+  #build(
+    opcode: number,
+    f: RawCommand,
+    flags: number,
+  ): { sqe: Uint8Array; o: SubmitOptions } {
     const { sqe, dv } = CommandQueue.command(opcode & 0xff, f.nsid ?? 0);
     dv.setUint16(0, opcode & 0xffff, true);
     const dws: [number, number | undefined][] = [
@@ -431,14 +476,15 @@ export class Controller implements QueueOwner {
       dv.setBigUint64(32, checkU64("prp2", f.prp2 ?? 0n), true);
       flags |= SUBMIT_RAW_PRP;
     }
-    this.#q().submit(sqe, {
-      buf: f.buf,
-      len: f.buf ? (f.len ?? f.buf.size) : 0,
-      cb: f.cb,
-      flags,
-      aer,
-    });
-    return this;
+    return {
+      sqe,
+      o: {
+        buf: f.buf,
+        len: f.buf ? (f.len ?? f.buf.size) : 0,
+        cb: f.cb,
+        flags,
+      },
+    };
   }
 
   /** Identify (06h) into `buf` (4 KiB). */
@@ -542,8 +588,20 @@ export class Controller implements QueueOwner {
   onAer(cpl: Completion, p: { cb?: CommandCallback }): void {
     if (cpl.ok) {
       this.#aerEvents.push(cpl);
-      p.cb?.(cpl);
+      if (p.cb) p.cb(cpl);
+      else {
+        const e = decodeAsyncEvent(cpl.cdw0);
+        console.warn(
+          `AER notification is triggered: 0x${
+            cpl.cdw0.toString(16).padStart(8, "0")
+          } (${e.typeName}: ${e.infoName}, log page 0x${
+            e.logPage.toString(16)
+          })`,
+        );
+      }
       if (this.#h && this.#admin && !this.#admin.closed) this.aer();
+    } else if (!(cpl.sct === 0 && cpl.sc === 0x08) && !(cpl.flags & CPL_GONE)) {
+      p.cb?.(cpl); // the status itself is reported by the next waitdone
     }
   }
   /** AER completions received so far (oldest first); cleared by reading. */
@@ -558,6 +616,308 @@ export class Controller implements QueueOwner {
     checkInt("cid", cid, 0, 0xffff);
     checkInt("sqid", sqid, 0, 0xffff);
     return this.#admin_(0x08, { cdw10: (cid << 16 | sqid) >>> 0, cb });
+  }
+
+  /**
+   * Format NVM (80h) of namespace `nsid` (0xFFFFFFFF: all) to LBA format
+   * `lbaf` with Secure Erase Settings `ses` (0 none, 1 user data, 2 crypto).
+   */
+  format(
+    lbaf = 0,
+    ses = 0,
+    nsid = 1,
+    o: { mset?: number; pi?: number; pil?: number; cb?: CommandCallback } = {},
+  ): this {
+    checkInt("lbaf", lbaf, 0, 63);
+    checkInt("ses", ses, 0, 7);
+    checkInt("nsid", nsid, 0, 0xffffffff);
+    const mset = checkInt("mset", o.mset ?? 0, 0, 1);
+    const pi = checkInt("pi", o.pi ?? 0, 0, 7);
+    const pil = checkInt("pil", o.pil ?? 0, 0, 1);
+    return this.#admin_(0x80, {
+      nsid,
+      cdw10: ((lbaf & 0xf) | mset << 4 | pi << 5 | pil << 8 | ses << 9 |
+        (lbaf >> 4) << 12) >>> 0,
+      cb: o.cb,
+    });
+  }
+
+  /**
+   * Sanitize (84h): `sanact` 1 exit failure mode, 2 block erase, 3 overwrite,
+   * 4 crypto erase; `pattern` for overwrite. Progress is in log page 81h.
+   */
+  sanitize(
+    sanact = 2,
+    pattern = 0,
+    o: {
+      ause?: boolean;
+      owpass?: number;
+      oipbp?: boolean;
+      nodas?: boolean;
+      cb?: CommandCallback;
+    } = {},
+  ): this {
+    checkInt("sanact", sanact, 0, 7);
+    checkInt("pattern", pattern, 0, 0xffffffff);
+    const owpass = checkInt("owpass", o.owpass ?? 0, 0, 15);
+    return this.#admin_(0x84, {
+      cdw10: (sanact | (o.ause ? 8 : 0) | owpass << 4 | (o.oipbp ? 1 << 8 : 0) |
+        (o.nodas ? 1 << 9 : 0)) >>> 0,
+      cdw11: pattern,
+      cb: o.cb,
+    });
+  }
+
+  /** Device Self-test (14h): `stc` 1 short, 2 extended, 0xE vendor, 0xF abort. */
+  dst(stc = 1, nsid = 0xffffffff, cb?: CommandCallback): this {
+    checkInt("stc", stc, 0, 0xf);
+    checkInt("nsid", nsid, 0, 0xffffffff);
+    return this.#admin_(0x14, { nsid, cdw10: stc, cb });
+  }
+
+  /**
+   * Firmware Image Download (11h): `size` bytes of `buf` (default its size,
+   * a dword multiple) at byte `offset` of the image.
+   */
+  fwDownload(
+    buf: Buffer,
+    offset: number,
+    size?: number,
+    cb?: CommandCallback,
+  ): this {
+    const len = checkInt("size", size ?? buf.size, 4, buf.size);
+    checkInt("offset", offset, 0, 0x3ffffffff);
+    if (len % 4 || offset % 4) {
+      throw new ParameterError(
+        `fwDownload size ${len} and offset ${offset} must be multiples of 4 (dwords)`,
+      );
+    }
+    return this.#admin_(0x11, {
+      buf,
+      len,
+      cdw10: len / 4 - 1,
+      cdw11: offset / 4,
+      cb,
+    });
+  }
+
+  /**
+   * Firmware Commit (10h): `slot` 0..7, `action` 0 replace, 1 replace and
+   * activate at reset, 2 activate at reset, 3 activate now, 6/7 boot partition.
+   */
+  fwCommit(slot: number, action: number, cb?: CommandCallback): this {
+    checkInt("slot", slot, 0, 7);
+    checkInt("action", action, 0, 7);
+    return this.#admin_(0x10, { cdw10: slot | action << 3, cb });
+  }
+
+  /**
+   * Download a firmware file and commit it (pynvme `downfw`): chunks of the
+   * firmware update granularity (4 KiB when not given, at most MDTS), then
+   * Firmware Commit. Synchronous; returns CDW0 of the commit.
+   */
+  downfw(path: string, slot = 0, action = 1): number {
+    checkInt("slot", slot, 0, 7);
+    checkInt("action", action, 0, 7);
+    const image = Deno.readFileSync(path);
+    if (!image.length || image.length % 4) {
+      throw new ParameterError(
+        `firmware file ${path} has ${image.length} bytes: it must be a non-empty multiple of 4`,
+      );
+    }
+    const fwug = this.identifyData[319];
+    const gran = fwug && fwug !== 0xff ? fwug * 4096 : 4096;
+    const chunk = Math.min(gran, this.mdts);
+    using buf = new Buffer(chunk, "firmware");
+    for (let off = 0; off < image.length; off += chunk) {
+      const part = image.subarray(off, Math.min(image.length, off + chunk));
+      buf.write(part);
+      this.exec(0x11, {
+        buf,
+        len: part.length,
+        cdw10: part.length / 4 - 1,
+        cdw11: off / 4,
+      });
+    }
+    return this.exec(0x10, { cdw10: slot | action << 3 }).cdw0;
+  }
+
+  /** Security Send (81h): `size` bytes (default the buffer's) to security protocol `secp`. */
+  securitySend(
+    buf: Buffer,
+    spsp: number,
+    secp = 1,
+    nssf = 0,
+    size?: number,
+    cb?: CommandCallback,
+  ): this {
+    return this.#security(0x81, buf, spsp, secp, nssf, size, cb);
+  }
+
+  /** Security Receive (82h): up to `size` bytes (default the buffer's). */
+  securityReceive(
+    buf: Buffer,
+    spsp: number,
+    secp = 1,
+    nssf = 0,
+    size?: number,
+    cb?: CommandCallback,
+  ): this {
+    return this.#security(0x82, buf, spsp, secp, nssf, size, cb);
+  }
+
+  #security(
+    opc: number,
+    buf: Buffer,
+    spsp: number,
+    secp: number,
+    nssf: number,
+    size: number | undefined,
+    cb?: CommandCallback,
+  ): this {
+    checkInt("spsp", spsp, 0, 0xffff);
+    checkInt("secp", secp, 0, 0xff);
+    checkInt("nssf", nssf, 0, 0xff);
+    const len = checkInt("size", size ?? buf.size, 0, buf.size);
+    return this.#admin_(opc, {
+      buf,
+      len,
+      cdw10: (secp << 24 | spsp << 8 | nssf) >>> 0,
+      cdw11: len,
+      cb,
+    });
+  }
+
+  /** NVMe-MI Send (1Dh), pynvme's encoding: cdw10 = mtype << 11 | 4, cdw11 = MI opcode. */
+  miSend(
+    opcode: number,
+    dword0 = 0,
+    dword1 = 0,
+    buf?: Buffer,
+    mtype = 1,
+    cb?: CommandCallback,
+  ): this {
+    return this.#mi(0x1d, opcode, dword0, dword1, buf, mtype, cb);
+  }
+
+  /** NVMe-MI Receive (1Eh). */
+  miReceive(
+    opcode: number,
+    dword0 = 0,
+    dword1 = 0,
+    buf?: Buffer,
+    mtype = 1,
+    cb?: CommandCallback,
+  ): this {
+    return this.#mi(0x1e, opcode, dword0, dword1, buf, mtype, cb);
+  }
+
+  #mi(
+    opc: number,
+    opcode: number,
+    dword0: number,
+    dword1: number,
+    buf: Buffer | undefined,
+    mtype: number,
+    cb?: CommandCallback,
+  ): this {
+    checkInt("opcode", opcode, 0, 0xff);
+    checkInt("mtype", mtype, 0, 0xf);
+    return this.#admin_(opc, {
+      buf,
+      cdw10: mtype << 11 | 4,
+      cdw11: opcode,
+      cdw12: checkInt("dword0", dword0, 0, 0xffffffff),
+      cdw13: checkInt("dword1", dword1, 0, 0xffffffff),
+      cb,
+    });
+  }
+
+  /** Namespace Attachment (15h): attach (or detach) `nsid` to the controller ids listed. */
+  nsAttach(
+    nsid: number,
+    controllers: number[],
+    detach = false,
+    cb?: CommandCallback,
+  ): this {
+    checkInt("nsid", nsid, 1, 0xfffffffe);
+    if (!Array.isArray(controllers) || controllers.length > 2047) {
+      throw new ParameterError(
+        "controllers must be a list of up to 2047 controller ids",
+      );
+    }
+    const buf = new Buffer(4096, "controller list");
+    const dv = new DataView(buf.bytes.buffer, buf.bytes.byteOffset, 4096);
+    dv.setUint16(0, controllers.length, true);
+    controllers.forEach((id, i) =>
+      dv.setUint16(2 + i * 2, checkInt("controller id", id, 0, 0xffff), true)
+    );
+    return this.#admin_(0x15, {
+      buf,
+      len: 4096,
+      nsid,
+      cdw10: detach ? 1 : 0,
+      cb: (cpl) => {
+        buf.close();
+        cb?.(cpl);
+      },
+    });
+  }
+
+  /** Identify Controller, decoded (from the data cached at init). */
+  get idCtrl(): IdentifyController {
+    return decodeIdentifyController(this.identifyData);
+  }
+
+  /** Read log page `lid` (synchronously) into a new byte array of `size` bytes. */
+  logPage(
+    lid: number,
+    size: number,
+    nsid = 0xffffffff,
+    offset = 0,
+  ): Uint8Array<ArrayBuffer> {
+    checkInt("size", size, 4, 1 << 20);
+    using buf = new Buffer(size, `log ${lid}`);
+    const numd = size / 4 - 1;
+    this.exec(0x02, {
+      buf,
+      len: size,
+      nsid: checkInt("nsid", nsid, 0, 0xffffffff),
+      cdw10: ((numd & 0xffff) << 16 | checkInt("lid", lid, 0, 0xff)) >>> 0,
+      cdw11: numd >>> 16,
+      cdw12: checkInt("offset", offset, 0, 0xffffffff),
+    });
+    return buf.slice(0, size);
+  }
+  /** SMART / Health Information (log 02h), decoded. */
+  smartLog(nsid = 0xffffffff): SmartLog {
+    return decodeSmartLog(this.logPage(0x02, 512, nsid));
+  }
+  /** Error Information entries (log 01h; ELPE + 1 entries), decoded. */
+  errorLog(): ErrorLogEntry[] {
+    return decodeErrorLog(
+      this.logPage(0x01, 64 * (this.identifyData[262] + 1)),
+    );
+  }
+  /** Firmware Slot Information (log 03h), decoded. */
+  firmwareSlotLog(): FirmwareSlotLog {
+    return decodeFirmwareSlotLog(this.logPage(0x03, 512));
+  }
+  /** Commands Supported and Effects (log 05h), decoded; cached after the first read. */
+  effectsLog(): EffectsLog {
+    if (!this.#effects) {
+      this.#effects = decodeEffectsLog(this.logPage(0x05, 4096, 0));
+    }
+    return this.#effects;
+  }
+  /**
+   * True when the controller reports `opcode` as supported in the Commands
+   * Supported and Effects log (admin, or I/O with `io`).
+   */
+  supports(opcode: number, io = false): boolean {
+    checkInt("opcode", opcode, 0, 0xff);
+    const log = this.effectsLog();
+    return (io ? log.io : log.admin)[opcode].csupp;
   }
 
   /**

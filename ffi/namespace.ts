@@ -96,7 +96,7 @@ export class Namespace {
   /** Re-read Identify Namespace (after a format). */
   refresh(): void {
     using buf = new Buffer(4096, "identify namespace");
-    this.ctrl.identify(buf, this.nsid, 0).waitdone();
+    this.ctrl.exec(0x06, { buf, len: 4096, nsid: this.nsid, cdw10: 0 });
     this.#id = buf.slice(0, 4096);
     const dv = new DataView(this.#id.buffer);
     this.#nsze = dv.getBigUint64(0, true);
@@ -133,7 +133,7 @@ export class Namespace {
     type: FieldType = "int",
   ): number | bigint | string {
     using buf = new Buffer(4096, "identify namespace");
-    this.ctrl.identify(buf, this.nsid, 0).waitdone();
+    this.ctrl.exec(0x06, { buf, len: 4096, nsid: this.nsid, cdw10: 0 });
     return buf.data(end, begin, type);
   }
   /** I/O command name of `opcode`. */

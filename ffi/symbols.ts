@@ -82,6 +82,8 @@ export const symbols = {
   },
   /** int nvme_cq_reap(uint32_t cq, struct nvme_cpl *out, uint32_t max) */
   nvme_cq_reap: { parameters: ["u32", "buffer", "u32"], result: "i32" },
+  /** int nvme_cq_irq_gate(uint32_t cq, uint32_t on) */
+  nvme_cq_irq_gate: { parameters: ["u32", "u32"], result: "i32" },
   /** int nvme_cq_poll_wait(uint32_t cq, uint32_t timeout_us) — blocks the calling thread */
   nvme_cq_poll_wait: { parameters: ["u32", "u32"], result: "i32" },
   /** the same function run off the event loop (for waitdoneAsync) */

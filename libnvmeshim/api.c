@@ -380,6 +380,13 @@ int nvme_cq_reap(uint32_t cqh, struct nvme_cpl *out, uint32_t max)
 	return nvme_cq_process(cq, out, max);
 }
 
+int nvme_cq_irq_gate(uint32_t cqh, uint32_t on)
+{
+	GET(cq, struct nvme_cq, NVME_H_CQ, cqh);
+	cq->irq_gate = on != 0;
+	return 0;
+}
+
 int nvme_cq_poll_wait(uint32_t cqh, uint32_t timeout_us)
 {
 	struct nvme_cq *cq;

@@ -94,6 +94,12 @@ NVME_API int nvme_sq_submit_cmd(uint32_t sq, const uint8_t *sqe, uint32_t sqe_le
 				uint32_t off, uint32_t len, uint32_t tag, uint32_t flags);
 /** nvme_cq_reap() - up to @max completion records (32 bytes each) into @out. */
 NVME_API int nvme_cq_reap(uint32_t cq, struct nvme_cpl *out, uint32_t max);
+/**
+ * nvme_cq_irq_gate() - reap this CQ only after its MSI-X vector fired (1) or
+ * whenever entries are there (0, the default). Has no effect while MSI-X is
+ * not routed (INTx mode) or interrupts are disabled on the CQ.
+ */
+NVME_API int nvme_cq_irq_gate(uint32_t cq, uint32_t on);
 /** nvme_cq_poll_wait() - wait up to @timeout_us (<= 1 s) for something to reap. */
 NVME_API int nvme_cq_poll_wait(uint32_t cq, uint32_t timeout_us);
 /** nvme_sq_abandon() - complete everything in flight as "gone" (after a reset). */

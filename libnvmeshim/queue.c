@@ -335,16 +335,32 @@ static unsigned expire(struct nvme_cq *cq, struct nvme_cpl *out, unsigned max, u
 	return n;
 }
 
+/* completions of this CQ are reaped only once its MSI-X word was set */
+static bool gated(const struct nvme_cq *cq)
+{
+	const struct nvme_transport *t = cq->ctrl->t;
+
+	return cq->irq_gate && cq->ien && t->irq_words && cq->vector < t->nvec && !t->dead;
+}
+
 int nvme_cq_process(struct nvme_cq *cq, struct nvme_cpl *out, unsigned max)
 {
 	struct nvme_ctrl *c = cq->ctrl;
-	unsigned n = 0;
+	unsigned n = 0, limit = max;
 	uint64_t now;
 
 	if (cq->closing)
 		return nvme_set_error(-EBADF, "completion queue %u is being deleted", cq->qid);
 	if (__atomic_load_n(&c->dirty, __ATOMIC_ACQUIRE))
 		nvme_ctrl_flush(c); /* an error here surfaces as t->dead below */
+	if (gated(cq)) {
+		uint32_t *word = &c->t->irq_words[cq->vector];
+
+		if (!__atomic_load_n(word, __ATOMIC_ACQUIRE))
+			max = 0; /* no interrupt yet: nothing is reaped (deadlines still are) */
+		else
+			__atomic_store_n(word, 0, __ATOMIC_SEQ_CST);
+	}
 	while (n < max) {
 		volatile struct nvme_cqe *e = &cq->ring[cq->head];
 		struct nvme_cqe cqe;
@@ -390,6 +406,8 @@ int nvme_cq_process(struct nvme_cq *cq, struct nvme_cpl *out, unsigned max)
 		__atomic_store_n(&c->dirty, 1, __ATOMIC_RELEASE);
 	}
 	now = nvme_now_ns();
+	if (gated(cq) && !max)
+		max = limit; /* expiry below may still report */
 	if (n < max && (c->t->dead || now >= cq->next_check_ns)) {
 		n += expire(cq, out + n, max - n, now);
 		cq->next_check_ns = now + 1000000; /* scan deadlines once per ms */
@@ -407,7 +425,10 @@ int nvme_cq_wait(struct nvme_cq *cq, uint32_t timeout_us)
 		volatile struct nvme_cqe *e = &cq->ring[READ_ONCE(cq->head)];
 		uint64_t now;
 
-		if ((READ_ONCE(e->status) & 1) == READ_ONCE(cq->phase) || cq->ctrl->t->dead) {
+		bool avail = gated(cq) ? READ_ONCE(cq->ctrl->t->irq_words[cq->vector]) != 0 :
+					 (READ_ONCE(e->status) & 1) == READ_ONCE(cq->phase);
+
+		if (avail || cq->ctrl->t->dead) {
 			ready = 1;
 			break;
 		}

@@ -93,6 +93,7 @@ struct nvme_cq {
 	uint32_t handle;
 	uint64_t next_check_ns;
 	int busy; /* waiters inside nvme_cq_wait() */
+	bool irq_gate; /* reap only after the CQ's MSI-X vector fired (pynvme's admin rule) */
 	bool closing;
 };
 
