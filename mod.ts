@@ -51,4 +51,6 @@ export {
 } from "./ffi/namespace.ts";
 export { Pcie } from "./ffi/pcie.ts";
 export { Qpair } from "./ffi/qpair.ts";
+export { IoCQ, IoSQ, type RawCqe, sqe, type SqeFields } from "./ffi/rawqueue.ts";
+export * from "./ffi/structs.ts";
 export { commandName, statusName } from "./ffi/status.ts";

@@ -14,6 +14,23 @@ import { checkInt } from "./validate.ts";
 const used = new WeakMap<Controller, Set<number>>();
 
 /**
+ * @internal Mark queue id `qid` of `nvme` as taken (by a raw queue) so Qpairs
+ * skip it; false when it already is taken.
+ */
+export function reserveQid(nvme: Controller, qid: number): boolean {
+  const ids = used.get(nvme) ?? new Set<number>();
+  used.set(nvme, ids);
+  if (ids.has(qid)) return false;
+  ids.add(qid);
+  return true;
+}
+
+/** @internal Give back a queue id taken with reserveQid. */
+export function releaseQid(nvme: Controller, qid: number): void {
+  used.get(nvme)?.delete(qid);
+}
+
+/**
  * An I/O submission queue with its own completion queue (pynvme `Qpair`),
  * created on the device with Create I/O CQ/SQ and deleted by `delete()`/`close()`.
  *

@@ -1,0 +1,279 @@
+/**
+ * Raw I/O queues for conformance tests (pynvme's `psd.py` IOSQ/IOCQ): the
+ * script owns the rings, writes entries and doorbells itself and reads the
+ * completion entries as the device wrote them — shared CQs, invalid doorbell
+ * values, phase tags, SQHD, CID echo, PRP offsets are all scriptable. The
+ * driver does not reap these queues.
+ *
+ * @module
+ */
+import { Buffer } from "./buffer.ts";
+import type { Controller } from "./controller.ts";
+import { ClosedError, ParameterError } from "./errors.ts";
+import { releaseQid, reserveQid } from "./qpair.ts";
+import { checkInt, checkU64 } from "./validate.ts";
+
+/** Fields of a 64-byte command for {@link sqe}. */
+export interface SqeFields {
+  /** Opcode. */
+  opc: number;
+  /** Fused operation (0 normal, 1 first, 2 second). */
+  fuse?: number;
+  /** PRP or SGL for data transfer (0 PRP). */
+  psdt?: number;
+  /** Command identifier. */
+  cid?: number;
+  /** Namespace identifier. */
+  nsid?: number;
+  /** Metadata pointer. */
+  mptr?: bigint;
+  /** Data pointer: PRP entry 1. */
+  prp1?: bigint;
+  /** Data pointer: PRP entry 2. */
+  prp2?: bigint;
+  /** Command dwords 2, 3 and 10..15 by index. */
+  cdw?: Partial<Record<2 | 3 | 10 | 11 | 12 | 13 | 14 | 15, number>>;
+}
+
+/** Build a 64-byte command as 16 dwords. */
+export function sqe(f: SqeFields): Uint32Array {
+  const dw = new Uint32Array(16);
+  const dv = new DataView(dw.buffer);
+  dw[0] = (checkInt("opc", f.opc, 0, 0xff) |
+    checkInt("fuse", f.fuse ?? 0, 0, 3) << 8 |
+    checkInt("psdt", f.psdt ?? 0, 0, 3) << 14 |
+    checkInt("cid", f.cid ?? 0, 0, 0xffff) << 16) >>> 0;
+  dw[1] = checkInt("nsid", f.nsid ?? 0, 0, 0xffffffff);
+  dv.setBigUint64(16, checkU64("mptr", f.mptr ?? 0n), true);
+  dv.setBigUint64(24, checkU64("prp1", f.prp1 ?? 0n), true);
+  dv.setBigUint64(32, checkU64("prp2", f.prp2 ?? 0n), true);
+  for (const [k, v] of Object.entries(f.cdw ?? {})) {
+    const i = Number(k);
+    if (![2, 3, 10, 11, 12, 13, 14, 15].includes(i)) {
+      throw new ParameterError(`cdw index ${k}: allowed 2, 3, 10..15`);
+    }
+    dw[i] = checkInt(`cdw${i}`, v, 0, 0xffffffff);
+  }
+  return dw;
+}
+
+/** A decoded completion queue entry of a raw CQ. */
+export interface RawCqe {
+  /** DW0. */
+  cdw0: number;
+  /** SQ head pointer. */
+  sqhd: number;
+  /** SQ identifier. */
+  sqid: number;
+  /** Command identifier. */
+  cid: number;
+  /** Phase tag. */
+  p: number;
+  /** Status field without the phase tag (SC | SCT << 8 | CRD << 11 | M << 13 | DNR << 14). */
+  status: number;
+  /** Status Code. */
+  sc: number;
+  /** Status Code Type. */
+  sct: number;
+  /** Do Not Retry. */
+  dnr: number;
+}
+
+abstract class RawQueue {
+  readonly ctrl: Controller;
+  readonly qid: number;
+  readonly qsize: number;
+  /** The ring memory (page aligned unless the caller chose an offset). */
+  readonly ring: Buffer;
+  #ownsRing: boolean;
+  #reserved: boolean;
+  #deleted = false;
+
+  constructor(
+    nvme: Controller,
+    qid: number,
+    qsize: number,
+    entry: number,
+    ring?: Buffer,
+  ) {
+    this.ctrl = nvme;
+    this.qid = checkInt("qid", qid, 1, 0xffff);
+    this.qsize = checkInt("qsize", qsize, 2, 65536);
+    this.#ownsRing = !ring;
+    this.ring = ring ?? new Buffer(qsize * entry, `q${qid} ring`);
+    if (this.ring.size < qsize * entry) {
+      throw new ParameterError(
+        `ring buffer "${this.ring.name}" too small: ${qsize} entries need ${
+          qsize * entry
+        } bytes`,
+      );
+    }
+    this.#reserved = reserveQid(nvme, qid);
+  }
+
+  protected get live(): void {
+    if (this.#deleted) throw new ClosedError(`raw queue ${this.qid}`);
+    return;
+  }
+
+  protected doorbell(cq: boolean): number {
+    const stride = 4 << Number((this.ctrl.cap >> 32n) & 0xfn);
+    return 0x1000 + (2 * this.qid + (cq ? 1 : 0)) * stride;
+  }
+
+  /** Send the delete command (`opc`) and free the ring. */
+  protected remove(opc: number): void {
+    if (this.#deleted) return;
+    this.ctrl.exec(opc, { cdw10: this.qid }); // a refusal leaves the queue as it is
+    this.#deleted = true;
+    if (this.#reserved) releaseQid(this.ctrl, this.qid);
+    if (this.#ownsRing) this.ring.close();
+  }
+}
+
+/** A raw I/O completion queue (pynvme psd `IOCQ`). */
+export class IoCQ extends RawQueue {
+  /** Interrupt vector. */
+  readonly iv: number;
+
+  /**
+   * Create I/O Completion Queue `qid` of `qsize` entries on the device.
+   * @param o.pc physically contiguous (default true)
+   * @param o.ring ring memory (default: a new buffer); its `offset` is used as PRP1
+   * @param o.prp1 explicit PRP1 instead of the ring's address
+   */
+  constructor(
+    nvme: Controller,
+    qid: number,
+    qsize: number,
+    o: {
+      iv?: number;
+      ien?: boolean;
+      pc?: boolean;
+      ring?: Buffer;
+      prp1?: bigint;
+    } = {},
+  ) {
+    super(nvme, qid, qsize, 16, o.ring);
+    this.iv = checkInt("iv", o.iv ?? 0, 0, 0xffff);
+    nvme.exec(0x05, {
+      prp1: o.prp1 ?? this.ring.iova,
+      prp2: 0n,
+      cdw10: ((qsize - 1) << 16 | qid) >>> 0,
+      cdw11: (this.iv << 16 | (o.ien ? 2 : 0) | (o.pc ?? true ? 1 : 0)) >>> 0,
+    });
+  }
+
+  /** Entry `i` as the device wrote it. */
+  get(i: number): RawCqe {
+    this.live;
+    checkInt("index", i, 0, this.qsize - 1);
+    const b = this.ring;
+    const at = b.offset + i * 16;
+    const dw3 = b.u32(at + 12);
+    const status = dw3 >>> 17;
+    return {
+      cdw0: b.u32(at),
+      sqhd: b.u32(at + 8) & 0xffff,
+      sqid: b.u32(at + 8) >>> 16,
+      cid: dw3 & 0xffff,
+      p: (dw3 >>> 16) & 1,
+      status,
+      sc: status & 0xff,
+      sct: (status >> 8) & 7,
+      dnr: (status >> 14) & 1,
+    };
+  }
+
+  /** Write the CQ head doorbell (any value: invalid ones included). */
+  set head(v: number) {
+    this.live;
+    this.ctrl.setReg32(this.doorbell(true), checkInt("head", v, 0, 0xffffffff));
+  }
+
+  /**
+   * Wait until entry `i` has phase tag `phase` (a new completion) or `ms`
+   * passes; returns the entry or undefined.
+   */
+  waitEntry(i: number, phase: number, ms = 2000): RawCqe | undefined {
+    const end = Date.now() + ms;
+    for (;;) {
+      const e = this.get(i);
+      if (e.p === phase) return e;
+      if (Date.now() > end) return undefined;
+      this.ctrl.reg32(0x1c); // flushes pending doorbells; lets time pass
+    }
+  }
+
+  /** Delete I/O Completion Queue (04h); throws on a non-zero status. */
+  delete(): void {
+    this.remove(0x04);
+  }
+  /** Same as delete(), for `using`. */
+  [Symbol.dispose](): void {
+    try {
+      this.delete();
+    } catch { /* the device may be gone */ }
+  }
+}
+
+/** A raw I/O submission queue (pynvme psd `IOSQ`). */
+export class IoSQ extends RawQueue {
+  /** The completion queue id it posts to. */
+  readonly cqid: number;
+
+  /**
+   * Create I/O Submission Queue `qid` of `qsize` entries posting to `cq`.
+   * @param o.prio queue priority (weighted round robin)
+   * @param o.pc physically contiguous (default true)
+   */
+  constructor(
+    nvme: Controller,
+    qid: number,
+    qsize: number,
+    cq: IoCQ | number,
+    o: { prio?: number; pc?: boolean; ring?: Buffer; prp1?: bigint } = {},
+  ) {
+    super(nvme, qid, qsize, 64, o.ring);
+    this.cqid = typeof cq === "number"
+      ? checkInt("cqid", cq, 0, 0xffff)
+      : cq.qid;
+    const prio = checkInt("prio", o.prio ?? 0, 0, 3);
+    nvme.exec(0x01, {
+      prp1: o.prp1 ?? this.ring.iova,
+      prp2: 0n,
+      cdw10: ((qsize - 1) << 16 | qid) >>> 0,
+      cdw11: (this.cqid << 16 | prio << 1 | (o.pc ?? true ? 1 : 0)) >>> 0,
+    });
+  }
+
+  /** Write entry `i` (16 dwords, see {@link sqe}). */
+  set(i: number, cmd: Uint32Array | number[]): void {
+    this.live;
+    checkInt("index", i, 0, this.qsize - 1);
+    if (cmd.length !== 16) throw new ParameterError("a command is 16 dwords");
+    const dv = new DataView(this.ring.bytes.buffer, this.ring.bytes.byteOffset);
+    const at = this.ring.offset + i * 64;
+    for (let k = 0; k < 16; k++) dv.setUint32(at + k * 4, cmd[k] >>> 0, true);
+  }
+
+  /** Write the SQ tail doorbell (any value: invalid ones included). */
+  set tail(v: number) {
+    this.live;
+    this.ctrl.setReg32(
+      this.doorbell(false),
+      checkInt("tail", v, 0, 0xffffffff),
+    );
+  }
+
+  /** Delete I/O Submission Queue (00h); throws on a non-zero status. */
+  delete(): void {
+    this.remove(0x00);
+  }
+  /** Same as delete(), for `using`. */
+  [Symbol.dispose](): void {
+    try {
+      this.delete();
+    } catch { /* the device may be gone */ }
+  }
+}
