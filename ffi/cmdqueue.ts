@@ -34,6 +34,8 @@ export type CommandCallback = (cpl: Completion) => void;
 export const SUBMIT_RAW_PRP = 0x1;
 /** Never time out (AER). */
 export const SUBMIT_NO_TIMEOUT = 0x2;
+/** Describe the data with an SGL Data Block descriptor instead of PRPs. */
+export const SUBMIT_SGL = 0x8;
 
 /** Options of one submission. */
 export interface SubmitOptions {

@@ -8,6 +8,7 @@ import {
   type CommandCallback,
   CommandQueue,
   SUBMIT_RAW_PRP,
+  SUBMIT_SGL,
 } from "./cmdqueue.ts";
 import type { Controller } from "./controller.ts";
 import { NvmeError, ParameterError } from "./errors.ts";
@@ -28,6 +29,8 @@ export interface IoOptions {
   cdw15?: number;
   /** Called with the completion. */
   cb?: CommandCallback;
+  /** Describe the data with an SGL (one Data Block descriptor) instead of PRPs. */
+  sgl?: boolean;
 }
 
 /** Raw I/O command fields for {@link Namespace.sendCmd}. */
@@ -201,6 +204,7 @@ export class Namespace {
       buf,
       len,
       cb: o.cb,
+      flags: o.sgl ? SUBMIT_SGL : 0,
       detail: `lba ${slba} count ${lbaCount}${past}`,
     });
     return qpair;
@@ -325,6 +329,42 @@ export class Namespace {
     });
     return qpair;
   }
+  /**
+   * Copy (19h): copy the source `ranges` (format 0 descriptors) to `dest`.
+   */
+  copy(
+    qpair: Qpair,
+    dest: number | bigint,
+    ranges: { lba: number | bigint; count: number }[],
+    opts?: CommandCallback | IoOptions,
+  ): Qpair {
+    const q = this.#queue(qpair);
+    const o = this.#opts(opts);
+    const sdlba = checkU64("dest", dest);
+    if (!Array.isArray(ranges) || ranges.length < 1 || ranges.length > 256) {
+      throw new ParameterError("ranges must list 1..256 source ranges");
+    }
+    const buf = new Buffer(ranges.length * 32, "copy ranges");
+    const dv = new DataView(buf.bytes.buffer, buf.bytes.byteOffset, buf.capacity);
+    ranges.forEach((r, i) => {
+      dv.setBigUint64(i * 32 + 8, checkU64(`ranges[${i}].lba`, r.lba), true);
+      dv.setUint16(i * 32 + 16, checkInt(`ranges[${i}].count`, r.count, 1, 65536) - 1, true);
+    });
+    const { sqe, dv: c } = CommandQueue.command(0x19, this.nsid);
+    c.setBigUint64(40, sdlba, true);
+    c.setUint32(48, (ranges.length - 1) | checkInt("ioFlags", o.ioFlags ?? 0, 0, 0xffff) << 16, true);
+    q.submit(sqe, {
+      buf,
+      len: buf.capacity,
+      cb: (cpl) => {
+        buf.close();
+        o.cb?.(cpl);
+      },
+      detail: `${ranges.length} range(s) to lba ${sdlba}`,
+    });
+    return qpair;
+  }
+
   /**
    * Any I/O command (pynvme `send_cmd`): `opcode` is the whole low word of CDW0
    * (FUSE and PSDT settable); NSID defaults to this namespace.

@@ -33,9 +33,15 @@ export class Pcie {
   constructor(name: string = defaultDut()) {
     this.dut = parseDut(name);
     if (this.dut.kind === "pci") {
-      throw new NvmeError(
-        `device ${this.dut.bdf}: the VFIO transport for real PCIe devices is not available in this build yet; use "qemu" (the embedded device)`,
+      // a real device through VFIO (bound to vfio-pci by `deno task setup <bdf>`)
+      const h = new Uint32Array(1);
+      unwrap(
+        lib.nvme_pcie_open_vfio(cstr(this.dut.bdf), h),
+        `device "${name}"`,
       );
+      this.#h = h[0];
+      open.add(this);
+      return;
     }
     const { args, images } = qemuCommandLine(this.dut.options);
     for (const img of images) checkImage(img);

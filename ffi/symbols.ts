@@ -20,6 +20,8 @@ export const symbols = {
     parameters: ["buffer", "buffer", "buffer"],
     result: "i32",
   },
+  /** int nvme_pcie_open_vfio(const char *bdf, uint32_t *out) */
+  nvme_pcie_open_vfio: { parameters: ["buffer", "buffer"], result: "i32" },
   /** int nvme_pcie_close(uint32_t h) */
   nvme_pcie_close: { parameters: ["u32"], result: "i32" },
   /** int nvme_pcie_cfg_read(uint32_t h, uint32_t off, uint32_t size, uint32_t *val) */

@@ -11,6 +11,7 @@
 #include "dma.h"
 #include "handle.h"
 #include "nvmeshim.h"
+#include "pci.h"
 #include "proc.h"
 #include "queue.h"
 #include "transport.h"
@@ -100,6 +101,29 @@ int nvme_pcie_open_qemu(const char *args, const char *images, uint32_t *out)
 	return 0;
 }
 
+int nvme_pcie_open_vfio(const char *bdf, uint32_t *out)
+{
+	struct nvme_transport *t;
+	struct nvme_pcie *p;
+	int r;
+
+	if (!bdf || !out)
+		return nvme_set_error(-EFAULT, "nvme_pcie_open_vfio: missing argument");
+	r = nvme_vfio_open(bdf, &t);
+	if (r)
+		return r;
+	p = calloc(1, sizeof(*p));
+	if (p)
+		p->t = t;
+	*out = p ? nvme_handle_new(NVME_H_PCIE, p) : 0;
+	if (!*out) {
+		t->ops->close(t);
+		free(p);
+		return nvme_set_error(-ENFILE, "too many open objects");
+	}
+	return 0;
+}
+
 int nvme_pcie_close(uint32_t h)
 {
 	GET(p, struct nvme_pcie, NVME_H_PCIE, h);
@@ -121,8 +145,13 @@ int nvme_pcie_cfg_read(uint32_t h, uint32_t off, uint32_t size, uint32_t *val)
 
 int nvme_pcie_cfg_write(uint32_t h, uint32_t off, uint32_t size, uint32_t val)
 {
+	int r;
+
 	GET(p, struct nvme_pcie, NVME_H_PCIE, h);
-	return p->t->ops->cfg_write(p->t, off, size, val);
+	r = p->t->ops->cfg_write(p->t, off, size, val);
+	if (!r)
+		nvme_pci_cfg_written(p->t, off, size, val);
+	return r;
 }
 
 int nvme_pcie_info(uint32_t h, uint64_t *out, uint32_t n)
@@ -159,6 +188,52 @@ int nvme_pcie_enable(uint32_t h)
 {
 	GET(p, struct nvme_pcie, NVME_H_PCIE, h);
 	return p->t->ops->pci_enable(p->t);
+}
+
+int nvme_pcie_hot_reset(uint32_t h)
+{
+	GET(p, struct nvme_pcie, NVME_H_PCIE, h);
+	if (!p->t->ops->hot_reset)
+		return nvme_set_error(-ENOTSUP, "%s: hot reset is not supported by the %s transport",
+				      p->t->name, p->t->ops->name);
+	if (p->t->dead)
+		return nvme_set_error(-ENODEV, "%s is %s", p->t->name, nvme_transport_gone(p->t));
+	return p->t->ops->hot_reset(p->t);
+}
+
+int nvme_pcie_power(uint32_t h, uint32_t on)
+{
+	GET(p, struct nvme_pcie, NVME_H_PCIE, h);
+	if (!p->t->ops->power)
+		return nvme_set_error(-ENOTSUP, "%s: the %s transport cannot switch power (real "
+				      "hardware needs an external switch: give power callbacks)",
+				      p->t->name, p->t->ops->name);
+	return p->t->ops->power(p->t, on != 0);
+}
+
+int nvme_pcie_intx(uint32_t h, uint32_t *level)
+{
+	GET(p, struct nvme_pcie, NVME_H_PCIE, h);
+	if (!level)
+		return nvme_set_error(-EFAULT, "intx: no output");
+	if (!p->t->ops->intx)
+		return nvme_set_error(-ENOTSUP, "%s: the %s transport cannot observe INTx",
+				      p->t->name, p->t->ops->name);
+	return p->t->ops->intx(p->t, level);
+}
+
+int nvme_pcie_state(uint32_t h, uint32_t *out, uint32_t n)
+{
+	int r = need(out, n, 4, "pcie_state");
+
+	if (r)
+		return r;
+	GET(p, struct nvme_pcie, NVME_H_PCIE, h);
+	out[0] = p->t->powered_off;
+	out[1] = __atomic_load_n(&p->t->epoch, __ATOMIC_ACQUIRE);
+	out[2] = p->t->nvec;
+	out[3] = p->t->nvec_routed;
+	return 0;
 }
 
 /* --- controllers ------------------------------------------------------------ */
@@ -360,7 +435,8 @@ int nvme_sq_submit_cmd(uint32_t sqh, const uint8_t *sqe, uint32_t sqe_len, uint3
 	GET(sq, struct nvme_sq, NVME_H_SQ, sqh);
 	if (!sqe || sqe_len != 64)
 		return nvme_set_error(-EINVAL, "a command is 64 bytes, %u given", sqe_len);
-	if (flags & ~(uint32_t)(NVME_SUBMIT_RAW_PRP | NVME_SUBMIT_NO_TIMEOUT | NVME_SUBMIT_NO_DATA))
+	if (flags & ~(uint32_t)(NVME_SUBMIT_RAW_PRP | NVME_SUBMIT_NO_TIMEOUT | NVME_SUBMIT_NO_DATA |
+				NVME_SUBMIT_SGL))
 		return nvme_set_error(-EINVAL, "unknown submit flags 0x%x", flags);
 	if (bufh) {
 		buf = nvme_handle_get(bufh, NVME_H_BUF);

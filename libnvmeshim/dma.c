@@ -122,6 +122,49 @@ int dma_alloc_put(struct dma_alloc *a, uint64_t off, uint64_t len)
 	return 0;
 }
 
+int dma_alloc_reserve(struct dma_alloc *a, uint64_t off, uint64_t len, uint64_t *busy)
+{
+	uint64_t end = off + len < off ? UINT64_MAX : off + len, taken = 0;
+
+	off = off > a->base ? off : a->base;
+	end = end < a->end ? end : a->end;
+	*busy = 0;
+	if (off >= end)
+		return 0;
+	for (unsigned i = 0; i < a->nfree;) {
+		struct dma_extent *e = &a->free[i];
+		uint64_t es = e->start, ee = e->start + e->len;
+		uint64_t s = es > off ? es : off, t = ee < end ? ee : end;
+
+		if (s >= t) {
+			if (es >= end)
+				break;
+			i++;
+			continue;
+		}
+		if (s > es && t < ee) {
+			/* the middle of a free extent: split it (insert first, as in get) */
+			if (insert_at(a, i + 1, (struct dma_extent){ t, ee - t }))
+				return -ENOMEM;
+			a->free[i].len = s - es;
+			i += 2;
+		} else if (s > es) {
+			e->len = s - es;
+			i++;
+		} else if (t < ee) {
+			e->start = t;
+			e->len = ee - t;
+			i++;
+		} else {
+			remove_at(a, i);
+		}
+		taken += t - s;
+	}
+	a->reserved += taken;
+	*busy = end - off - taken;
+	return 0;
+}
+
 static struct nvme_arena arena = { .fd = -1 };
 static struct dma_alloc heap;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -235,6 +278,18 @@ uint64_t nvme_dma_used(void)
 	used = heap.used;
 	pthread_mutex_unlock(&lock);
 	return used;
+}
+
+int nvme_dma_reserve(uint64_t iova, uint64_t len, uint64_t *busy)
+{
+	int r;
+
+	if (!nvme_arena_get())
+		return -ENOMEM;
+	pthread_mutex_lock(&lock);
+	r = dma_alloc_reserve(&heap, iova, len, busy);
+	pthread_mutex_unlock(&lock);
+	return r;
 }
 
 struct nvme_buf *nvme_buf_new(uint64_t size)

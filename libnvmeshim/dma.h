@@ -27,6 +27,7 @@ struct dma_alloc {
 	struct dma_extent *free; /* sorted by start, non-adjacent */
 	unsigned nfree, cap;
 	uint64_t base, end, used;
+	uint64_t reserved; /* taken out for good by dma_alloc_reserve() */
 };
 
 int dma_alloc_init(struct dma_alloc *a, uint64_t base, uint64_t end);
@@ -38,6 +39,15 @@ void dma_alloc_fini(struct dma_alloc *a);
 uint64_t dma_alloc_get(struct dma_alloc *a, uint64_t len, uint64_t align);
 /** dma_alloc_put() - give back [@off, @off+@len); -EINVAL on a double free. */
 int dma_alloc_put(struct dma_alloc *a, uint64_t off, uint64_t len);
+/**
+ * dma_alloc_reserve() - never hand out [@off, @off+@len) (clipped to the heap):
+ * whatever part of it is free now is taken out for good.
+ * @busy: set to the bytes of the range that were not free (allocated or
+ *        reserved before)
+ *
+ * Return: 0, or -ENOMEM (nothing changed).
+ */
+int dma_alloc_reserve(struct dma_alloc *a, uint64_t off, uint64_t len, uint64_t *busy);
 
 /* The arena. */
 struct nvme_arena {
@@ -72,6 +82,11 @@ uint64_t nvme_dma_iova(const void *vaddr);
 void *nvme_dma_vaddr(uint64_t iova, uint64_t len);
 /** nvme_dma_used() - bytes allocated from the arena now. */
 uint64_t nvme_dma_used(void);
+/**
+ * nvme_dma_reserve() - keep [@iova, @iova+@len) out of every future allocation
+ * (an IOVA hole of an IOMMU). @busy: bytes of it already in use (or reserved).
+ */
+int nvme_dma_reserve(uint64_t iova, uint64_t len, uint64_t *busy);
 
 /* Buffers handed to TypeScript. */
 struct nvme_buf {

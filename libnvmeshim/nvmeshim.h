@@ -37,6 +37,13 @@ NVME_API int nvme_stats(uint64_t *out, uint32_t n);
  * @out: receives the handle
  */
 NVME_API int nvme_pcie_open_qemu(const char *args, const char *images, uint32_t *out);
+/**
+ * nvme_pcie_open_vfio() - open a real PCIe NVMe function bound to vfio-pci
+ * (IOMMU on: type1 container or iommufd; DMA arena mapped at IOVA == offset).
+ * @bdf: NUL-terminated PCI address, "0000:01:00.0" or "01:00.0"
+ * @out: receives the handle
+ */
+NVME_API int nvme_pcie_open_vfio(const char *bdf, uint32_t *out);
 /** nvme_pcie_close() - stop the device; -EBUSY while a controller is open on it. */
 NVME_API int nvme_pcie_close(uint32_t h);
 /** nvme_pcie_cfg_read() - config space read of @size (1, 2, 4) bytes at @off. */

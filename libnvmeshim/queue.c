@@ -38,6 +38,7 @@ int nvme_cq_new(struct nvme_ctrl *c, uint16_t qid, uint32_t size, uint16_t vecto
 	cq->vector = vector;
 	cq->ien = ien;
 	cq->phase = 1;
+	cq->epoch = __atomic_load_n(&c->t->epoch, __ATOMIC_ACQUIRE);
 	pthread_mutex_lock(&c->lock);
 	if (c->cqs[qid])
 		r = nvme_set_error(-EEXIST, "completion queue %u already exists", qid);
@@ -105,6 +106,7 @@ int nvme_sq_new(struct nvme_ctrl *c, uint16_t qid, uint32_t size, struct nvme_cq
 	sq->cq = cq;
 	sq->size = size;
 	sq->qid = qid;
+	sq->epoch = __atomic_load_n(&c->t->epoch, __ATOMIC_ACQUIRE);
 	/* CIDs 0..size-2 are usable: a queue of N entries holds N-1 commands */
 	sq->free_top = NO_TRACKER;
 	for (int i = (int)size - 2; i >= 0; i--) {
@@ -218,10 +220,22 @@ int nvme_sq_submit(struct nvme_sq *sq, const uint8_t *sqe, struct nvme_buf *buf,
 	uint64_t prp1 = 0, prp2 = 0;
 
 	if (c->t->dead)
-		return nvme_set_error(-ENODEV, "%s is gone", c->t->name);
+		return nvme_set_error(-ENODEV, "%s is %s", c->t->name, nvme_transport_gone(c->t));
+	if (nvme_q_stale(sq))
+		return nvme_set_error(-ESTALE, "queue %u was lost by a %s of %s: reset the controller "
+				      "(nvme0.reset()) and create new queues", sq->qid,
+				      c->t->last_reset ? c->t->last_reset : "reset", c->t->name);
 	if (sq->free_top == NO_TRACKER || nvme_sq_full(sq->tail, sq->head, sq->size))
 		return -EAGAIN;
-	if (len && !(flags & (NVME_SUBMIT_RAW_PRP | NVME_SUBMIT_NO_DATA))) {
+	if (len && (flags & NVME_SUBMIT_SGL) && !(flags & (NVME_SUBMIT_RAW_PRP | NVME_SUBMIT_NO_DATA))) {
+		if (!buf)
+			return nvme_set_error(-EINVAL, "a %llu-byte transfer needs a buffer",
+					      (unsigned long long)len);
+		if (off > buf->alloc || len > buf->alloc - off || len > UINT32_MAX)
+			return nvme_set_error(-EINVAL, "transfer of %llu bytes at offset %llu does not "
+					      "fit the %llu-byte buffer", (unsigned long long)len,
+					      (unsigned long long)off, (unsigned long long)buf->alloc);
+	} else if (len && !(flags & (NVME_SUBMIT_RAW_PRP | NVME_SUBMIT_NO_DATA))) {
 		bool list;
 		int r;
 
@@ -270,7 +284,17 @@ int nvme_sq_submit(struct nvme_sq *sq, const uint8_t *sqe, struct nvme_buf *buf,
 	slot = sq->ring + (uint64_t)sq->tail * 64;
 	memcpy(slot, sqe, 64);
 	memcpy(slot + 2, &cid, 2);
-	if (len && !(flags & (NVME_SUBMIT_RAW_PRP | NVME_SUBMIT_NO_DATA))) {
+	if (len && (flags & NVME_SUBMIT_SGL) && !(flags & (NVME_SUBMIT_RAW_PRP | NVME_SUBMIT_NO_DATA))) {
+		/* buffers are bus-contiguous: one SGL Data Block descriptor covers it */
+		uint64_t addr = buf->iova + off;
+		uint32_t l32 = (uint32_t)len;
+
+		slot[1] = (uint8_t)((slot[1] & 0x3f) | (1u << 6)); /* PSDT = 01b */
+		memcpy(slot + 24, &addr, 8);
+		memcpy(slot + 32, &l32, 4);
+		memset(slot + 36, 0, 3);
+		slot[39] = 0x00; /* descriptor type 0 (data block), subtype 0 (address) */
+	} else if (len && !(flags & (NVME_SUBMIT_RAW_PRP | NVME_SUBMIT_NO_DATA))) {
 		memcpy(slot + 24, &prp1, 8);
 		memcpy(slot + 32, &prp2, 8);
 	}
@@ -316,7 +340,7 @@ static unsigned expire(struct nvme_cq *cq, struct nvme_cpl *out, unsigned max, u
 
 			if (t->state != TR_BUSY)
 				continue;
-			if (dead) {
+			if (dead || nvme_q_stale(sq)) {
 				emit(&out[n++], sq, (uint16_t)i, t->tag, t->submit_ns, NVME_CPL_GONE,
 				     NULL);
 				log_complete(sq, t->log_seq, &out[n - 1]);
@@ -408,7 +432,7 @@ int nvme_cq_process(struct nvme_cq *cq, struct nvme_cpl *out, unsigned max)
 	now = nvme_now_ns();
 	if (gated(cq) && !max)
 		max = limit; /* expiry below may still report */
-	if (n < max && (c->t->dead || now >= cq->next_check_ns)) {
+	if (n < max && (c->t->dead || nvme_q_stale(cq) || now >= cq->next_check_ns)) {
 		n += expire(cq, out + n, max - n, now);
 		cq->next_check_ns = now + 1000000; /* scan deadlines once per ms */
 	}
@@ -428,7 +452,7 @@ int nvme_cq_wait(struct nvme_cq *cq, uint32_t timeout_us)
 		bool avail = gated(cq) ? READ_ONCE(cq->ctrl->t->irq_words[cq->vector]) != 0 :
 					 (READ_ONCE(e->status) & 1) == READ_ONCE(cq->phase);
 
-		if (avail || cq->ctrl->t->dead) {
+		if (avail || cq->ctrl->t->dead || nvme_q_stale(cq)) {
 			ready = 1;
 			break;
 		}

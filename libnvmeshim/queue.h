@@ -45,6 +45,7 @@ struct nvme_cpl {
 #define NVME_SUBMIT_RAW_PRP 0x1	   /* keep PRP1/PRP2 as given in the SQE */
 #define NVME_SUBMIT_NO_TIMEOUT 0x2 /* never time out (AER) */
 #define NVME_SUBMIT_NO_DATA 0x4	   /* ignore the buffer, leave PRPs zero */
+#define NVME_SUBMIT_SGL 0x8	   /* describe the data with one SGL Data Block descriptor */
 
 enum { TR_FREE = 0, TR_BUSY, TR_TIMEDOUT };
 
@@ -95,6 +96,7 @@ struct nvme_cq {
 	int busy; /* waiters inside nvme_cq_wait() */
 	bool irq_gate; /* reap only after the CQ's MSI-X vector fired (pynvme's admin rule) */
 	bool closing;
+	uint32_t epoch; /* t->epoch at creation: a reset of the function since makes it stale */
 };
 
 struct nvme_sq {
@@ -113,7 +115,15 @@ struct nvme_sq {
 	uint64_t submitted, completed;
 	struct nvme_cmdlog_entry *log; /* NVME_CMDLOG_DEPTH entries */
 	uint64_t log_seq;		/* entries written so far */
+	uint32_t epoch; /* t->epoch at creation: a reset of the function since makes it stale */
 };
+
+/*
+ * A queue created before the last reset of its function (FLR, hot reset,
+ * power cycle) no longer exists on the device: submissions are refused and
+ * commands in flight complete as lost, at once instead of after the timeout.
+ */
+#define nvme_q_stale(q) (__atomic_load_n(&(q)->ctrl->t->epoch, __ATOMIC_ACQUIRE) != (q)->epoch)
 
 /* pure index arithmetic, unit tested */
 static inline uint32_t nvme_q_next(uint32_t idx, uint32_t size)

@@ -70,6 +70,16 @@ struct nvme_transport {
 int nvme_qemu_open(const char *args, const char *images, struct nvme_transport **out);
 
 /**
+ * nvme_vfio_open() - open a real PCIe NVMe function bound to vfio-pci.
+ * @bdf: PCI address, "0000:01:00.0" or "01:00.0"
+ * @out: the transport
+ *
+ * Return: 0, or a negative errno with nvme_get_error() naming the problem and
+ * what to do (not bound to vfio-pci, no IOMMU group, permissions, ...).
+ */
+int nvme_vfio_open(const char *bdf, struct nvme_transport **out);
+
+/**
  * nvme_qemu_pid() - pid of the QEMU behind a qemu transport, or 0.
  */
 int nvme_qemu_pid(struct nvme_transport *t);

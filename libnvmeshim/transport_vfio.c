@@ -1,0 +1,1124 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * transport_vfio.c - real PCIe NVMe functions through VFIO with the IOMMU on.
+ *
+ * IOMMU: one context per process, either a legacy VFIO container (type1) with
+ * every opened group attached, or an iommufd IOAS that every device cdev is
+ * attached to. The whole DMA arena is mapped into it once, at IOVA == arena
+ * offset, so a buffer's bus address is the same on every device and on the
+ * embedded device (nvme_dma_iova()). IOVA holes the IOMMU reports inside the
+ * arena are reserved in the arena allocator and never handed out.
+ *
+ * Device: config space through the VFIO config region, BAR0 mmap'ed for
+ * registers and doorbells (pread/pwrite for parts that cannot be mapped),
+ * MSI-X vectors on eventfds; a small epoll thread turns each eventfd event
+ * into a non-zero word t->irq_words[v] in DMA memory, so the interrupt checks
+ * work as on the embedded device. VFIO cannot mask single MSI-X vectors, so
+ * masking is emulated: an interrupt on a masked vector stays pending and is
+ * delivered on unmask, as the PCI spec's Pending Bit Array would do.
+ */
+#define _GNU_SOURCE
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/vfio.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "dma.h"
+#include "pci.h"
+#include "transport.h"
+#include "util.h"
+#include "vfio_util.h"
+
+/*
+ * iommufd uAPI (Linux 6.2; device cdevs since 6.6), declared here because
+ * build hosts may carry older kernel headers. Layouts and numbers are ABI.
+ */
+#define IOMMUFD_TYPE_ ';'
+struct iommufd_ioas_alloc_ {
+	uint32_t size, flags, out_ioas_id;
+};
+struct iommufd_ioas_iova_ranges_ {
+	uint32_t size, ioas_id, num_iovas, reserved;
+	uint64_t allowed_iovas, out_iova_alignment;
+};
+struct iommufd_ioas_map_ {
+	uint32_t size, flags, ioas_id, reserved;
+	uint64_t user_va, length, iova;
+};
+struct vfio_bind_iommufd_ {
+	uint32_t argsz, flags;
+	int32_t iommufd;
+	uint32_t out_devid;
+};
+struct vfio_attach_pt_ {
+	uint32_t argsz, flags, pt_id;
+};
+#define IOMMU_IOAS_ALLOC_ _IO(IOMMUFD_TYPE_, 0x81)
+#define IOMMU_IOAS_IOVA_RANGES_ _IO(IOMMUFD_TYPE_, 0x84)
+#define IOMMU_IOAS_MAP_ _IO(IOMMUFD_TYPE_, 0x85)
+#define IOMMU_IOAS_MAP_FIXED_IOVA_ 1u
+#define IOMMU_IOAS_MAP_WRITEABLE_ 2u
+#define IOMMU_IOAS_MAP_READABLE_ 4u
+#define VFIO_DEVICE_BIND_IOMMUFD_ _IO(VFIO_TYPE, VFIO_BASE + 18)
+#define VFIO_DEVICE_ATTACH_IOMMUFD_PT_ _IO(VFIO_TYPE, VFIO_BASE + 19)
+
+#define MAX_GROUPS 64
+#define MAX_RANGES 64
+#define MAX_AREAS 8
+#define MAX_VEC 2048
+#define SYSFS_PCI "/sys/bus/pci/devices"
+
+enum iommu_kind { IOMMU_NONE, IOMMU_TYPE1, IOMMU_FD };
+
+/* the process-wide IOMMU context */
+static struct {
+	pthread_mutex_t lock;
+	enum iommu_kind kind;
+	int fd; /* container (type1) or /dev/iommu */
+	uint32_t ioas;
+	bool iommu_set; /* type1: VFIO_SET_IOMMU done on the container */
+	bool mapped;
+	int devices;
+	struct {
+		int no, fd, refs;
+	} groups[MAX_GROUPS];
+} io = { .lock = PTHREAD_MUTEX_INITIALIZER, .fd = -1 };
+
+struct bar_area {
+	uint64_t off, len;
+	uint8_t *p;
+};
+
+struct vfio_dev {
+	struct nvme_transport t;
+	char bdf[NVME_BDF_LEN];
+	int fd;
+	int group; /* index in io.groups (type1), -1 for iommufd */
+	uint64_t cfg_off, cfg_size, bar_off;
+	struct bar_area area[MAX_AREAS];
+	unsigned nareas;
+	unsigned msix_count;
+	/* interrupts: nefd vectors on eventfds (t->nvec drops to 0 while MSI-X is off) */
+	int *efd;
+	unsigned nefd;
+	uint8_t *masked, *pending;
+	int epfd, stopfd;
+	pthread_t thread;
+	bool thread_running;
+};
+
+#define to_vfio(tp) ((struct vfio_dev *)(tp))
+
+/* --- small helpers -------------------------------------------------------- */
+
+static int read_text(const char *path, char *out, size_t cap)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = read(fd, out, cap - 1);
+	close(fd);
+	if (n < 0)
+		return -errno;
+	out[n] = 0;
+	while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == ' '))
+		out[--n] = 0;
+	return 0;
+}
+
+/* copy @src into @out[@cap], cut if it is longer */
+static void copy_str(char *out, size_t cap, const char *src)
+{
+	size_t l = strlen(src);
+
+	if (l >= cap)
+		l = cap - 1;
+	memcpy(out, src, l);
+	out[l] = 0;
+}
+
+/* basename of the symlink @path points to, "" when it does not exist */
+static void link_name(const char *path, char *out, size_t cap)
+{
+	char buf[PATH_MAX];
+	ssize_t n = readlink(path, buf, sizeof(buf) - 1);
+
+	out[0] = 0;
+	if (n <= 0)
+		return;
+	buf[n] = 0;
+	copy_str(out, cap, strrchr(buf, '/') ? strrchr(buf, '/') + 1 : buf);
+}
+
+static void dev_driver(const char *bdf, char *out, size_t cap)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), SYSFS_PCI "/%s/driver", bdf);
+	link_name(path, out, cap);
+}
+
+/* --- the IOMMU context ---------------------------------------------------- */
+
+/* usable IOVA ranges of a type1 container (VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE) */
+static int type1_ranges(struct nvme_iova_range *r, unsigned *n)
+{
+	struct vfio_iommu_type1_info probe = { .argsz = sizeof(probe) };
+	struct vfio_iommu_type1_info *info;
+	int found = 0;
+
+	if (ioctl(io.fd, VFIO_IOMMU_GET_INFO, &probe))
+		return nvme_set_error(-errno, "VFIO_IOMMU_GET_INFO: %s", strerror(errno));
+	if (!(probe.iova_pgsizes & 4096))
+		return nvme_set_error(-ENOTSUP, "the IOMMU cannot map 4 KiB pages (page sizes "
+				      "0x%llx)", (unsigned long long)probe.iova_pgsizes);
+	info = calloc(1, probe.argsz > sizeof(probe) ? probe.argsz : sizeof(probe));
+	if (!info)
+		return nvme_set_error(-ENOMEM, "out of memory");
+	info->argsz = probe.argsz > sizeof(probe) ? probe.argsz : sizeof(probe);
+	if (ioctl(io.fd, VFIO_IOMMU_GET_INFO, info)) {
+		free(info);
+		return nvme_set_error(-errno, "VFIO_IOMMU_GET_INFO: %s", strerror(errno));
+	}
+	if ((info->flags & VFIO_IOMMU_INFO_CAPS) && info->cap_offset) {
+		uint32_t off = info->cap_offset;
+
+		for (int guard = 0; off && off + sizeof(struct vfio_info_cap_header) <= info->argsz &&
+				    guard < 32; guard++) {
+			struct vfio_info_cap_header *h = (void *)((uint8_t *)info + off);
+
+			if (h->id == VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE) {
+				struct vfio_iommu_type1_info_cap_iova_range *c = (void *)h;
+				unsigned k = c->nr_iovas < *n ? c->nr_iovas : *n;
+
+				for (unsigned i = 0; i < k; i++)
+					r[i] = (struct nvme_iova_range){ c->iova_ranges[i].start,
+									 c->iova_ranges[i].end };
+				*n = k;
+				found = 1;
+				break;
+			}
+			off = h->next;
+		}
+	}
+	free(info);
+	if (!found) {
+		/* kernels before 5.4 do not report ranges: avoid the x86 MSI window */
+		r[0] = (struct nvme_iova_range){ 0, 0xfedfffffull };
+		r[1] = (struct nvme_iova_range){ 0xfef00000ull, (1ull << 39) - 1 };
+		*n = 2;
+	}
+	return 0;
+}
+
+static int iommufd_ranges(struct nvme_iova_range *r, unsigned *n)
+{
+	struct iommufd_ioas_iova_ranges_ q = {
+		.size = sizeof(q),
+		.ioas_id = io.ioas,
+		.num_iovas = *n,
+		.allowed_iovas = (uint64_t)(uintptr_t)r,
+	};
+
+	if (ioctl(io.fd, IOMMU_IOAS_IOVA_RANGES_, &q))
+		return nvme_set_error(-errno, "IOMMU_IOAS_IOVA_RANGES: %s", strerror(errno));
+	*n = q.num_iovas;
+	return 0;
+}
+
+static int map_one(uint64_t iova, uint64_t len, uint8_t *vaddr)
+{
+	int r;
+
+	if (io.kind == IOMMU_TYPE1) {
+		struct vfio_iommu_type1_dma_map m = {
+			.argsz = sizeof(m),
+			.flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE,
+			.vaddr = (uint64_t)(uintptr_t)vaddr,
+			.iova = iova,
+			.size = len,
+		};
+		r = ioctl(io.fd, VFIO_IOMMU_MAP_DMA, &m);
+	} else {
+		struct iommufd_ioas_map_ m = {
+			.size = sizeof(m),
+			.flags = IOMMU_IOAS_MAP_FIXED_IOVA_ | IOMMU_IOAS_MAP_WRITEABLE_ |
+				 IOMMU_IOAS_MAP_READABLE_,
+			.ioas_id = io.ioas,
+			.user_va = (uint64_t)(uintptr_t)vaddr,
+			.length = len,
+			.iova = iova,
+		};
+		r = ioctl(io.fd, IOMMU_IOAS_MAP_, &m);
+	}
+	if (!r)
+		return 0;
+	r = -errno;
+	if (r == -ENOMEM && getuid() != 0)
+		return nvme_set_error(r, "cannot pin %llu MiB of DMA memory for the IOMMU: the "
+				      "locked-memory limit is too low (raise `ulimit -l`, or lower "
+				      "DENVME_DMA_MB)", (unsigned long long)(len >> 20));
+	return nvme_set_error(r, "cannot map %llu MiB of DMA memory at IOVA 0x%llx into the "
+			      "IOMMU: %s", (unsigned long long)(len >> 20),
+			      (unsigned long long)iova, strerror(-r));
+}
+
+/* map the arena once, at IOVA == offset, keeping the allocator out of holes */
+static int map_arena(void)
+{
+	struct nvme_arena *a = nvme_arena_get();
+	struct nvme_iova_range ranges[MAX_RANGES];
+	struct dma_extent map[MAX_RANGES], holes[MAX_RANGES + 1];
+	unsigned n = MAX_RANGES, nmap = MAX_RANGES, nholes = MAX_RANGES + 1;
+	int r;
+
+	if (io.mapped)
+		return 0;
+	if (!a)
+		return -ENOMEM;
+	r = io.kind == IOMMU_TYPE1 ? type1_ranges(ranges, &n) : iommufd_ranges(ranges, &n);
+	if (r)
+		return r;
+	r = nvme_iova_plan(ranges, n, NVME_DMA_FIRST, a->size, map, &nmap, holes, &nholes);
+	if (r == -ERANGE)
+		return nvme_set_error(r, "the IOMMU allows no IOVA inside the DMA arena [0x%llx, "
+				      "0x%llx)", (unsigned long long)NVME_DMA_FIRST,
+				      (unsigned long long)a->size);
+	if (r)
+		return nvme_set_error(r, "cannot plan the IOMMU mapping: %s", strerror(-r));
+	for (unsigned i = 0; i < nholes; i++) {
+		uint64_t busy;
+
+		if ((r = nvme_dma_reserve(holes[i].start, holes[i].len, &busy)))
+			return nvme_set_error(r, "out of memory");
+		if (busy)
+			return nvme_set_error(-EBUSY, "DMA memory at 0x%llx..0x%llx is in use but the "
+					      "IOMMU cannot map it: open the device before "
+					      "allocating buffers, or lower DENVME_DMA_MB",
+					      (unsigned long long)holes[i].start,
+					      (unsigned long long)(holes[i].start + holes[i].len));
+	}
+	for (unsigned i = 0; i < nmap; i++)
+		if ((r = map_one(map[i].start, map[i].len, a->base + map[i].start)))
+			return r;
+	io.mapped = true;
+	return 0;
+}
+
+/* drop the context when the last device closed (caller holds io.lock) */
+static void iommu_put(void)
+{
+	if (--io.devices > 0)
+		return;
+	for (unsigned i = 0; i < MAX_GROUPS; i++)
+		if (io.groups[i].fd > 0) {
+			close(io.groups[i].fd);
+			io.groups[i].fd = 0;
+			io.groups[i].refs = 0;
+		}
+	if (io.fd >= 0)
+		close(io.fd); /* unmaps everything */
+	io.fd = -1;
+	io.kind = IOMMU_NONE;
+	io.iommu_set = false;
+	io.mapped = false;
+	io.devices = 0;
+}
+
+static int group_viable_error(const char *bdf, int no)
+{
+	char path[PATH_MAX], list[512] = "";
+	size_t len = 0;
+	DIR *d;
+	struct dirent *e;
+
+	snprintf(path, sizeof(path), "/sys/kernel/iommu_groups/%d/devices", no);
+	d = opendir(path);
+	while (d && (e = readdir(d))) {
+		char drv[64];
+
+		if (e->d_name[0] == '.' || !strcmp(e->d_name, bdf))
+			continue;
+		dev_driver(e->d_name, drv, sizeof(drv));
+		if (drv[0] && strcmp(drv, "vfio-pci") && strcmp(drv, "pci-stub") && len < 400)
+			len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s (%s)",
+						len ? ", " : "", e->d_name, drv);
+	}
+	if (d)
+		closedir(d);
+	return nvme_set_error(-EBUSY, "IOMMU group %d of %s is not viable: %s share%s it and %s "
+			      "bound to host drivers; bind every device of the group to vfio-pci "
+			      "(or unbind them)", no, bdf, list[0] ? list : "other devices",
+			      strchr(list, ',') ? "" : "s", strchr(list, ',') ? "are" : "is");
+}
+
+/* type1: the group's fd, attached to the container, and the device fd */
+static int open_type1(struct vfio_dev *d, int group_no)
+{
+	char path[64];
+	int slot = -1, r, fd;
+
+	for (unsigned i = 0; i < MAX_GROUPS; i++)
+		if (io.groups[i].fd > 0 && io.groups[i].no == group_no)
+			slot = (int)i;
+	if (slot < 0) {
+		struct vfio_group_status st = { .argsz = sizeof(st) };
+
+		for (unsigned i = 0; i < MAX_GROUPS && slot < 0; i++)
+			if (io.groups[i].fd <= 0)
+				slot = (int)i;
+		if (slot < 0)
+			return nvme_set_error(-EMFILE, "too many IOMMU groups open");
+		if (io.fd < 0) {
+			io.fd = open("/dev/vfio/vfio", O_RDWR | O_CLOEXEC);
+			if (io.fd < 0)
+				return nvme_set_error(-errno, "cannot open /dev/vfio/vfio: %s (is the "
+						      "vfio module loaded? `deno task setup %s` "
+						      "loads it)", strerror(errno), d->bdf);
+			if (ioctl(io.fd, VFIO_GET_API_VERSION) != VFIO_API_VERSION ||
+			    !ioctl(io.fd, VFIO_CHECK_EXTENSION, VFIO_TYPE1v2_IOMMU)) {
+				close(io.fd);
+				io.fd = -1;
+				return nvme_set_error(-ENOTSUP, "this kernel's VFIO has no type1v2 "
+						      "IOMMU support");
+			}
+			io.kind = IOMMU_TYPE1;
+		}
+		snprintf(path, sizeof(path), "/dev/vfio/%d", group_no);
+		fd = open(path, O_RDWR | O_CLOEXEC);
+		if (fd < 0) {
+			r = -errno;
+			if (r == -EACCES || r == -EPERM)
+				return nvme_set_error(r, "permission denied opening %s (IOMMU group of "
+						      "%s): run as root, or let `deno task setup %s` "
+						      "(as root, e.g. with sudo) give your user access",
+						      path, d->bdf, d->bdf);
+			if (r == -EBUSY)
+				return nvme_set_error(r, "%s is busy: another process (a VM, another "
+						      "script) holds IOMMU group %d of %s", path,
+						      group_no, d->bdf);
+			return nvme_set_error(r, "cannot open %s: %s", path, strerror(-r));
+		}
+		if (ioctl(fd, VFIO_GROUP_GET_STATUS, &st) || !(st.flags & VFIO_GROUP_FLAGS_VIABLE)) {
+			close(fd);
+			return group_viable_error(d->bdf, group_no);
+		}
+		if (ioctl(fd, VFIO_GROUP_SET_CONTAINER, &io.fd)) {
+			r = -errno;
+			close(fd);
+			return nvme_set_error(r, "cannot add IOMMU group %d to the VFIO container: %s",
+					      group_no, strerror(-r));
+		}
+		io.groups[slot].no = group_no;
+		io.groups[slot].fd = fd;
+		io.groups[slot].refs = 0;
+		/* the IOMMU model is chosen once a first group is in the container */
+		if (!io.iommu_set && ioctl(io.fd, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU)) {
+			r = -errno;
+			ioctl(fd, VFIO_GROUP_UNSET_CONTAINER);
+			close(fd);
+			io.groups[slot].fd = 0;
+			return nvme_set_error(r, "VFIO_SET_IOMMU (type1v2): %s", strerror(-r));
+		}
+		io.iommu_set = true;
+	}
+	io.groups[slot].refs++;
+	d->group = slot;
+	if ((r = map_arena()))
+		return r;
+	d->fd = ioctl(io.groups[slot].fd, VFIO_GROUP_GET_DEVICE_FD, d->bdf);
+	if (d->fd < 0)
+		return nvme_set_error(-errno, "cannot get %s from its VFIO group: %s", d->bdf,
+				      strerror(errno));
+	return 0;
+}
+
+/* iommufd: the device cdev, bound to the process's iommufd and attached to its IOAS */
+static int open_iommufd(struct vfio_dev *d, const char *cdev)
+{
+	char path[PATH_MAX];
+	struct vfio_bind_iommufd_ bind = { .argsz = sizeof(bind) };
+	struct vfio_attach_pt_ at = { .argsz = sizeof(at) };
+	int r;
+
+	if (io.fd < 0) {
+		struct iommufd_ioas_alloc_ a = { .size = sizeof(a) };
+
+		io.fd = open("/dev/iommu", O_RDWR | O_CLOEXEC);
+		if (io.fd < 0)
+			return nvme_set_error(-errno, "cannot open /dev/iommu: %s", strerror(errno));
+		if (ioctl(io.fd, IOMMU_IOAS_ALLOC_, &a)) {
+			r = -errno;
+			close(io.fd);
+			io.fd = -1;
+			return nvme_set_error(r, "IOMMU_IOAS_ALLOC: %s", strerror(-r));
+		}
+		io.ioas = a.out_ioas_id;
+		io.kind = IOMMU_FD;
+	}
+	snprintf(path, sizeof(path), "/dev/vfio/devices/%s", cdev);
+	d->fd = open(path, O_RDWR | O_CLOEXEC);
+	if (d->fd < 0) {
+		r = -errno;
+		if (r == -EACCES || r == -EPERM)
+			return nvme_set_error(r, "permission denied opening %s (%s): run as root, or "
+					      "let `deno task setup %s` (as root) give your user "
+					      "access", path, d->bdf, d->bdf);
+		return nvme_set_error(r, "cannot open %s: %s", path, strerror(-r));
+	}
+	bind.iommufd = io.fd;
+	if (ioctl(d->fd, VFIO_DEVICE_BIND_IOMMUFD_, &bind))
+		return nvme_set_error(-errno, "VFIO_DEVICE_BIND_IOMMUFD for %s: %s%s", d->bdf,
+				      strerror(errno), errno == EBUSY ? " (another process uses "
+				      "the device)" : "");
+	at.pt_id = io.ioas;
+	if (ioctl(d->fd, VFIO_DEVICE_ATTACH_IOMMUFD_PT_, &at))
+		return nvme_set_error(-errno, "VFIO_DEVICE_ATTACH_IOMMUFD_PT for %s: %s", d->bdf,
+				      strerror(errno));
+	return map_arena();
+}
+
+/* --- config space and BAR0 ------------------------------------------------ */
+
+static int vfio_cfg_read(struct nvme_transport *t, uint32_t off, unsigned size, uint32_t *val)
+{
+	struct vfio_dev *d = to_vfio(t);
+	uint32_t v = 0;
+
+	if ((size != 1 && size != 2 && size != 4) || (off & (size - 1)) ||
+	    off + size > d->cfg_size)
+		return nvme_set_error(-EINVAL, "config read of %u bytes at 0x%x: allowed offsets "
+				      "0..0x%llx, size 1/2/4, naturally aligned", size, off,
+				      (unsigned long long)d->cfg_size - 1);
+	if (pread(d->fd, &v, size, (off_t)(d->cfg_off + off)) != (ssize_t)size) {
+		if (errno == ENODEV)
+			t->dead = true;
+		return nvme_set_error(t->dead ? -ENODEV : -EIO, "%s: config read at 0x%x "
+				      "failed: %s", t->name, off, strerror(errno));
+	}
+	*val = v;
+	return 0;
+}
+
+static int vfio_cfg_write(struct nvme_transport *t, uint32_t off, unsigned size, uint32_t val)
+{
+	struct vfio_dev *d = to_vfio(t);
+
+	if ((size != 1 && size != 2 && size != 4) || (off & (size - 1)) ||
+	    off + size > d->cfg_size)
+		return nvme_set_error(-EINVAL, "config write of %u bytes at 0x%x: allowed offsets "
+				      "0..0x%llx, size 1/2/4, naturally aligned", size, off,
+				      (unsigned long long)d->cfg_size - 1);
+	if (pwrite(d->fd, &val, size, (off_t)(d->cfg_off + off)) != (ssize_t)size) {
+		if (errno == ENODEV)
+			t->dead = true;
+		return nvme_set_error(t->dead ? -ENODEV : -EIO, "%s: config write at 0x%x "
+				      "failed: %s", t->name, off, strerror(errno));
+	}
+	return 0;
+}
+
+static volatile uint32_t *bar_ptr(struct vfio_dev *d, uint32_t off)
+{
+	for (unsigned i = 0; i < d->nareas; i++)
+		if (off >= d->area[i].off && off + 4 <= d->area[i].off + d->area[i].len)
+			return (volatile uint32_t *)(d->area[i].p + (off - d->area[i].off));
+	return NULL;
+}
+
+static int check_bar(struct vfio_dev *d, uint32_t off, unsigned size)
+{
+	if (d->t.dead)
+		return nvme_set_error(-ENODEV, "%s is gone", d->t.name);
+	if ((size != 4 && size != 8) || (off & (size - 1)) || off + size > d->t.bar0_size)
+		return nvme_set_error(-EINVAL, "BAR0 access of %u bytes at 0x%x: allowed 4 or 8 "
+				      "bytes, aligned, below 0x%llx", size, off,
+				      (unsigned long long)d->t.bar0_size);
+	return 0;
+}
+
+/* a register reading all ones: find out whether the device is still there */
+static int check_gone(struct vfio_dev *d)
+{
+	uint32_t id = 0;
+
+	if (pread(d->fd, &id, 4, (off_t)d->cfg_off) != 4 || id == 0xffffffffu) {
+		d->t.dead = true;
+		return nvme_set_error(-ENODEV, "%s is gone (removed, or it no longer answers "
+				      "config reads)", d->t.name);
+	}
+	return 0;
+}
+
+static int read32(struct vfio_dev *d, uint32_t off, uint32_t *val)
+{
+	volatile uint32_t *p = bar_ptr(d, off);
+
+	if (p) {
+		*val = *p;
+	} else if (pread(d->fd, val, 4, (off_t)(d->bar_off + off)) != 4) {
+		return errno == ENODEV ? check_gone(d) : nvme_set_error(-EIO, "%s: BAR0 read at "
+									"0x%x failed: %s", d->t.name, off, strerror(errno));
+	}
+	if (*val == 0xffffffffu)
+		return check_gone(d);
+	return 0;
+}
+
+static int write32(struct vfio_dev *d, uint32_t off, uint32_t val)
+{
+	volatile uint32_t *p = bar_ptr(d, off);
+
+	if (p) {
+		*p = val;
+		return 0;
+	}
+	if (pwrite(d->fd, &val, 4, (off_t)(d->bar_off + off)) != 4)
+		return errno == ENODEV ? check_gone(d) : nvme_set_error(-EIO, "%s: BAR0 write at "
+									"0x%x failed: %s", d->t.name, off, strerror(errno));
+	return 0;
+}
+
+static int vfio_bar_read(struct nvme_transport *t, uint32_t off, unsigned size, uint64_t *val)
+{
+	struct vfio_dev *d = to_vfio(t);
+	uint32_t lo, hi = 0;
+	int r;
+
+	if ((r = check_bar(d, off, size)))
+		return r;
+	/* 64-bit registers as two 32-bit reads, low first, as Linux's nvme driver does */
+	if ((r = read32(d, off, &lo)) || (size == 8 && (r = read32(d, off + 4, &hi))))
+		return r;
+	*val = (uint64_t)hi << 32 | lo;
+	return 0;
+}
+
+static int vfio_bar_write(struct nvme_transport *t, uint32_t off, unsigned size, uint64_t val)
+{
+	struct vfio_dev *d = to_vfio(t);
+	int r;
+
+	if ((r = check_bar(d, off, size)))
+		return r;
+	nvme_mb(); /* queue entries written before are visible to the device */
+	if ((r = write32(d, off, (uint32_t)val)))
+		return r;
+	return size == 8 ? write32(d, off + 4, (uint32_t)(val >> 32)) : 0;
+}
+
+static int vfio_bar_write_batch(struct nvme_transport *t, const struct nvme_reg_write *w,
+				unsigned n)
+{
+	struct vfio_dev *d = to_vfio(t);
+	int r;
+
+	nvme_mb();
+	for (unsigned i = 0; i < n; i++)
+		if ((r = check_bar(d, w[i].off, 4)) || (r = write32(d, w[i].off, w[i].val)))
+			return r;
+	return 0;
+}
+
+/* --- interrupts ------------------------------------------------------------ */
+
+static void deliver(struct vfio_dev *d, unsigned v)
+{
+	__atomic_store_n(&d->pending[v], 1, __ATOMIC_SEQ_CST);
+	if (!__atomic_load_n(&d->masked[v], __ATOMIC_SEQ_CST) &&
+	    __atomic_exchange_n(&d->pending[v], 0, __ATOMIC_SEQ_CST))
+		__atomic_store_n(&d->t.irq_words[v], v + 1, __ATOMIC_RELEASE);
+}
+
+static void *irq_thread(void *arg)
+{
+	struct vfio_dev *d = arg;
+	struct epoll_event ev[64];
+
+	for (;;) {
+		int n = epoll_wait(d->epfd, ev, 64, -1);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return NULL;
+		for (int i = 0; i < n; i++) {
+			uint32_t v = ev[i].data.u32;
+			uint64_t count;
+
+			if (v == UINT32_MAX)
+				return NULL;
+			if (read(d->efd[v], &count, sizeof(count)) == sizeof(count))
+				deliver(d, v);
+		}
+	}
+}
+
+static int set_irqs(struct vfio_dev *d, unsigned nvec, const int *fds)
+{
+	size_t sz = sizeof(struct vfio_irq_set) + sizeof(int32_t) * nvec;
+	struct vfio_irq_set *s = calloc(1, sz);
+	int r = 0;
+
+	if (!s)
+		return -ENOMEM;
+	s->argsz = (uint32_t)sz;
+	s->index = VFIO_PCI_MSIX_IRQ_INDEX;
+	s->start = 0;
+	s->count = nvec;
+	s->flags = VFIO_IRQ_SET_ACTION_TRIGGER |
+		   (nvec ? VFIO_IRQ_SET_DATA_EVENTFD : VFIO_IRQ_SET_DATA_NONE);
+	if (nvec)
+		memcpy(s->data, fds, sizeof(int32_t) * nvec);
+	if (ioctl(d->fd, VFIO_DEVICE_SET_IRQS, s))
+		r = -errno;
+	free(s);
+	return r;
+}
+
+static void irq_teardown(struct vfio_dev *d)
+{
+	if (d->thread_running) {
+		uint64_t one = 1;
+
+		if (write(d->stopfd, &one, sizeof(one)) == sizeof(one))
+			pthread_join(d->thread, NULL);
+		d->thread_running = false;
+	}
+	if (d->nefd)
+		set_irqs(d, 0, NULL); /* disables MSI-X */
+	for (unsigned i = 0; d->efd && i < d->nefd; i++)
+		if (d->efd[i] >= 0)
+			close(d->efd[i]);
+	if (d->epfd >= 0)
+		close(d->epfd);
+	if (d->stopfd >= 0)
+		close(d->stopfd);
+	d->epfd = d->stopfd = -1;
+	free(d->efd);
+	free(d->masked);
+	free(d->pending);
+	d->efd = NULL;
+	d->masked = d->pending = NULL;
+	d->nefd = 0;
+	d->t.nvec = 0;
+}
+
+static int vfio_irq_setup(struct nvme_transport *t, unsigned nvec)
+{
+	struct vfio_dev *d = to_vfio(t);
+	struct epoll_event ev = { .events = EPOLLIN };
+	sigset_t all, old;
+	int r;
+
+	if (nvec && d->thread_running && (nvec == d->nefd || nvec == t->msix_size)) {
+		/* routed already: vectors survive an FLR (the kernel restores MSI-X) */
+		t->nvec = d->nefd;
+		return 0;
+	}
+	irq_teardown(d);
+	if (!nvec)
+		return 0;
+	if (!d->msix_count)
+		return nvme_set_error(-ENOTSUP, "%s has no MSI-X interrupts", t->name);
+	if (nvec > d->msix_count)
+		nvec = d->msix_count;
+	if (!t->irq_words) {
+		t->irq_words = nvme_dma_alloc(4096, &t->irq_iova);
+		if (!t->irq_words)
+			return -ENOMEM;
+	}
+	if (nvec > 1024)
+		nvec = 1024; /* one 4 KiB page of words */
+	memset(t->irq_words, 0, 4096);
+	d->efd = malloc(sizeof(int) * nvec);
+	d->masked = calloc(nvec, 1);
+	d->pending = calloc(nvec, 1);
+	d->epfd = epoll_create1(EPOLL_CLOEXEC);
+	d->stopfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (!d->efd || !d->masked || !d->pending || d->epfd < 0 || d->stopfd < 0) {
+		r = nvme_set_error(-ENOMEM, "cannot set up interrupts: %s", strerror(errno));
+		goto fail;
+	}
+	for (unsigned i = 0; i < nvec; i++)
+		d->efd[i] = -1;
+	d->nefd = nvec;
+	for (unsigned i = 0; i < nvec; i++) {
+		d->efd[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		ev.data.u32 = i;
+		if (d->efd[i] < 0 || epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->efd[i], &ev)) {
+			r = nvme_set_error(-errno, "eventfd for vector %u: %s", i, strerror(errno));
+			goto fail;
+		}
+	}
+	ev.data.u32 = UINT32_MAX;
+	if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->stopfd, &ev)) {
+		r = nvme_set_error(-errno, "epoll: %s", strerror(errno));
+		goto fail;
+	}
+	/* the host may not grant every vector (IRQ space is per CPU): take fewer */
+	for (unsigned n = nvec;; n = n > 2 ? n / 2 : 1) {
+		r = set_irqs(d, n, d->efd);
+		if (!r) {
+			for (unsigned i = n; i < nvec; i++)
+				epoll_ctl(d->epfd, EPOLL_CTL_DEL, d->efd[i], NULL);
+			for (unsigned i = n; i < nvec; i++)
+				close(d->efd[i]);
+			if (n < nvec)
+				t->msix_size = n; /* queues spread over the vectors that work */
+			d->nefd = nvec = n;
+			break;
+		}
+		if (n == 1 || (r != -ENOSPC && r != -EINVAL && r != -ENOMEM)) {
+			r = nvme_set_error(r, "cannot enable %u MSI-X vectors of %s (VFIO_DEVICE_SET_"
+					   "IRQS): %s", n, t->name, strerror(-r));
+			goto fail;
+		}
+	}
+	/* the thread takes no signals: they belong to the script's runtime */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	r = pthread_create(&d->thread, NULL, irq_thread, d);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r) {
+		set_irqs(d, 0, NULL);
+		r = nvme_set_error(-r, "cannot start the interrupt thread: %s", strerror(r));
+		goto fail;
+	}
+	d->thread_running = true;
+	t->nvec = nvec;
+	return 0;
+fail:
+	irq_teardown(d);
+	return r;
+}
+
+static int vfio_irq_mask(struct nvme_transport *t, unsigned vec, bool mask)
+{
+	struct vfio_dev *d = to_vfio(t);
+
+	if (vec >= d->nefd)
+		return nvme_set_error(-EINVAL, "interrupt vector %u: allowed 0..%u", vec,
+				      d->nefd ? d->nefd - 1 : 0);
+	__atomic_store_n(&d->masked[vec], mask ? 1 : 0, __ATOMIC_SEQ_CST);
+	if (!mask && __atomic_exchange_n(&d->pending[vec], 0, __ATOMIC_SEQ_CST))
+		__atomic_store_n(&t->irq_words[vec], vec + 1, __ATOMIC_RELEASE);
+	return 0;
+}
+
+/* --- device ----------------------------------------------------------------- */
+
+static int vfio_pci_enable(struct nvme_transport *t)
+{
+	struct vfio_dev *d = to_vfio(t);
+	uint32_t cmd, flags;
+	int r;
+
+	/* BARs are the host's (the kernel assigned them): memory decode and bus mastering */
+	if ((r = vfio_cfg_read(t, PCI_COMMAND, 2, &cmd)))
+		return r;
+	cmd |= PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER | PCI_COMMAND_INTX_DISABLE;
+	if ((r = vfio_cfg_write(t, PCI_COMMAND, 2, cmd)))
+		return r;
+	t->msix_cap = nvme_pci_find_cap(t, PCI_CAP_ID_MSIX);
+	t->msix_size = d->msix_count;
+	if (t->msix_cap && !t->msix_size && !vfio_cfg_read(t, t->msix_cap + PCI_MSIX_FLAGS, 2,
+							   &flags))
+		t->msix_size = (flags & 0x7ff) + 1;
+	/* after an FLR the kernel has restored MSI-X: the eventfds fire again */
+	if (d->nefd) {
+		t->nvec = d->nefd;
+		if (d->nefd < t->msix_size)
+			t->msix_size = d->nefd;
+	}
+	return 0;
+}
+
+static int vfio_control(struct nvme_transport *t, const char *req, char *out, unsigned cap)
+{
+	struct vfio_dev *d = to_vfio(t);
+
+	/* "reset": VFIO_DEVICE_RESET (FLR or whatever reset the kernel has for it) */
+	if (!strcmp(req, "reset")) {
+		if (ioctl(d->fd, VFIO_DEVICE_RESET))
+			return nvme_set_error(-errno, "%s: VFIO_DEVICE_RESET: %s", t->name,
+					      strerror(errno));
+		snprintf(out, cap, "{\"return\": {}}");
+		return 0;
+	}
+	return nvme_set_error(-ENOTSUP, "%s: unknown transport request '%.40s' (a real device "
+			      "takes \"reset\")", t->name, req);
+}
+
+static int vfio_alive(struct nvme_transport *t)
+{
+	struct vfio_dev *d = to_vfio(t);
+
+	if (!t->dead)
+		check_gone(d);
+	return !t->dead;
+}
+
+static void vfio_close(struct nvme_transport *t)
+{
+	struct vfio_dev *d = to_vfio(t);
+
+	irq_teardown(d);
+	for (unsigned i = 0; i < d->nareas; i++)
+		munmap(d->area[i].p, d->area[i].len);
+	if (d->fd >= 0)
+		close(d->fd);
+	if (t->irq_words)
+		nvme_dma_free(t->irq_words, 4096);
+	pthread_mutex_lock(&io.lock);
+	if (d->group >= 0 && --io.groups[d->group].refs == 0) {
+		ioctl(io.groups[d->group].fd, VFIO_GROUP_UNSET_CONTAINER);
+		close(io.groups[d->group].fd);
+		io.groups[d->group].fd = 0;
+	}
+	iommu_put();
+	pthread_mutex_unlock(&io.lock);
+	free(d);
+}
+
+static const struct nvme_transport_ops vfio_ops = {
+	.name = "vfio",
+	.cfg_read = vfio_cfg_read,
+	.cfg_write = vfio_cfg_write,
+	.bar_read = vfio_bar_read,
+	.bar_write = vfio_bar_write,
+	.bar_write_batch = vfio_bar_write_batch,
+	.irq_setup = vfio_irq_setup,
+	.irq_mask = vfio_irq_mask,
+	.pci_enable = vfio_pci_enable,
+	.control = vfio_control,
+	.alive = vfio_alive,
+	.close = vfio_close,
+};
+
+/* --- opening ---------------------------------------------------------------- */
+
+static struct vfio_region_info *region_info(struct vfio_dev *d, unsigned index)
+{
+	struct vfio_region_info *ri = calloc(1, sizeof(*ri));
+
+	if (!ri)
+		return NULL;
+	ri->argsz = sizeof(*ri);
+	ri->index = index;
+	if (ioctl(d->fd, VFIO_DEVICE_GET_REGION_INFO, ri))
+		goto fail;
+	if (ri->argsz > sizeof(*ri)) {
+		uint32_t need = ri->argsz;
+		struct vfio_region_info *big = realloc(ri, need);
+
+		if (!big)
+			goto fail;
+		ri = big;
+		memset(ri, 0, need);
+		ri->argsz = need;
+		ri->index = index;
+		if (ioctl(d->fd, VFIO_DEVICE_GET_REGION_INFO, ri))
+			goto fail;
+	}
+	return ri;
+fail:
+	free(ri);
+	return NULL;
+}
+
+static struct vfio_info_cap_header *region_cap(struct vfio_region_info *ri, uint16_t id)
+{
+	uint32_t off = (ri->flags & VFIO_REGION_INFO_FLAG_CAPS) ? ri->cap_offset : 0;
+
+	for (int guard = 0; off && off + sizeof(struct vfio_info_cap_header) <= ri->argsz &&
+			    guard < 32; guard++) {
+		struct vfio_info_cap_header *h = (void *)((uint8_t *)ri + off);
+
+		if (h->id == id)
+			return h;
+		off = h->next;
+	}
+	return NULL;
+}
+
+static int map_bar0(struct vfio_dev *d)
+{
+	struct vfio_region_info *ri = region_info(d, VFIO_PCI_BAR0_REGION_INDEX);
+	struct vfio_region_info_cap_sparse_mmap *sp;
+	long page = sysconf(_SC_PAGESIZE);
+
+	if (!ri)
+		return nvme_set_error(-errno, "%s: no BAR0 region: %s", d->t.name, strerror(errno));
+	if (ri->size < 0x1000) {
+		unsigned long long size = ri->size;
+
+		free(ri);
+		return nvme_set_error(-EIO, "%s: BAR0 is missing or too small (%llu bytes)",
+				      d->t.name, size);
+	}
+	d->bar_off = ri->offset;
+	d->t.bar0_size = ri->size;
+	if (!(ri->flags & VFIO_REGION_INFO_FLAG_MMAP))
+		goto out; /* pread/pwrite only: slow, but right */
+	sp = (void *)region_cap(ri, VFIO_REGION_INFO_CAP_SPARSE_MMAP);
+	if (!sp || region_cap(ri, VFIO_REGION_INFO_CAP_MSIX_MAPPABLE)) {
+		uint64_t len = ALIGN_UP(ri->size, (uint64_t)page);
+		void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, d->fd,
+			       (off_t)ri->offset);
+
+		if (p != MAP_FAILED) {
+			d->area[0] = (struct bar_area){ 0, len, p };
+			d->nareas = 1;
+			goto out;
+		}
+	}
+	/* the kernel keeps the MSI-X table unmappable: map the areas around it */
+	for (unsigned i = 0; sp && i < sp->nr_areas && d->nareas < MAX_AREAS; i++) {
+		void *p;
+
+		if (!sp->areas[i].size)
+			continue;
+		p = mmap(NULL, sp->areas[i].size, PROT_READ | PROT_WRITE, MAP_SHARED, d->fd,
+			 (off_t)(ri->offset + sp->areas[i].offset));
+		if (p != MAP_FAILED)
+			d->area[d->nareas++] = (struct bar_area){ sp->areas[i].offset,
+								  sp->areas[i].size, p };
+	}
+out:
+	free(ri);
+	return 0;
+}
+
+static int device_setup(struct vfio_dev *d)
+{
+	struct vfio_device_info info = { .argsz = sizeof(info) };
+	struct vfio_irq_info irq = { .argsz = sizeof(irq), .index = VFIO_PCI_MSIX_IRQ_INDEX };
+	struct vfio_region_info *cfg;
+	int r;
+
+	if (ioctl(d->fd, VFIO_DEVICE_GET_INFO, &info))
+		return nvme_set_error(-errno, "VFIO_DEVICE_GET_INFO: %s", strerror(errno));
+	if (!(info.flags & VFIO_DEVICE_FLAGS_PCI) || info.num_regions <= VFIO_PCI_CONFIG_REGION_INDEX)
+		return nvme_set_error(-ENODEV, "%s is not a PCI device for VFIO", d->bdf);
+	cfg = region_info(d, VFIO_PCI_CONFIG_REGION_INDEX);
+	if (!cfg)
+		return nvme_set_error(-errno, "%s: no config region: %s", d->bdf, strerror(errno));
+	d->cfg_off = cfg->offset;
+	d->cfg_size = cfg->size < 4096 ? cfg->size : 4096;
+	free(cfg);
+	if ((r = map_bar0(d)))
+		return r;
+	if (info.num_irqs > VFIO_PCI_MSIX_IRQ_INDEX &&
+	    !ioctl(d->fd, VFIO_DEVICE_GET_IRQ_INFO, &irq) && (irq.flags & VFIO_IRQ_INFO_EVENTFD))
+		d->msix_count = irq.count;
+	return vfio_pci_enable(&d->t);
+}
+
+int nvme_vfio_open(const char *name, struct nvme_transport **out)
+{
+	char bdf[NVME_BDF_LEN], path[PATH_MAX], drv[64], text[64], cdev[64] = "";
+	const char *mode = getenv("DENVME_VFIO_IOMMU");
+	struct vfio_dev *d;
+	struct stat st;
+	int group_no = -1, r;
+
+	if (nvme_bdf_parse(name, bdf))
+		return nvme_set_error(-EINVAL, "'%s' is not a PCI address: use the form "
+				      "0000:01:00.0 or 01:00.0", name ? name : "(null)");
+	snprintf(path, sizeof(path), SYSFS_PCI "/%s", bdf);
+	if (stat(path, &st))
+		return nvme_set_error(-ENOENT, "no PCI device %s on this host (%s does not exist); "
+				      "`deno task setup` lists the NVMe devices", bdf, path);
+	snprintf(path, sizeof(path), SYSFS_PCI "/%s/class", bdf);
+	if (!read_text(path, text, sizeof(text)) && strncmp(text, "0x0108", 6))
+		return nvme_set_error(-EINVAL, "%s is not an NVMe controller (PCI class %s, NVMe is "
+				      "0x010802)", bdf, text);
+	dev_driver(bdf, drv, sizeof(drv));
+	if (strcmp(drv, "vfio-pci"))
+		return nvme_set_error(-EPERM, "%s is %s%s, not to vfio-pci: run `deno task setup %s` "
+				      "(as root) to hand it to vfio-pci, and `deno task release %s` "
+				      "to give it back", bdf, drv[0] ? "bound to the kernel driver " :
+				      "bound to no driver", drv, bdf, bdf);
+	snprintf(path, sizeof(path), SYSFS_PCI "/%s/iommu_group", bdf);
+	link_name(path, text, sizeof(text));
+	if (!text[0])
+		return nvme_set_error(-ENXIO, "%s has no IOMMU group: the IOMMU is off. Enable "
+				      "VT-d / AMD-Vi in the firmware set-up and boot Linux with "
+				      "intel_iommu=on (Intel) or amd_iommu=on", bdf);
+	group_no = atoi(text);
+	/* iommufd when the kernel offers device cdevs, unless told otherwise */
+	snprintf(path, sizeof(path), SYSFS_PCI "/%s/vfio-dev", bdf);
+	{
+		DIR *dir = opendir(path);
+		struct dirent *e;
+
+		while (dir && (e = readdir(dir)))
+			if (!strncmp(e->d_name, "vfio", 4))
+				copy_str(cdev, sizeof(cdev), e->d_name);
+		if (dir)
+			closedir(dir);
+	}
+	if (mode && *mode && strcmp(mode, "type1") && strcmp(mode, "iommufd"))
+		return nvme_set_error(-EINVAL, "DENVME_VFIO_IOMMU=%s: allowed type1 or iommufd", mode);
+	bool use_fd = cdev[0] && access("/dev/iommu", F_OK) == 0;
+
+	if (mode && !strcmp(mode, "type1"))
+		use_fd = false;
+	if (mode && !strcmp(mode, "iommufd")) {
+		if (!use_fd)
+			return nvme_set_error(-ENOTSUP, "DENVME_VFIO_IOMMU=iommufd, but this kernel "
+					      "has no %s (Linux 6.6+ with CONFIG_IOMMUFD and "
+					      "CONFIG_VFIO_DEVICE_CDEV)", cdev[0] ? "/dev/iommu" :
+					      "VFIO device cdev");
+	}
+
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return nvme_set_error(-ENOMEM, "out of memory");
+	d->t.ops = &vfio_ops;
+	d->fd = d->epfd = d->stopfd = -1;
+	d->group = -1;
+	snprintf(d->bdf, sizeof(d->bdf), "%s", bdf);
+	snprintf(d->t.name, sizeof(d->t.name), "%s (vfio-pci, %s)", bdf,
+		 use_fd ? "iommufd" : "type1");
+	pthread_mutex_lock(&io.lock);
+	if (io.kind != IOMMU_NONE && (io.kind == IOMMU_FD) != use_fd) {
+		use_fd = io.kind == IOMMU_FD;
+		if (use_fd && !cdev[0]) {
+			pthread_mutex_unlock(&io.lock);
+			free(d);
+			return nvme_set_error(-ENOTSUP, "%s has no VFIO cdev but the devices open "
+					      "already use iommufd", bdf);
+		}
+	}
+	io.devices++;
+	r = use_fd ? open_iommufd(d, cdev) : open_type1(d, group_no);
+	pthread_mutex_unlock(&io.lock);
+	if (!r)
+		r = device_setup(d);
+	if (r) {
+		char msg[512];
+
+		snprintf(msg, sizeof(msg), "%s", nvme_get_error());
+		vfio_close(&d->t);
+		return nvme_set_error(r, "%s", msg);
+	}
+	*out = &d->t;
+	return 0;
+}
