@@ -1,0 +1,61 @@
+/**
+ * Every example runs unchanged on the embedded device (as a child process,
+ * the way a user runs it).
+ */
+import assert from "node:assert/strict";
+
+const root = new URL("..", import.meta.url).pathname;
+
+async function run(example: string, ...args: string[]): Promise<string> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-ffi",
+      "--allow-env",
+      "--allow-read",
+      `${root}examples/${example}`,
+      "--dut",
+      "qemu",
+      ...args,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout) +
+    new TextDecoder().decode(out.stderr);
+  assert.equal(out.code, 0, `${example} exited with ${out.code}:\n${text}`);
+  return text;
+}
+
+Deno.test("examples/hello_world.ts", async () => {
+  const out = await run("hello_world.ts");
+  assert.match(out, /model number: +QEMU NVMe Ctrl/);
+  assert.match(out, /read back: +"hello world"/);
+  assert.match(out, /hello world: PASSED/);
+});
+
+Deno.test("examples/identify.ts", async () => {
+  const out = await run("identify.ts");
+  assert.match(out, /controller: QEMU NVMe Ctrl/);
+  assert.match(out, /namespace 1: 8388608 LBAs of 512\+0 bytes/);
+  assert.match(out, /^00000000  36 1b/m);
+});
+
+Deno.test("examples/trim.ts", async () => {
+  assert.match(await run("trim.ts"), /reads back zeros: true\ntrim: PASSED/);
+});
+
+Deno.test("examples/aer.ts", async () => {
+  const out = await run("aer.ts");
+  assert.match(out, /AER: SMART \/ Health status \/ Temperature Threshold/);
+  assert.match(out, /aer: PASSED/);
+});
+
+Deno.test("examples/sanitize.ts", async () => {
+  const out = await run("sanitize.ts");
+  assert.match(out, /SANICAP 0x0/);
+  assert.match(
+    out,
+    /sanitize not available on this device: ERROR status: 00\/01 Invalid Command Opcode/,
+  );
+});
