@@ -38,7 +38,7 @@ Deno.test("examples/identify.ts", async () => {
   const out = await run("identify.ts");
   assert.match(out, /controller: QEMU NVMe Ctrl/);
   assert.match(out, /namespace 1: 8388608 LBAs of 512\+0 bytes/);
-  assert.match(out, /^00000000  36 1b/m);
+  assert.match(out, /^00000000 {2}36 1b/m);
 });
 
 Deno.test("examples/trim.ts", async () => {
