@@ -179,7 +179,9 @@ export class Controller implements QueueOwner {
   static defaultInit(nvme: Controller): void {
     nvme.disable();
     nvme.initAdminq();
-    nvme.setReg32(Reg.CC, 0x00460001);
+    // CC.CSS = 110b (all I/O command sets) when the embedded device has zoned namespaces
+    const zoned = nvme.pcie.dut.kind === "qemu" && nvme.pcie.dut.options.zoned;
+    nvme.setReg32(Reg.CC, zoned ? 0x00460061 : 0x00460001);
     nvme.waitReady(true);
     nvme.identifyController();
     nvme.initNs();

@@ -17,8 +17,14 @@ import { ParameterError } from "./errors.ts";
 export interface QemuOptions {
   /** Namespace size in bytes (each namespace). Default 4 GiB (sparse). */
   size: number;
-  /** LBA data size: 512 or 4096. Default 512. */
+  /** LBA data size: 512 or 4096 (of namespace 1). Default 512. */
   lba: 512 | 4096;
+  /** LBA data size per namespace (`lba=512/4096`: namespace 1, 2, ...; the last repeats). */
+  lbas: (512 | 4096)[];
+  /** Metadata bytes per LBA per namespace (`ms=0/8`, separate buffer): 0, 8, 16 or 64. */
+  ms: number[];
+  /** Zoned namespaces with this zone size in bytes (`zoned=4M`); the controller then enables all I/O command sets. */
+  zoned?: number;
   /** Number of namespaces, 1..32. Default 1. */
   ns: number;
   /** "file": a sparse image (default); "null": reads return zeros, writes vanish (throughput). */
@@ -49,13 +55,15 @@ const SIZE_UNITS: Record<string, number> = {
 };
 
 const HELP =
-  'use "qemu", "qemu:<options>" (size=4G,lba=512|4096,ns=1..32,backend=file|null,image=PATH,mdts=1..9,queues=1..256,serial=S,throttle=IOPS) or a PCI address such as "0000:01:00.0"';
+  'use "qemu", "qemu:<options>" (size=4G,lba=512|4096[/...],ms=0|8|16|64[/...],zoned=SIZE,ns=1..32,backend=file|null,image=PATH,mdts=1..9,queues=1..256,serial=S,throttle=IOPS) or a PCI address such as "0000:01:00.0"';
 
 /** Default options of the embedded device. */
 export function defaultQemuOptions(): QemuOptions {
   return {
     size: 4 * 2 ** 30,
     lba: 512,
+    lbas: [512],
+    ms: [0],
     ns: 1,
     backend: "file",
     mdts: 7,
@@ -122,13 +130,34 @@ export function parseDut(name: string): Dut {
           );
         }
         break;
-      case "lba":
-        if (v !== "512" && v !== "4096") {
+      case "lba": {
+        const list = v.split("/");
+        if (!list.every((x) => x === "512" || x === "4096")) {
           throw new ParameterError(
             `device option lba=${v}: allowed 512 or 4096`,
           );
         }
-        o.lba = Number(v) as 512 | 4096;
+        o.lbas = list.map((x) => Number(x) as 512 | 4096);
+        o.lba = o.lbas[0];
+        break;
+      }
+      case "ms": {
+        const list = v.split("/");
+        if (!list.every((x) => ["0", "8", "16", "64"].includes(x))) {
+          throw new ParameterError(
+            `device option ms=${v}: allowed 0, 8, 16 or 64 per namespace, e.g. ms=0/8`,
+          );
+        }
+        o.ms = list.map(Number);
+        break;
+      }
+      case "zoned":
+        o.zoned = parseSize(key, v);
+        if (o.zoned < 2 ** 20 || (o.zoned & (o.zoned - 1))) {
+          throw new ParameterError(
+            `device option zoned=${v}: a power-of-two zone size of at least 1M`,
+          );
+        }
         break;
       case "ns":
         o.ns = parseIntOpt(key, v, 1, 32);
@@ -172,9 +201,16 @@ export function parseDut(name: string): Dut {
         );
     }
   }
-  if (o.size % o.lba) {
+  if (o.zoned && o.size % o.zoned) {
     throw new ParameterError(
-      `device option size=${o.size} is not a multiple of lba=${o.lba}`,
+      `device option size=${o.size} is not a multiple of the zone size ${o.zoned}`,
+    );
+  }
+  if (o.size % Math.max(...o.lbas)) {
+    throw new ParameterError(
+      `device option size=${o.size} is not a multiple of lba=${
+        Math.max(...o.lbas)
+      }`,
     );
   }
   if (o.backend === "null" && o.image) {
@@ -237,9 +273,13 @@ export function qemuCommandLine(
     }`,
   );
   for (let n = 1; n <= o.ns; n++) {
+    const lba = o.lbas[Math.min(n, o.lbas.length) - 1];
+    const ms = o.ms[Math.min(n, o.ms.length) - 1];
     args.push(
       "-device",
-      `nvme-ns,drive=ns${n},bus=nvme0,nsid=${n},logical_block_size=${o.lba},physical_block_size=${o.lba}`,
+      `nvme-ns,drive=ns${n},bus=nvme0,nsid=${n},logical_block_size=${lba},physical_block_size=${lba}${
+        ms ? `,ms=${ms}` : ""
+      }${o.zoned ? `,zoned=on,zoned.zone_size=${o.zoned}` : ""}`,
     );
   }
   return { args, images };

@@ -345,14 +345,27 @@ export class Namespace {
       throw new ParameterError("ranges must list 1..256 source ranges");
     }
     const buf = new Buffer(ranges.length * 32, "copy ranges");
-    const dv = new DataView(buf.bytes.buffer, buf.bytes.byteOffset, buf.capacity);
+    const dv = new DataView(
+      buf.bytes.buffer,
+      buf.bytes.byteOffset,
+      buf.capacity,
+    );
     ranges.forEach((r, i) => {
       dv.setBigUint64(i * 32 + 8, checkU64(`ranges[${i}].lba`, r.lba), true);
-      dv.setUint16(i * 32 + 16, checkInt(`ranges[${i}].count`, r.count, 1, 65536) - 1, true);
+      dv.setUint16(
+        i * 32 + 16,
+        checkInt(`ranges[${i}].count`, r.count, 1, 65536) - 1,
+        true,
+      );
     });
     const { sqe, dv: c } = CommandQueue.command(0x19, this.nsid);
     c.setBigUint64(40, sdlba, true);
-    c.setUint32(48, (ranges.length - 1) | checkInt("ioFlags", o.ioFlags ?? 0, 0, 0xffff) << 16, true);
+    c.setUint32(
+      48,
+      (ranges.length - 1) |
+        checkInt("ioFlags", o.ioFlags ?? 0, 0, 0xffff) << 16,
+      true,
+    );
     q.submit(sqe, {
       buf,
       len: buf.capacity,
@@ -363,6 +376,82 @@ export class Namespace {
       detail: `${ranges.length} range(s) to lba ${sdlba}`,
     });
     return qpair;
+  }
+
+  /**
+   * Zone Management Send (79h): `action` 1 close, 2 finish, 3 open, 4 reset,
+   * 5 offline, 0x10 set zone descriptor extension; `all` selects every zone.
+   */
+  zoneMgmtSend(
+    qpair: Qpair,
+    slba: number | bigint,
+    action: number,
+    all = false,
+    cb?: CommandCallback,
+  ): Qpair {
+    const q = this.#queue(qpair);
+    const { sqe, dv } = CommandQueue.command(0x79, this.nsid);
+    dv.setBigUint64(40, checkU64("slba", slba), true);
+    dv.setUint32(
+      52,
+      checkInt("action", action, 0, 0xff) | (all ? 1 << 8 : 0),
+      true,
+    );
+    q.submit(sqe, {
+      cb,
+      detail: `zone 0x${BigInt(slba).toString(16)} action ${action}`,
+    });
+    return qpair;
+  }
+
+  /**
+   * Zone Management Receive (7Ah) into `buf`: `zra` 0 report zones, 1 extended
+   * report; `zrasf` filters by state (0 all); `partial` reports only what fits.
+   */
+  zoneMgmtRecv(
+    qpair: Qpair,
+    buf: Buffer,
+    slba: number | bigint = 0,
+    o: {
+      zra?: number;
+      zrasf?: number;
+      partial?: boolean;
+      size?: number;
+      cb?: CommandCallback;
+    } = {},
+  ): Qpair {
+    const q = this.#queue(qpair);
+    const size = checkInt("size", o.size ?? buf.size, 4, buf.size);
+    if (size % 4) {
+      throw new ParameterError(`size ${size} must be a multiple of 4`);
+    }
+    const { sqe, dv } = CommandQueue.command(0x7a, this.nsid);
+    dv.setBigUint64(40, checkU64("slba", slba), true);
+    dv.setUint32(48, size / 4 - 1, true);
+    dv.setUint32(
+      52,
+      checkInt("zra", o.zra ?? 0, 0, 0xff) |
+        checkInt("zrasf", o.zrasf ?? 0, 0, 0xff) << 8 |
+        (o.partial ? 1 << 16 : 0),
+      true,
+    );
+    q.submit(sqe, { buf, len: size, cb: o.cb });
+    return qpair;
+  }
+
+  /**
+   * Zone Append (7Dh) of `lbaCount` LBAs to the zone starting at `zslba`; the
+   * completion's DW0/DW1 hold the LBA the data went to.
+   */
+  zoneAppend(
+    qpair: Qpair,
+    buf: Buffer,
+    zslba: number | bigint,
+    lbaCount = 1,
+    opts?: CommandCallback | IoOptions,
+  ): Qpair {
+    if (!buf) throw new ParameterError("zoneAppend needs a buffer");
+    return this.#lbaCmd(0x7d, qpair, buf, zslba, lbaCount, this.#opts(opts));
   }
 
   /**

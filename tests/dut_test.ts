@@ -21,6 +21,8 @@ Deno.test("qemu device names and options", () => {
     {
       size: 16 * 2 ** 40,
       lba: 4096,
+      lbas: [4096],
+      ms: [0],
       ns: 2,
       backend: "file",
       mdts: 5,
