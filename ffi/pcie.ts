@@ -8,6 +8,7 @@ import { ClosedError, NvmeError, ParameterError } from "./errors.ts";
 import { cstr, lib, mapMemory, unwrap } from "./lib.ts";
 import { defaultDut, type Dut, parseDut, qemuCommandLine } from "./dut.ts";
 import { checkInt, checkOneOf } from "./validate.ts";
+import { sleepSync } from "./sleep.ts";
 
 const open = new Set<Pcie>();
 
@@ -86,18 +87,19 @@ export class Pcie {
     return this.#info()[5] === 1n;
   }
 
-  /** Read `size` (1, 2 or 4) bytes of config space at `offset`. */
+  /**
+   * Read `size` (1, 2 or 4) bytes of config space at `offset` (0..0xfff,
+   * naturally aligned; offsets from 0x100 are the extended config space).
+   */
   cfg(offset: number, size: 1 | 2 | 4 = 1): number {
-    checkInt("offset", offset, 0, 0xff);
-    checkOneOf("size", size, [1, 2, 4] as const);
+    checkCfg(offset, size);
     const v = new Uint32Array(1);
     unwrap(lib.nvme_pcie_cfg_read(this.handle, offset, size, v));
     return v[0];
   }
-  /** Write `size` (1, 2 or 4) bytes of config space at `offset`. */
+  /** Write `size` (1, 2 or 4) bytes of config space at `offset` (0..0xfff, aligned). */
   setCfg(offset: number, value: number, size: 1 | 2 | 4 = 1): void {
-    checkInt("offset", offset, 0, 0xff);
-    checkOneOf("size", size, [1, 2, 4] as const);
+    checkCfg(offset, size);
     checkInt(
       "value",
       value,
@@ -109,7 +111,7 @@ export class Pcie {
   /** Little-endian value of `byteCount` (1..4) config bytes at `offset` (pynvme `register`). */
   register(offset: number, byteCount = 4): number {
     checkInt("byteCount", byteCount, 1, 4);
-    checkInt("offset", offset, 0, 0x100 - byteCount);
+    checkInt("offset", offset, 0, 0x1000 - byteCount);
     let v = 0;
     for (let i = byteCount - 1; i >= 0; i--) {
       v = v * 256 + this.cfg(offset + i, 1);
@@ -127,6 +129,130 @@ export class Pcie {
       pos = hdr >> 8;
     }
     return undefined;
+  }
+
+  // --- device control (PCIe features; see README "Resets and power") -------
+
+  /**
+   * Offset of PCI Express extended capability `id` (e.g. 0x0001 AER, 0x000E
+   * ARI, 0x0010 SR-IOV) in the extended config space (from 0x100), or
+   * undefined when the function has none. QEMU's NVMe model has extended
+   * capabilities only with SR-IOV.
+   */
+  extCapOffset(id: number): number | undefined {
+    checkInt("extended capability id", id, 0, 0xffff);
+    return findExtCap((off) => this.cfg(off, 4), id);
+  }
+
+  #cap(id: number, what: string): number {
+    const off = this.capOffset(id);
+    if (off === undefined) {
+      throw new NvmeError(
+        `${this.dut.name}: no ${what} capability (id 0x${
+          id.toString(16).padStart(2, "0")
+        }) in config space`,
+      );
+    }
+    return off;
+  }
+
+  /**
+   * Function Level Reset: sets Initiate FLR (PCIe DevCtl bit 15). The function
+   * loses its BARs, command register, MSI-X and every queue; with `enable`
+   * (default) it is enabled again afterwards (BAR0, command register, the
+   * MSI-X vectors routed before). Then call `nvme0.reset()`: queues created
+   * before the FLR are closed, commands in flight complete as lost.
+   */
+  flr(enable = true): void {
+    const exp = this.#cap(0x10, "PCI Express");
+    if (!(this.cfg(exp + 4, 4) & (1 << 28))) {
+      throw new NvmeError(
+        `${this.dut.name} does not support FLR (DevCap.FLR = 0)`,
+      );
+    }
+    const devctl = this.cfg(exp + 8, 2);
+    this.setCfg(exp + 8, (devctl | 0x8000) & 0xffff, 2);
+    // the spec gives a function 100 ms to complete an FLR; the model is synchronous
+    if (this.dut.kind !== "qemu") sleepSync(100);
+    if (enable) this.enable();
+  }
+
+  /**
+   * Power state from the PM capability's PMCSR bits 1:0 (pynvme
+   * `power_state`): 0 = D0, 3 = D3hot (1, 2 = D1, D2). Setting writes those
+   * bits and keeps the rest of PMCSR.
+   */
+  get powerState(): number {
+    return this.cfg(this.#cap(0x01, "power management") + 4, 2) & 3;
+  }
+  set powerState(state: number) {
+    checkInt("power state", state, 0, 3);
+    const pmcsr = this.#cap(0x01, "power management") + 4;
+    // PME Status (bit 15) is write-1-to-clear: do not clear it by accident
+    const v = this.cfg(pmcsr, 2) & ~0x8003;
+    this.setCfg(pmcsr, v | state, 2);
+    if (this.dut.kind !== "qemu") sleepSync(10); // D3hot -> D0 recovery time
+  }
+
+  /**
+   * ASPM Control of the PCIe Link Control register (PCIe cap + 0x10, bits
+   * 1:0; pynvme `aspm`): 0 disabled, 1 L0s, 2 L1, 3 L0s and L1. The bits are
+   * read-only zero where the function does not implement ASPM control (as on
+   * the embedded device).
+   */
+  get aspm(): number {
+    return this.cfg(this.#cap(0x10, "PCI Express") + 0x10, 2) & 3;
+  }
+  set aspm(control: number) {
+    checkInt("aspm", control, 0, 3);
+    const lnkctl = this.#cap(0x10, "PCI Express") + 0x10;
+    this.setCfg(lnkctl, (this.cfg(lnkctl, 2) & ~3) | control, 2);
+  }
+
+  /**
+   * Reset the function as a PCIe hot reset does, then enable it again (pynvme
+   * `Pcie.reset`). On the embedded device this is QEMU's system reset (guest
+   * RAM, the DMA memory, is kept). `rstFn` replaces the built-in reset (e.g. a
+   * secondary bus reset through the upstream bridge). Then call `nvme0.reset()`.
+   */
+  reset(rstFn?: () => void): void {
+    if (rstFn) {
+      this.handle;
+      rstFn();
+      this.enable();
+      return;
+    }
+    unwrap(lib.nvme_pcie_hot_reset(this.handle), "hot reset");
+  }
+
+  /**
+   * True while the function's legacy interrupt (INTx) is asserted: after a
+   * completion on a CQ with interrupts enabled, while MSI-X is off (clear the
+   * Enable bit of the MSI-X capability), INTMS bit 0 clear, until the CQ head
+   * doorbell empties the CQ. The embedded device reports the IOAPIC line.
+   */
+  intxAsserted(): boolean {
+    const v = new Uint32Array(1);
+    unwrap(lib.nvme_pcie_intx(this.handle, v), "INTx");
+    return v[0] === 1;
+  }
+
+  #state(): Uint32Array {
+    const o = new Uint32Array(4);
+    unwrap(lib.nvme_pcie_state(this.handle, o, 4));
+    return o;
+  }
+  /** True while MSI-X is enabled with the driver's vectors routed (false: INTx mode or after a reset before `enable()`). */
+  get msixEnabled(): boolean {
+    return this.#state()[2] > 0;
+  }
+  /** True between `Subsystem.powerOff()` and `powerOn()` (embedded device). */
+  get poweredOff(): boolean {
+    return this.#state()[0] === 1;
+  }
+  /** Resets of the function so far (FLR, hot reset, power cycle). */
+  get resetCount(): number {
+    return this.#state()[1];
   }
 
   /** @internal Words in DMA memory set by MSI-X vectors (vector i -> word i). */
@@ -194,6 +320,37 @@ export class Pcie {
   /** Every device open in this process. */
   static get open(): readonly Pcie[] {
     return [...open];
+  }
+}
+
+/**
+ * Walk the PCI Express extended capability list (from 0x100) with `read`
+ * (a dword config read) and return the offset of capability `id`.
+ */
+export function findExtCap(
+  read: (offset: number) => number,
+  id: number,
+): number | undefined {
+  let pos = 0x100;
+  // at most (4096 - 256) / 4 capabilities; stop on loops and bad pointers
+  for (let n = 0; n < 960 && pos >= 0x100 && pos <= 0xffc; n++) {
+    const hdr = read(pos & 0xffc);
+    if (hdr === 0 || hdr === 0xffffffff) return undefined;
+    if ((hdr & 0xffff) === id) return pos & 0xffc;
+    pos = hdr >>> 20;
+  }
+  return undefined;
+}
+
+function checkCfg(offset: number, size: number): void {
+  checkInt("config offset", offset, 0, 0xfff);
+  checkOneOf("size", size, [1, 2, 4]);
+  if (offset % size) {
+    throw new ParameterError(
+      `config offset 0x${
+        offset.toString(16)
+      } is not aligned to the ${size}-byte access size`,
+    );
   }
 }
 

@@ -45,6 +45,14 @@ export const symbols = {
   },
   /** int nvme_pcie_enable(uint32_t h) */
   nvme_pcie_enable: { parameters: ["u32"], result: "i32" },
+  /** int nvme_pcie_hot_reset(uint32_t h) */
+  nvme_pcie_hot_reset: { parameters: ["u32"], result: "i32" },
+  /** int nvme_pcie_power(uint32_t h, uint32_t on) */
+  nvme_pcie_power: { parameters: ["u32", "u32"], result: "i32" },
+  /** int nvme_pcie_intx(uint32_t h, uint32_t *level) */
+  nvme_pcie_intx: { parameters: ["u32", "buffer"], result: "i32" },
+  /** int nvme_pcie_state(uint32_t h, uint32_t *out, uint32_t n) */
+  nvme_pcie_state: { parameters: ["u32", "buffer", "u32"], result: "i32" },
 
   /** int nvme_ctrl_open(uint32_t pcie, uint32_t *out) */
   nvme_ctrl_open: { parameters: ["u32", "buffer"], result: "i32" },

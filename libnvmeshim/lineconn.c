@@ -99,6 +99,39 @@ static int fill(struct lineconn *c)
 	return 0;
 }
 
+/* qtest's asynchronous "IRQ raise N" / "IRQ lower N" (irq_intercept_in): a level per line */
+static void note_irq(struct lineconn *c, const char *line, size_t l)
+{
+	char tmp[40];
+	unsigned n;
+
+	if (l >= sizeof(tmp))
+		return;
+	memcpy(tmp, line, l);
+	tmp[l] = 0;
+	if (sscanf(tmp, "IRQ raise %u", &n) == 1 && n < 64) {
+		__atomic_or_fetch(&c->irq_level, 1ull << n, __ATOMIC_ACQ_REL);
+		c->irq_raises++;
+	} else if (sscanf(tmp, "IRQ lower %u", &n) == 1 && n < 64) {
+		__atomic_and_fetch(&c->irq_level, ~(1ull << n), __ATOMIC_ACQ_REL);
+	}
+}
+
+void lineconn_replace(struct lineconn *c, struct lineconn *fresh)
+{
+	pthread_mutex_lock(&c->lock);
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = fresh->fd;
+	c->timeout_ms = fresh->timeout_ms;
+	c->len = 0;
+	c->irq_level = 0;
+	c->dead = false;
+	fresh->fd = -1;
+	fresh->dead = true;
+	pthread_mutex_unlock(&c->lock);
+}
+
 int lineconn_readline(struct lineconn *c, char *out, size_t cap)
 {
 	for (;;) {
@@ -116,6 +149,9 @@ int lineconn_readline(struct lineconn *c, char *out, size_t cap)
 		}
 		size_t l = (size_t)(nl - c->buf);
 		bool skip = c->skip_prefix && !strncmp(c->buf, c->skip_prefix, strlen(c->skip_prefix));
+
+		if (skip && l > 4 && !memcmp(c->buf, "IRQ ", 4))
+			note_irq(c, c->buf, l);
 
 		if (!skip && out && cap) {
 			size_t n = l < cap - 1 ? l : cap - 1;

@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct lineconn {
 	int fd;
@@ -19,7 +20,16 @@ struct lineconn {
 	char buf[65536];
 	size_t len; /* bytes in buf */
 	unsigned long events; /* skipped asynchronous lines */
+	uint64_t irq_level;   /* qtest "IRQ raise N" / "IRQ lower N": level of lines 0..63 */
+	unsigned long irq_raises; /* "IRQ raise" lines seen */
 };
+
+/**
+ * lineconn_replace() - take over the connection of @fresh (just connected)
+ * in @c, under @c's lock, so that threads using @c see either the old (dead)
+ * or the new connection. @fresh is left without a descriptor.
+ */
+void lineconn_replace(struct lineconn *c, struct lineconn *fresh);
 
 /**
  * lineconn_connect() - connect to a unix socket, retrying while @alive says the

@@ -59,8 +59,30 @@ NVME_API int nvme_pcie_info(uint32_t h, uint64_t *out, uint32_t n);
 NVME_API int nvme_pcie_irq_mask(uint32_t h, uint32_t vec, uint32_t mask);
 /** nvme_pcie_control() - transport request (QMP JSON for qemu); reply in @out. */
 NVME_API int nvme_pcie_control(uint32_t h, const char *req, char *out, uint32_t cap);
-/** nvme_pcie_enable() - reprogram BAR0 and the command register (after FLR). */
+/**
+ * nvme_pcie_enable() - reprogram BAR0 and the command register and route the
+ * MSI-X vectors routed before (after an FLR).
+ */
 NVME_API int nvme_pcie_enable(uint32_t h);
+/**
+ * nvme_pcie_hot_reset() - reset the function as a PCIe hot reset does (qemu:
+ * QMP system_reset, guest RAM kept), then enable it. -ENOTSUP if impossible.
+ */
+NVME_API int nvme_pcie_hot_reset(uint32_t h);
+/**
+ * nvme_pcie_power() - power off (@on 0: a dirty power loss, every access then
+ * fails with -ENODEV "powered off", commands in flight complete as lost) or on
+ * (same images and DMA memory, function enabled; the controller needs a reset).
+ * -ENOTSUP when the transport cannot switch power.
+ */
+NVME_API int nvme_pcie_power(uint32_t h, uint32_t on);
+/** nvme_pcie_intx() - *@level = 1 while the function's INTx line is asserted. */
+NVME_API int nvme_pcie_intx(uint32_t h, uint32_t *level);
+/**
+ * nvme_pcie_state() - @out: [powered off, reset epoch (bumped by FLR, hot
+ * reset, power on), MSI-X vectors enabled now (0: MSI-X off), vectors routed]
+ */
+NVME_API int nvme_pcie_state(uint32_t h, uint32_t *out, uint32_t n);
 
 /* --- controllers --------------------------------------------------------- */
 

@@ -73,7 +73,40 @@ int nvme_pci_msix_route(struct nvme_transport *t, unsigned nvec)
 	if ((r = t->ops->cfg_write(t, t->msix_cap + PCI_MSIX_FLAGS, 2, flags)))
 		return r;
 	t->nvec = nvec;
+	t->nvec_routed = nvec;
 	return 0;
+}
+
+static bool overlaps(uint32_t off, unsigned size, uint32_t start, unsigned len)
+{
+	return off < start + len && start < off + size;
+}
+
+void nvme_pci_reset_done(struct nvme_transport *t, const char *what)
+{
+	__atomic_add_fetch(&t->epoch, 1, __ATOMIC_ACQ_REL);
+	t->last_reset = what;
+	t->nvec = 0; /* a reset clears MSI-X Enable: pci_enable routes the vectors again */
+}
+
+void nvme_pci_cfg_written(struct nvme_transport *t, uint32_t off, unsigned size, uint32_t val)
+{
+	uint32_t v, exp;
+
+	if (t->msix_cap && overlaps(off, size, t->msix_cap + PCI_MSIX_FLAGS, 2)) {
+		if (!t->ops->cfg_read(t, t->msix_cap + PCI_MSIX_FLAGS, 2, &v))
+			t->nvec = (v & PCI_MSIX_FLAGS_ENABLE) ? t->nvec_routed : 0;
+		return;
+	}
+	/* Initiate FLR is bit 15 of DevCtl, the upper byte of the word */
+	if (off < 0x40 || off >= 0x100)
+		return;
+	exp = nvme_pci_find_cap(t, PCI_CAP_ID_EXP);
+	if (!exp || !overlaps(off, size, exp + PCI_EXP_DEVCTL + 1, 1))
+		return;
+	val >>= 8 * (exp + PCI_EXP_DEVCTL + 1 - off);
+	if (val & (PCI_EXP_DEVCTL_BCR_FLR >> 8))
+		nvme_pci_reset_done(t, "FLR");
 }
 
 int nvme_pci_msix_mask(struct nvme_transport *t, unsigned vec, int mask)
@@ -83,6 +116,9 @@ int nvme_pci_msix_mask(struct nvme_transport *t, unsigned vec, int mask)
 
 	if ((r = msix_table(t, &table)))
 		return r;
+	if (!t->nvec && t->nvec_routed)
+		return nvme_set_error(-ENOTSUP, "MSI-X is disabled on %s (MSI-X Enable is clear: "
+				      "INTx mode, or a reset not followed by enable())", t->name);
 	if (vec >= t->nvec)
 		return nvme_set_error(-EINVAL, "interrupt vector %u: allowed 0..%u", vec,
 				      t->nvec ? t->nvec - 1 : 0);

@@ -222,7 +222,7 @@ int nvme_sq_submit(struct nvme_sq *sq, const uint8_t *sqe, struct nvme_buf *buf,
 	if (c->t->dead)
 		return nvme_set_error(-ENODEV, "%s is %s", c->t->name, nvme_transport_gone(c->t));
 	if (nvme_q_stale(sq))
-		return nvme_set_error(-ESTALE, "queue %u was lost by a %s of %s: reset the controller "
+		return nvme_set_error(-ESTALE, "queue %u was lost in the %s of %s: reset the controller "
 				      "(nvme0.reset()) and create new queues", sq->qid,
 				      c->t->last_reset ? c->t->last_reset : "reset", c->t->name);
 	if (sq->free_top == NO_TRACKER || nvme_sq_full(sq->tail, sq->head, sq->size))

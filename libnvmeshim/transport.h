@@ -35,8 +35,24 @@ struct nvme_transport_ops {
 	int (*irq_setup)(struct nvme_transport *t, unsigned nvec);
 	/** irq_mask - mask (1) or unmask (0) one vector. */
 	int (*irq_mask)(struct nvme_transport *t, unsigned vec, bool mask);
-	/** pci_enable - (re)program BARs and the command register, e.g. after an FLR. */
+	/**
+	 * pci_enable - (re)program BARs and the command register, e.g. after an
+	 * FLR, and route again the MSI-X vectors routed before (t->nvec_routed).
+	 */
 	int (*pci_enable)(struct nvme_transport *t);
+	/**
+	 * hot_reset - reset the function as a PCIe hot reset does (qemu: QMP
+	 * system_reset, which keeps guest RAM), then pci_enable. NULL: unsupported.
+	 */
+	int (*hot_reset)(struct nvme_transport *t);
+	/**
+	 * power - power the device off (@on false: a dirty power loss; every access
+	 * then fails with -ENODEV "powered off") or on again (same images, same DMA
+	 * memory, function enabled). NULL: unsupported (needs an external switch).
+	 */
+	int (*power)(struct nvme_transport *t, bool on);
+	/** intx - *@level = 1 while the function's INTx line is asserted. NULL: unsupported. */
+	int (*intx)(struct nvme_transport *t, uint32_t *level);
 	/** control - transport-specific request (QMP for qemu); @out gets the reply. */
 	int (*control)(struct nvme_transport *t, const char *req, char *out, unsigned cap);
 	/** alive - 0 once the device is gone (process exited, unplugged). */
@@ -51,7 +67,11 @@ struct nvme_transport {
 	bool dead;	 /* set once an access failed because the device is gone */
 	uint32_t *irq_words; /* one word per vector, in DMA memory */
 	uint64_t irq_iova;
-	unsigned nvec;	 /* vectors set up by irq_setup */
+	unsigned nvec;	 /* vectors set up by irq_setup and enabled now (0: MSI-X off) */
+	unsigned nvec_routed; /* vectors routed by irq_setup, restored by pci_enable */
+	bool powered_off;     /* dead because of power(t, false) */
+	uint32_t epoch;	      /* bumped by every reset of the function (FLR, hot reset, power on) */
+	const char *last_reset; /* "FLR", "hot reset", "power cycle": what bumped epoch */
 	unsigned msix_size; /* vectors the function offers (0: none) */
 	uint32_t msix_cap;  /* config offset of the MSI-X capability, 0 if none */
 	uint64_t bar0_size;
@@ -83,5 +103,11 @@ int nvme_vfio_open(const char *bdf, struct nvme_transport **out);
  * nvme_qemu_pid() - pid of the QEMU behind a qemu transport, or 0.
  */
 int nvme_qemu_pid(struct nvme_transport *t);
+
+/** nvme_transport_gone() - why a dead transport is dead: "powered off" or "gone". */
+static inline const char *nvme_transport_gone(const struct nvme_transport *t)
+{
+	return t->powered_off ? "powered off" : "gone";
+}
 
 #endif

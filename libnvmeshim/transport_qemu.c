@@ -37,12 +37,21 @@ struct qemu_dev {
 	unsigned nimg;
 	unsigned devfn;
 	uint64_t bar0;
+	char *args;	/* extra QEMU arguments, kept to start QEMU again (power on) */
+	bool mmcfg;	/* PCIEXBAR enabled: config space above 0xff reachable */
+	unsigned gsi;	/* IOAPIC input of the function's INTx line */
+	pthread_mutex_t power_lock;
 };
 
 #define to_qemu(tp) ((struct qemu_dev *)(tp))
 
+/* q35 MMCONFIG window (PCIEXBAR at MCH 00:00.0 offset 0x60), 256 MiB */
+#define QEMU_MMCFG 0xB0000000ull
+
 static int gone(struct qemu_dev *q, int err)
 {
+	if (q->t.powered_off)
+		return nvme_set_error(-ENODEV, "%s is powered off", q->t.name);
 	if (err == -ENOTCONN || err == -ECONNRESET || err == -EPIPE || err == -ETIMEDOUT ||
 	    q->qt.dead) {
 		q->t.dead = true;
@@ -59,7 +68,7 @@ static int qt(struct qemu_dev *q, const char *req, unsigned nreplies, uint64_t *
 	int r;
 
 	if (q->t.dead)
-		return nvme_set_error(-ENODEV, "%s is gone", q->t.name);
+		return nvme_set_error(-ENODEV, "%s is %s", q->t.name, nvme_transport_gone(&q->t));
 	r = lineconn_exchange(&q->qt, req, strlen(req), nreplies, reply, sizeof(reply));
 	if (r < 0)
 		return gone(q, r);
@@ -75,20 +84,58 @@ static uint32_t cfg_addr(struct qemu_dev *q, uint32_t off)
 	return 0x80000000u | (q->devfn << 8) | (off & 0xfc);
 }
 
+/*
+ * Config space above 0xff (extended capabilities) is only reachable through
+ * MMCONFIG: enable q35's PCIEXBAR (MCH 00:00.0 offset 0x60) once per machine
+ * reset, then use memory accesses at 0xB0000000 + (bus<<20 | devfn<<12 | off).
+ */
+static int mmcfg_addr(struct qemu_dev *q, uint32_t off, uint64_t *addr)
+{
+	int r;
+
+	if (!q->mmcfg) {
+		char req[128];
+
+		snprintf(req, sizeof(req), "outl 0xcf8 0x80000064\noutl 0xcfc 0x0\n"
+			 "outl 0xcf8 0x80000060\noutl 0xcfc 0x%llx\n", QEMU_MMCFG | 1);
+		if ((r = qt(q, req, 4, NULL)))
+			return r;
+		q->mmcfg = true;
+	}
+	*addr = QEMU_MMCFG + ((uint64_t)q->devfn << 12) + off;
+	return 0;
+}
+
+static int cfg_check(const char *what, uint32_t off, unsigned size)
+{
+	if (off >= 0x1000 || (size != 1 && size != 2 && size != 4) || (off & (size - 1)))
+		return nvme_set_error(-EINVAL, "config %s of %u bytes at 0x%x: allowed offsets "
+				      "0..0xfff, size 1/2/4, naturally aligned", what, size, off);
+	return 0;
+}
+
 static int qemu_cfg_read(struct nvme_transport *t, uint32_t off, unsigned size, uint32_t *val)
 {
 	struct qemu_dev *q = to_qemu(t);
 	char req[96];
-	uint64_t v;
+	uint64_t v, addr;
 	int r;
 	static const char *const in[] = { "", "inb", "inw", "", "inl" };
+	static const char rd[] = { 0, 'b', 'w', 0, 'l' };
 
-	if (off >= 256 || (size != 1 && size != 2 && size != 4) || (off & (size - 1)))
-		return nvme_set_error(-EINVAL, "config read of %u bytes at 0x%x: allowed offsets 0..0xff, "
-				      "size 1/2/4, naturally aligned", size, off);
-	snprintf(req, sizeof(req), "outl 0xcf8 0x%x\n%s 0x%x\n", cfg_addr(q, off), in[size],
-		 0xcfc + (off & 3));
-	if ((r = qt(q, req, 2, &v)))
+	if ((r = cfg_check("read", off, size)))
+		return r;
+	if (off >= 0x100) {
+		if ((r = mmcfg_addr(q, off, &addr)))
+			return r;
+		snprintf(req, sizeof(req), "read%c 0x%llx\n", rd[size], (unsigned long long)addr);
+		r = qt(q, req, 1, &v);
+	} else {
+		snprintf(req, sizeof(req), "outl 0xcf8 0x%x\n%s 0x%x\n", cfg_addr(q, off), in[size],
+			 0xcfc + (off & 3));
+		r = qt(q, req, 2, &v);
+	}
+	if (r)
 		return r;
 	*val = (uint32_t)v;
 	return 0;
@@ -98,11 +145,20 @@ static int qemu_cfg_write(struct nvme_transport *t, uint32_t off, unsigned size,
 {
 	struct qemu_dev *q = to_qemu(t);
 	char req[96];
+	uint64_t addr;
+	int r;
 	static const char *const out[] = { "", "outb", "outw", "", "outl" };
+	static const char wr[] = { 0, 'b', 'w', 0, 'l' };
 
-	if (off >= 256 || (size != 1 && size != 2 && size != 4) || (off & (size - 1)))
-		return nvme_set_error(-EINVAL, "config write of %u bytes at 0x%x: allowed offsets "
-				      "0..0xff, size 1/2/4, naturally aligned", size, off);
+	if ((r = cfg_check("write", off, size)))
+		return r;
+	if (off >= 0x100) {
+		if ((r = mmcfg_addr(q, off, &addr)))
+			return r;
+		snprintf(req, sizeof(req), "write%c 0x%llx 0x%x\n", wr[size],
+			 (unsigned long long)addr, val);
+		return qt(q, req, 1, NULL);
+	}
 	snprintf(req, sizeof(req), "outl 0xcf8 0x%x\n%s 0x%x 0x%x\n", cfg_addr(q, off), out[size],
 		 0xcfc + (off & 3), val);
 	return qt(q, req, 2, NULL);
@@ -220,6 +276,9 @@ static int qemu_pci_enable(struct nvme_transport *t)
 		t->msix_size = (v & 0x7ff) + 1;
 	}
 	t->nvec = 0;
+	/* after a reset: the vectors the controller had routed come back */
+	if (t->nvec_routed && t->msix_size)
+		return qemu_irq_setup(t, t->nvec_routed);
 	return 0;
 }
 
@@ -227,9 +286,12 @@ static int qemu_control(struct nvme_transport *t, const char *req, char *out, un
 {
 	struct qemu_dev *q = to_qemu(t);
 	size_t len = strlen(req);
-	char *line = malloc(len + 2);
+	char *line;
 	int r;
 
+	if (t->powered_off)
+		return nvme_set_error(-ENODEV, "%s is powered off", t->name);
+	line = malloc(len + 2);
 	if (!line)
 		return -ENOMEM;
 	memcpy(line, req, len);
@@ -266,8 +328,13 @@ static void qemu_close(struct nvme_transport *t)
 		close(q->log_fd);
 	if (t->irq_words)
 		nvme_dma_free(t->irq_words, 4096);
+	free(q->args);
 	free(q);
 }
+
+static int qemu_hot_reset(struct nvme_transport *t);
+static int qemu_power(struct nvme_transport *t, bool on);
+static int qemu_intx(struct nvme_transport *t, uint32_t *level);
 
 static const struct nvme_transport_ops qemu_ops = {
 	.name = "qemu",
@@ -279,6 +346,9 @@ static const struct nvme_transport_ops qemu_ops = {
 	.irq_setup = qemu_irq_setup,
 	.irq_mask = qemu_irq_mask,
 	.pci_enable = qemu_pci_enable,
+	.hot_reset = qemu_hot_reset,
+	.power = qemu_power,
+	.intx = qemu_intx,
 	.control = qemu_control,
 	.alive = qemu_alive,
 	.close = qemu_close,
@@ -433,6 +503,7 @@ static int start(struct qemu_dev *q, const char *args, char *rundir)
 	char qemu[4096], mem[256], memsz[32], bios[64], qtest[600], qmp[600], tmp[600];
 	char *argv[MAX_ARGS];
 	char *extra = NULL;
+	struct lineconn *fresh = NULL;
 	int keep[MAX_IMAGES + 2], nkeep = 0, argc = 0, r, bios_fd = -1;
 
 	if (!arena)
@@ -512,6 +583,8 @@ static int start(struct qemu_dev *q, const char *args, char *rundir)
 	}
 	argv[argc] = NULL;
 
+	if (q->log_fd >= 0)
+		close(q->log_fd); /* started before (power on): a fresh log */
 	q->log_fd = memfd_create("denvme-qemu-log", MFD_CLOEXEC);
 	q->pid = nvme_proc_spawn(argv, keep, nkeep, q->log_fd);
 	if (q->pid < 0) {
@@ -519,17 +592,25 @@ static int start(struct qemu_dev *q, const char *args, char *rundir)
 		q->pid = 0;
 		goto fail;
 	}
-	snprintf(tmp, sizeof(tmp), "%s/qtest.sock", rundir);
-	r = lineconn_connect(&q->qt, tmp, 20000, child_alive, &q->pid);
-	if (!r) {
-		q->qt.skip_prefix = "IRQ";
-		snprintf(tmp, sizeof(tmp), "%s/qmp.sock", rundir);
-		r = lineconn_connect(&q->qmp, tmp, 5000, child_alive, &q->pid);
+	/* connect aside, then swap in under the connection's lock (threads may use it) */
+	fresh = calloc(1, sizeof(*fresh));
+	if (!fresh) {
+		r = -ENOMEM;
+		goto fail;
 	}
+	snprintf(tmp, sizeof(tmp), "%s/qtest.sock", rundir);
+	r = lineconn_connect(fresh, tmp, 20000, child_alive, &q->pid);
+	if (!r) {
+		lineconn_replace(&q->qt, fresh);
+		snprintf(tmp, sizeof(tmp), "%s/qmp.sock", rundir);
+		r = lineconn_connect(fresh, tmp, 5000, child_alive, &q->pid);
+	}
+	if (!r)
+		lineconn_replace(&q->qmp, fresh);
+	free(fresh);
 	if (!r) {
 		char line[1024];
 
-		q->qmp.skip_prefix = "{\"event\"";
 		pthread_mutex_lock(&q->qmp.lock);
 		r = lineconn_readline(&q->qmp, line, sizeof(line)); /* greeting */
 		pthread_mutex_unlock(&q->qmp.lock);
@@ -554,10 +635,149 @@ fail:
 	return r;
 }
 
+/*
+ * INTx: with irq_intercept_in the IOAPIC's inputs become qtest's asynchronous
+ * "IRQ raise/lower N" lines (lineconn keeps their level). q35 without firmware
+ * routes slot S INTA to PIRQ[(S%4)+4], i.e. IOAPIC GSI 20 + (S%4).
+ */
+static int intercept_irqs(struct qemu_dev *q)
+{
+	q->gsi = 20 + ((q->devfn >> 3) % 4);
+	return qt(q, "irq_intercept_in ioapic\n", 1, NULL);
+}
+
+static int qemu_intx(struct nvme_transport *t, uint32_t *level)
+{
+	struct qemu_dev *q = to_qemu(t);
+	int r;
+
+	/* any exchange drains the asynchronous lines QEMU sent before its reply */
+	if ((r = qt(q, "readl 0x0\n", 1, NULL)))
+		return r;
+	*level = (uint32_t)(__atomic_load_n(&q->qt.irq_level, __ATOMIC_ACQUIRE) >> q->gsi) & 1;
+	return 0;
+}
+
+/* start QEMU (again), find the function and enable it */
+static int boot(struct qemu_dev *q)
+{
+	char rundir[512] = "";
+	int r;
+
+	q->mmcfg = false;
+	r = start(q, q->args, rundir);
+	if (rundir[0]) {
+		/* the sockets are connected (or never will be): no file stays behind */
+		char path[600];
+
+		snprintf(path, sizeof(path), "%s/qtest.sock", rundir);
+		unlink(path);
+		snprintf(path, sizeof(path), "%s/qmp.sock", rundir);
+		unlink(path);
+		rmdir(rundir);
+	}
+	if (!r) {
+		snprintf(q->t.name, sizeof(q->t.name), "embedded device (QEMU pid %d)", q->pid);
+		r = find_nvme(q);
+	}
+	if (!r) {
+		snprintf(q->t.name, sizeof(q->t.name), "embedded device (QEMU pid %d, 00:%02x.%x)",
+			 q->pid, q->devfn >> 3, q->devfn & 7);
+		r = intercept_irqs(q);
+	}
+	if (!r)
+		r = qemu_pci_enable(&q->t);
+	return r;
+}
+
+static int qemu_hot_reset(struct nvme_transport *t)
+{
+	struct qemu_dev *q = to_qemu(t);
+	uint64_t end;
+	uint32_t v;
+	char reply[512];
+	int r;
+
+	/* Cache Line Size is cleared by the reset: a marker of its completion */
+	if ((r = qemu_cfg_write(t, PCI_CACHE_LINE_SIZE, 1, 0x10)))
+		return r;
+	if ((r = qemu_control(t, "{\"execute\":\"system_reset\"}", reply, sizeof(reply))))
+		return r;
+	if (!strstr(reply, "\"return\""))
+		return nvme_set_error(-EIO, "%s: system_reset refused: %s", t->name, reply);
+	/* QEMU resets the machine in its main loop after replying */
+	end = nvme_now_ns() + 5000000000ull;
+	for (;;) {
+		if ((r = qemu_cfg_read(t, PCI_CACHE_LINE_SIZE, 1, &v)))
+			return r;
+		if (v == 0)
+			break;
+		if (nvme_now_ns() > end)
+			return nvme_set_error(-ETIMEDOUT, "%s: the hot reset did not complete within "
+					      "5 s", t->name);
+		usleep(500);
+	}
+	q->mmcfg = false; /* PCIEXBAR is disabled again */
+	nvme_pci_reset_done(t, "hot reset");
+	if ((r = intercept_irqs(q)))
+		return r;
+	return qemu_pci_enable(t);
+}
+
+static void disconnect(struct qemu_dev *q)
+{
+	pthread_mutex_lock(&q->qt.lock);
+	lineconn_close(&q->qt);
+	pthread_mutex_unlock(&q->qt.lock);
+	pthread_mutex_lock(&q->qmp.lock);
+	lineconn_close(&q->qmp);
+	pthread_mutex_unlock(&q->qmp.lock);
+}
+
+static int qemu_power(struct nvme_transport *t, bool on)
+{
+	struct qemu_dev *q = to_qemu(t);
+	int r = 0;
+
+	pthread_mutex_lock(&q->power_lock);
+	if (!on) {
+		if (!t->powered_off) {
+			/* first, so that every access from now on says "powered off" */
+			t->powered_off = true;
+			t->dead = true;
+			/* a dirty power loss: SIGKILL, and wait, QEMU holds image write locks */
+			if (q->pid > 0)
+				nvme_proc_stop(q->pid, 0);
+			q->pid = 0;
+			disconnect(q);
+		}
+	} else if (!t->powered_off) {
+		r = nvme_set_error(-EALREADY, "%s is already powered on", t->name);
+	} else {
+		t->powered_off = false;
+		t->dead = false;
+		nvme_pci_reset_done(t, "power cycle");
+		r = boot(q); /* same arguments, same image descriptors, same DMA arena */
+		if (r) {
+			char msg[512];
+
+			snprintf(msg, sizeof(msg), "power on failed: %s", nvme_get_error());
+			if (q->pid > 0)
+				nvme_proc_stop(q->pid, 0);
+			q->pid = 0;
+			disconnect(q);
+			t->powered_off = true;
+			t->dead = true;
+			r = nvme_set_error(r, "%s", msg);
+		}
+	}
+	pthread_mutex_unlock(&q->power_lock);
+	return r;
+}
+
 int nvme_qemu_open(const char *args, const char *images, struct nvme_transport **out)
 {
 	struct qemu_dev *q = calloc(1, sizeof(*q));
-	char rundir[512] = "";
 	int r = 0;
 
 	if (!q)
@@ -566,6 +786,12 @@ int nvme_qemu_open(const char *args, const char *images, struct nvme_transport *
 	q->log_fd = -1;
 	q->qt.fd = q->qmp.fd = -1;
 	q->qt.dead = q->qmp.dead = true;
+	q->qt.skip_prefix = "IRQ";
+	/* QMP events read {"timestamp": ..., "event": ...}: asynchronous, dropped */
+	q->qmp.skip_prefix = "{\"timestamp\"";
+	pthread_mutex_init(&q->qt.lock, NULL);
+	pthread_mutex_init(&q->qmp.lock, NULL);
+	pthread_mutex_init(&q->power_lock, NULL);
 	for (unsigned i = 0; i < MAX_IMAGES; i++)
 		q->img_fd[i] = -1;
 	sweep_stale(runtime_base());
@@ -589,27 +815,10 @@ int nvme_qemu_open(const char *args, const char *images, struct nvme_transport *
 		}
 		p = nl ? nl + 1 : p + l;
 	}
+	if (!r && !(q->args = strdup(args)))
+		r = nvme_set_error(-ENOMEM, "out of memory");
 	if (!r)
-		r = start(q, args, rundir);
-	if (rundir[0]) {
-		/* the sockets are connected (or never will be): no file stays behind */
-		char path[600];
-
-		snprintf(path, sizeof(path), "%s/qtest.sock", rundir);
-		unlink(path);
-		snprintf(path, sizeof(path), "%s/qmp.sock", rundir);
-		unlink(path);
-		rmdir(rundir);
-	}
-	if (!r) {
-		snprintf(q->t.name, sizeof(q->t.name), "embedded device (QEMU pid %d)", q->pid);
-		r = find_nvme(q);
-	}
-	if (!r) {
-		snprintf(q->t.name, sizeof(q->t.name), "embedded device (QEMU pid %d, 00:%02x.%x)",
-			 q->pid, q->devfn >> 3, q->devfn & 7);
-		r = qemu_pci_enable(&q->t);
-	}
+		r = boot(q);
 	if (r) {
 		char msg[512];
 

@@ -1,0 +1,156 @@
+/**
+ * The NVM subsystem around a controller: shutdown notification, NVM
+ * subsystem reset, power off/on (pynvme `Subsystem`).
+ *
+ * @module
+ */
+import type { Controller } from "./controller.ts";
+import { NvmeError } from "./errors.ts";
+import { lib, unwrap } from "./lib.ts";
+import { sleepSync } from "./sleep.ts";
+import { checkInt } from "./validate.ts";
+
+/** CC, CSTS and NSSR offsets (NVMe base spec, "Controller Registers"). */
+const CC = 0x14, CSTS = 0x1c, NSSR = 0x20;
+/** "NVMe": the value that starts an NVM subsystem reset. */
+const NSSR_MAGIC = 0x4e564d65;
+
+/** Power switching for devices the driver cannot power itself (real hardware). */
+export interface PowerCallbacks {
+  /** Called by `powerOff()` to cut the device's power (pynvme `poweroff_cb`). */
+  poweroff?: () => void;
+  /** Called by `powerOn()` to restore it (pynvme `poweron_cb`); the function is enabled afterwards. */
+  poweron?: () => void;
+}
+
+/**
+ * The NVM subsystem of a controller (pynvme `Subsystem`).
+ *
+ * ```ts
+ * using nvme0 = new Controller("qemu");
+ * const subsystem = new Subsystem(nvme0);
+ * subsystem.powerCycle(); // kill and restart the embedded device on its images
+ * nvme0.reset();          // bring the controller up again
+ * ```
+ *
+ * After `powerOff()` every register access and command fails at once with
+ * DeviceGoneError ("powered off") and commands in flight complete as lost;
+ * after `powerOn()` (or an FLR, hot reset) call `nvme0.reset()`: queue pairs
+ * of before are closed, new ones work.
+ */
+export class Subsystem {
+  /** The controller. */
+  readonly nvme: Controller;
+  #cb: PowerCallbacks;
+
+  /**
+   * The subsystem of `nvme`.
+   * @param nvme the controller
+   * @param callbacks power switching for real hardware; without them the
+   *   embedded device is powered by killing and restarting QEMU
+   */
+  constructor(nvme: Controller, callbacks: PowerCallbacks = {}) {
+    this.nvme = nvme;
+    this.#cb = callbacks;
+  }
+
+  /**
+   * Shutdown notification: set CC.SHN to 01b (normal) or 10b (`abrupt`) and
+   * wait until CSTS.SHST reads 10b (shutdown complete), within RTD3E
+   * (Identify Controller) or 10 s when the controller reports none.
+   * @returns the milliseconds it took
+   */
+  shutdownNotify(abrupt = false): number {
+    const nvme = this.nvme;
+    const limit = this.#rtd3eMs();
+    const cc = nvme.reg32(CC);
+    nvme.setReg32(CC, ((cc & ~0xc000) | (abrupt ? 0x8000 : 0x4000)) >>> 0);
+    const t0 = performance.now();
+    for (;;) {
+      const csts = nvme.reg32(CSTS);
+      if (((csts >> 2) & 3) === 2) return performance.now() - t0;
+      if (performance.now() - t0 > limit) {
+        throw new NvmeError(
+          `${
+            abrupt ? "abrupt" : "normal"
+          } shutdown: CSTS.SHST did not become 10b (complete) within ${limit} ms (${
+            limit === 10_000 ? "RTD3E not reported" : "RTD3E"
+          }): CSTS=0x${csts.toString(16)}`,
+        );
+      }
+      sleepSync(1);
+    }
+  }
+
+  #rtd3eMs(): number {
+    let us = 0;
+    try {
+      const id = this.nvme.identifyData;
+      us = new DataView(id.buffer, id.byteOffset + 88, 4).getUint32(0, true);
+    } catch {
+      us = 0; // no Identify data (no admin queue): the default applies
+    }
+    return us ? Math.ceil(us / 1000) : 10_000;
+  }
+
+  /**
+   * NVM subsystem reset (write "NVMe" to NSSR), then enable the function
+   * again; call `nvme0.reset()` afterwards. Throws without touching the
+   * device when CAP.NSSRS = 0 (the embedded device's case).
+   */
+  reset(): void {
+    const nvme = this.nvme;
+    if (!((nvme.cap >> 36n) & 1n)) {
+      throw new NvmeError(
+        `NVM subsystem reset is not supported by ${nvme.pcie.dut.name} (CAP.NSSRS=0)`,
+      );
+    }
+    nvme.setReg32(NSSR, NSSR_MAGIC);
+    // the link goes down and trains again on real hardware
+    sleepSync(nvme.pcie.dut.kind === "qemu" ? 0 : 1000);
+    nvme.pcie.enable();
+  }
+
+  /**
+   * Cut the power: on the embedded device QEMU is killed (SIGKILL, a dirty
+   * power loss: writes completed before are on the image, nothing else is
+   * flushed); with a `poweroff` callback that is called instead.
+   */
+  powerOff(): void {
+    const pcie = this.nvme.pcie;
+    if (this.#cb.poweroff) {
+      this.#cb.poweroff();
+      return;
+    }
+    unwrap(lib.nvme_pcie_power(pcie.handle, 0), "power off");
+  }
+
+  /**
+   * Restore the power: the embedded device starts again with the same
+   * arguments on the same images and DMA memory, its function enabled; with a
+   * `poweron` callback that is called, then the function is enabled. Call
+   * `nvme0.reset()` afterwards.
+   */
+  powerOn(): void {
+    const pcie = this.nvme.pcie;
+    if (this.#cb.poweron) {
+      this.#cb.poweron();
+      pcie.enable();
+      return;
+    }
+    unwrap(lib.nvme_pcie_power(pcie.handle, 1), "power on");
+  }
+
+  /** `powerOff()`, wait `seconds` (default 0), `powerOn()` (pynvme `power_cycle`). */
+  powerCycle(seconds = 0): void {
+    checkInt("seconds", seconds, 0, 3600);
+    this.powerOff();
+    if (seconds) sleepSync(seconds * 1000);
+    this.powerOn();
+  }
+
+  /** True while powered off by `powerOff()` (embedded device). */
+  get poweredOff(): boolean {
+    return this.nvme.pcie.poweredOff;
+  }
+}
