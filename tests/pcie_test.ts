@@ -20,6 +20,7 @@ import {
   Reg,
 } from "../mod.ts";
 import { findExtCap } from "../ffi/pcie.ts";
+import { cstr, lib, unwrap } from "../ffi/lib.ts";
 
 /** Offsets of QEMU's NVMe model (1b36:0010): MSI-X @0x40, PM @0x60, PCIe @0x80. */
 const MSIX = 0x40, PM = 0x60, EXP = 0x80;
@@ -174,6 +175,35 @@ Deno.test("capability walk: standard and extended capabilities", () => {
   space.set(0x160, 0x0010 | 1 << 16 | 0x40 << 20);
   assert.equal(findExtCap(read, 0x0019), undefined);
   assert.equal(findExtCap(() => 0xffffffff, 1), undefined);
+});
+
+Deno.test("extended capabilities of an SR-IOV function: ARI and SR-IOV found through MMCONFIG", () => {
+  // QEMU's model grows extended capabilities only with SR-IOV (no device
+  // option for it: the function is opened with raw QEMU arguments)
+  const args = [
+    "-device",
+    "nvme-subsys,id=ss,nqn=denvme-sriov",
+    "-device",
+    "nvme,id=nvme0,serial=SRIOV1,subsys=ss,addr=04.0,sriov_max_vfs=2," +
+    "sriov_vq_flexible=4,sriov_vi_flexible=2,max_ioqpairs=8,msix_qsize=8",
+  ];
+  const h = new Uint32Array(1);
+  unwrap(lib.nvme_pcie_open_qemu(cstr(args.join("\n")), cstr(""), h));
+  try {
+    const rd = (off: number) => {
+      const v = new Uint32Array(1);
+      unwrap(lib.nvme_pcie_cfg_read(h[0], off, 4, v));
+      return v[0];
+    };
+    assert.equal(findExtCap(rd, 0x000e), 0x100, "ARI");
+    assert.equal(findExtCap(rd, 0x0010), 0x120, "SR-IOV");
+    assert.equal(findExtCap(rd, 0x0001), undefined, "no AER");
+    assert.equal(rd(0x100) >>> 20, 0x120, "ARI points at SR-IOV");
+    assert.equal(rd(0x120) >>> 20, 0, "SR-IOV is the last one");
+    assert.equal(rd(0x120 + 0x0c) >>> 16, 2, "TotalVFs = sriov_max_vfs");
+  } finally {
+    lib.nvme_pcie_close(h[0]);
+  }
 });
 
 Deno.test("FLR clears the function; commands in flight end as lost at once; nvme0.reset() brings it back", () => {
