@@ -94,7 +94,8 @@ void nvme_pci_cfg_written(struct nvme_transport *t, uint32_t off, unsigned size,
 	uint32_t v, exp;
 
 	if (t->msix_cap && overlaps(off, size, t->msix_cap + PCI_MSIX_FLAGS, 2)) {
-		if (!t->ops->cfg_read(t, t->msix_cap + PCI_MSIX_FLAGS, 2, &v))
+		/* transports that route vectors some other way (VFIO) keep their own view */
+		if (t->nvec_routed && !t->ops->cfg_read(t, t->msix_cap + PCI_MSIX_FLAGS, 2, &v))
 			t->nvec = (v & PCI_MSIX_FLAGS_ENABLE) ? t->nvec_routed : 0;
 		return;
 	}
