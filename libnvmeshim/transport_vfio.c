@@ -95,6 +95,7 @@ static struct {
 	struct {
 		int no, fd, refs;
 	} groups[MAX_GROUPS];
+	char open_bdf[MAX_GROUPS][NVME_BDF_LEN]; /* devices open in this process */
 } io = { .lock = PTHREAD_MUTEX_INITIALIZER, .fd = -1 };
 
 struct bar_area {
@@ -886,6 +887,9 @@ static void vfio_close(struct nvme_transport *t)
 	if (t->irq_words)
 		nvme_dma_free(t->irq_words, 4096);
 	pthread_mutex_lock(&io.lock);
+	for (int i = 0; i < MAX_GROUPS; i++)
+		if (!strcmp(io.open_bdf[i], d->bdf))
+			io.open_bdf[i][0] = 0;
 	if (d->group >= 0 && --io.groups[d->group].refs == 0) {
 		ioctl(io.groups[d->group].fd, VFIO_GROUP_UNSET_CONTAINER);
 		close(io.groups[d->group].fd);
@@ -1098,9 +1102,32 @@ int nvme_vfio_open(const char *name, struct nvme_transport **out)
 	snprintf(d->t.name, sizeof(d->t.name), "%s (vfio-pci, %s)", bdf,
 		 use_fd ? "iommufd" : "type1");
 	pthread_mutex_lock(&io.lock);
+	{
+		int slot = -1;
+
+		for (int i = 0; i < MAX_GROUPS; i++) {
+			if (!strcmp(io.open_bdf[i], bdf)) {
+				pthread_mutex_unlock(&io.lock);
+				free(d);
+				return nvme_set_error(-EBUSY, "%s is already open in this process: "
+						      "close it first", bdf);
+			}
+			if (slot < 0 && !io.open_bdf[i][0])
+				slot = i;
+		}
+		if (slot < 0) {
+			pthread_mutex_unlock(&io.lock);
+			free(d);
+			return nvme_set_error(-EMFILE, "too many VFIO devices open");
+		}
+		copy_str(io.open_bdf[slot], NVME_BDF_LEN, bdf);
+	}
 	if (io.kind != IOMMU_NONE && (io.kind == IOMMU_FD) != use_fd) {
 		use_fd = io.kind == IOMMU_FD;
 		if (use_fd && !cdev[0]) {
+			for (int i = 0; i < MAX_GROUPS; i++)
+				if (!strcmp(io.open_bdf[i], bdf))
+					io.open_bdf[i][0] = 0;
 			pthread_mutex_unlock(&io.lock);
 			free(d);
 			return nvme_set_error(-ENOTSUP, "%s has no VFIO cdev but the devices open "

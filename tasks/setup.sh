@@ -4,6 +4,7 @@
 #   bash tasks/setup.sh          install only: deno (npm), QEMU (apt), build libnvmeshim
 #   bash tasks/setup.sh demo     ... then run the hello-world demo on the embedded device
 #   bash tasks/setup.sh test     ... then run the C unit tests (ASan/UBSan), the checks, and the tests
+#                                (the embedded device, then VFIO in a guest VM: deno task test:vfio)
 #   bash tasks/setup.sh bench    ... then run the benchmarks (JSON lines)
 #
 # A second run reuses what is installed and starts in seconds.
@@ -78,6 +79,8 @@ case "$action" in
     say "driver tests against the embedded device (full log: test.log)"
     set -o pipefail
     deno task test "$@" 2>&1 | tee test.log
+    say "the real-hardware path: VFIO in a Linux guest under QEMU (full log: vmtest.log)"
+    deno task test:vfio 2>&1 | tee vmtest.log
     ;;
   bench) exec deno task bench "$@" ;;
   *) die "unknown action '$action': use demo, test or bench (or nothing to only install)" ;;

@@ -1,0 +1,97 @@
+#!/bin/sh
+# denvme guest-VM test, stage 2: PID 1 on the NVMe-backed root filesystem.
+#
+# With swap and a data filesystem also on the system disk ($SYS), hands the
+# device under test ($DUT) to vfio-pci with the setup task, runs the
+# device-independent tests and the example scripts against it with --dut, and
+# gives it back. Each step is bracketed by VMTEST-STEP lines for the host; the
+# last line is VMTEST-RESULT.
+export PATH=/bin HOME=/tmp DENO_DIR=/tmp/deno NO_COLOR=1 TERM=dumb
+. /etc/vmtest.env
+export DENVME_DMA_MB NVME_OTHER_BDF=$SYS
+cd /work || exit 1
+
+# each step runs as `/init2 --step CMD...` under timeout(1), which needs a program
+step() {
+	name=$1
+	shift
+	echo "VMTEST-STEP-BEGIN $name"
+	timeout -s KILL "$STEP_TIMEOUT" /init2 --step "$@"
+	rc=$?
+	if [ $rc = 0 ]; then
+		echo "VMTEST-STEP-END $name pass"
+	else
+		echo "VMTEST-STEP-END $name fail (exit $rc)"
+		FAILED="$FAILED $name"
+	fi
+}
+
+driver() { basename "$(readlink "/sys/bus/pci/devices/$1/driver")" 2>/dev/null; }
+
+# the listing names both controllers, the system disk as not safe
+list() {
+	deno task setup --list >/tmp/list.txt 2>&1
+	rc=$?
+	cat /tmp/list.txt
+	[ $rc = 0 ] && grep -q "$DUT" /tmp/list.txt && grep -q "safe to take: deno task setup $DUT" /tmp/list.txt &&
+		grep -q "NOT safe to take: .*root filesystem" /tmp/list.txt
+}
+
+# the system disk holds /, swap and /mnt/data: refused, and left on nvme
+refuse() {
+	deno task setup "$SYS" >/tmp/refuse.txt 2>&1
+	rc=$?
+	cat /tmp/refuse.txt
+	[ $rc != 0 ] || { echo "setup $SYS succeeded but must refuse"; return 1; }
+	for want in "root filesystem (/ on" "is in use as swap" "is mounted at /mnt/data" "--force"; do
+		grep -qF -- "$want" /tmp/refuse.txt || { echo "missing in the refusal: $want"; return 1; }
+	done
+	[ "$(driver "$SYS")" = nvme ] || { echo "$SYS left nvme"; return 1; }
+}
+
+bind() {
+	deno task setup "$DUT" || return 1
+	[ "$(driver "$DUT")" = vfio-pci ] || { echo "$DUT is on '$(driver "$DUT")'"; return 1; }
+	ls -l /dev/vfio
+}
+
+hello() {
+	deno run --allow-ffi --allow-env --allow-read examples/hello_world.ts --dut "$DUT" >/tmp/hello.txt 2>&1
+	rc=$?
+	cat /tmp/hello.txt
+	[ $rc = 0 ] && grep -q "hello world" /tmp/hello.txt
+}
+
+release() {
+	deno task release "$DUT" || return 1
+	[ "$(driver "$DUT")" = nvme ]
+}
+
+if [ "$1" = --step ]; then
+	shift
+	"$@"
+	exit $?
+fi
+
+mount -t tmpfs tmpfs /tmp
+swapon "$SWAPDEV" || echo "VMTEST-NOTE swapon $SWAPDEV failed"
+mount -t ext4 "$DATADEV" /mnt/data || echo "VMTEST-NOTE mount $DATADEV failed"
+echo "VMTEST-NOTE stage 2 at $(cut -d' ' -f1 /proc/uptime) s: / on $ROOTDEV"
+FAILED=""
+step setup-lists-devices list
+step setup-refuses-system-disk refuse
+step setup-binds-dut bind
+step device-tests deno test --no-check --allow-all tests/device_test.ts -- --dut "$DUT"
+step example-hello-world hello
+for ex in $EXAMPLES; do
+	step "example-$ex" deno run --allow-ffi --allow-env --allow-read "examples/$ex.ts" --dut "$DUT"
+done
+step release-dut release
+
+if [ -z "$FAILED" ]; then
+	echo "VMTEST-RESULT pass"
+else
+	echo "VMTEST-RESULT fail (failed:$FAILED)"
+fi
+sync
+poweroff -f

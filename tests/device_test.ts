@@ -1,0 +1,289 @@
+/**
+ * The device-independent part of the suite: it runs against whatever
+ * `--dut` / `NVME_DUT` names — the embedded device by default, a real SSD
+ * through VFIO with `--dut <bdf>` (the guest-VM test, `deno task test:vfio`,
+ * runs it inside a Linux guest against an NVMe controller bound to vfio-pci):
+ *
+ *   deno test --allow-all tests/device_test.ts -- --dut 0000:01:00.0
+ *
+ * Bring-up and identify, I/O round trips through every PRP shape up to MDTS
+ * with the data checked byte for byte, buffers all over the DMA arena (IOMMU
+ * mapping), MSI-X interrupts (eventfds under VFIO) and masking, FLR. Tests
+ * that need a real device are ignored on the embedded device and say so in
+ * their names.
+ *
+ * They write to namespace 1: on a real SSD, use a device whose data may be
+ * overwritten (LBAs 0..~16 MiB are written).
+ */
+import assert from "node:assert/strict";
+import {
+  Buffer,
+  Controller,
+  defaultDut,
+  Namespace,
+  NvmeError,
+  parseDut,
+  Pcie,
+  Qpair,
+  Reg,
+} from "../mod.ts";
+import { sleepSync } from "../ffi/sleep.ts";
+
+const DUT = defaultDut();
+const REAL = parseDut(DUT).kind === "pci";
+const REAL_ONLY =
+  "[real device only: ignored on the embedded device, run with --dut <bdf>]";
+
+function realTest(name: string, fn: () => void | Promise<void>): void {
+  Deno.test({ name: `${name} ${REAL_ONLY}`, ignore: !REAL, fn });
+}
+
+/** Fill `bytes` bytes at the buffer's offset from (seed, position). */
+function stamp(buf: Buffer, bytes: number, seed: number): void {
+  const u8 = buf.bytes, off = buf.offset;
+  for (let i = 0; i < bytes; i++) {
+    u8[off + i] = (i * 13 + seed + (i >> 9)) & 0xff;
+  }
+}
+
+function checkStamp(
+  buf: Buffer,
+  bytes: number,
+  seed: number,
+  what: string,
+): void {
+  const u8 = buf.bytes, off = buf.offset;
+  for (let i = 0; i < bytes; i++) {
+    if (u8[off + i] !== ((i * 13 + seed + (i >> 9)) & 0xff)) {
+      assert.fail(`${what}: byte ${i} of ${bytes} differs`);
+    }
+  }
+}
+
+/** Wait up to `ms` for the queue's interrupt (VFIO delivers it from a thread). */
+function waitIrq(q: Qpair, ms = 2000): boolean {
+  const end = performance.now() + ms;
+  while (!q.msixIsSet()) {
+    if (performance.now() > end) return false;
+    sleepSync(1);
+  }
+  return true;
+}
+
+Deno.test(`bring-up and identify (${DUT})`, () => {
+  using nvme0 = new Controller(DUT);
+  assert.equal(nvme0.reg32(Reg.CC), 0x00460001, "CC as pynvme programs it");
+  assert.equal(nvme0.reg32(Reg.CSTS) & 0x3, 0x1, "CSTS.RDY=1, CFS=0");
+  assert.ok(nvme0.mqes >= 2, "CAP.MQES");
+  const vs = nvme0.reg32(Reg.VS);
+  assert.ok(vs >= 0x00010000, `NVMe version 0x${vs.toString(16)}`);
+  // Identify Controller names the function it came from
+  assert.equal(nvme0.idData(1, 0), nvme0.pcie.cfg(0, 2), "PCI vendor id");
+  assert.equal(
+    nvme0.idData(3, 2),
+    nvme0.pcie.cfg(0x2c, 2),
+    "subsystem vendor id",
+  );
+  assert.ok(nvme0.modelNumber.length > 0, "model number");
+  assert.ok(nvme0.serialNumber.length > 0, "serial number");
+  assert.ok(nvme0.mdts >= 4096, "MDTS");
+  const ns = new Namespace(nvme0, 1);
+  assert.ok(ns.capacity > 0, "namespace 1 has LBAs");
+  assert.ok([512, 4096].includes(ns.lbaSize), `LBA size ${ns.lbaSize}`);
+  assert.ok(nvme0.pcie.msixVectors >= 2, "MSI-X vectors");
+  console.log(
+    `  ${nvme0.modelNumber} ${nvme0.serialNumber} fw ${nvme0.firmwareRevision}: ` +
+      `${ns.capacity} LBAs of ${ns.lbaSize} B, MDTS ${nvme0.mdts} B, ` +
+      `${nvme0.pcie.msixVectors} MSI-X vectors`,
+  );
+});
+
+Deno.test("I/O round trips through PRP1, PRP2 and PRP lists up to MDTS", async (t) => {
+  using nvme0 = new Controller(DUT);
+  const ns = new Namespace(nvme0, 1);
+  using q = new Qpair(nvme0, 32);
+  const mdts = Math.min(nvme0.mdts, 1 << 20);
+  const lbas = mdts / ns.lbaSize;
+  using wbuf = new Buffer(mdts + 4096, "write");
+  using rbuf = new Buffer(mdts + 4096, "read");
+  // one page, exactly a page, two pages (PRP2 is the page), three (a list),
+  // a full list page's worth, MDTS; and the same from an offset into a page
+  const pageLbas = 4096 / ns.lbaSize;
+  const counts = [
+    ...new Set([
+      1,
+      pageLbas,
+      2 * pageLbas,
+      3 * pageLbas,
+      16 * pageLbas,
+      lbas - 1,
+      lbas,
+    ]),
+  ]
+    .filter((n) => n >= 1 && n <= lbas);
+  for (const offset of [0, 512, 4092]) {
+    await t.step(`buffer offset ${offset}`, () => {
+      let lba = 0;
+      for (const n of counts) {
+        const bytes = n * ns.lbaSize;
+        if (offset + bytes > wbuf.capacity) continue;
+        wbuf.offset = rbuf.offset = offset;
+        stamp(wbuf, bytes, n + offset);
+        rbuf.bytes.fill(0xee);
+        ns.write(q, wbuf, lba, n).waitdone();
+        ns.read(q, rbuf, lba, n).waitdone();
+        checkStamp(rbuf, bytes, n + offset, `${n} LBAs at offset ${offset}`);
+        if (offset) assert.equal(rbuf.get(offset - 1), 0xee, "byte before");
+        if (offset + bytes < rbuf.capacity) {
+          assert.equal(rbuf.get(offset + bytes), 0xee, "byte after");
+        }
+        lba += n;
+      }
+    });
+  }
+});
+
+Deno.test("each LBA lands at its own address; queue wrap-around", () => {
+  using nvme0 = new Controller(DUT);
+  const ns = new Namespace(nvme0, 1);
+  using q = new Qpair(nvme0, 8); // 64 writes wrap this queue 9 times
+  const n = 64, bs = ns.lbaSize;
+  using one = new Buffer(bs);
+  using all = new Buffer(n * bs);
+  const base = 8192;
+  for (let i = 0; i < n; i++) {
+    one.bytes.fill(0);
+    new DataView(one.bytes.buffer, one.bytes.byteOffset).setUint32(
+      0,
+      base + i,
+      true,
+    );
+    one.bytes.fill(i & 0xff, 4);
+    ns.write(q, one, base + i, 1).waitdone();
+  }
+  ns.read(q, all, base, n).waitdone();
+  const dv = new DataView(all.bytes.buffer, all.bytes.byteOffset);
+  for (let i = 0; i < n; i++) {
+    assert.equal(dv.getUint32(i * bs, true), base + i, `LBA ${base + i} tag`);
+    assert.equal(all.bytes[i * bs + bs - 1], i & 0xff, `LBA ${base + i} fill`);
+  }
+});
+
+Deno.test("I/O with buffers spread over the DMA arena", () => {
+  using nvme0 = new Controller(DUT);
+  const ns = new Namespace(nvme0, 1);
+  using q = new Qpair(nvme0, 16);
+  // several 2 MiB buffers: bus addresses well apart in the arena (IOVA == offset)
+  const bufs = Array.from({ length: 8 }, () => new Buffer(2 << 20));
+  try {
+    const bytes = 128 * 1024, lbas = bytes / ns.lbaSize;
+    bufs.forEach((b, i) => {
+      b.offset = (2 << 20) - bytes; // the end of each buffer
+      stamp(b, bytes, 100 + i);
+      ns.write(q, b, 16384 + i * lbas, lbas);
+    });
+    q.waitdone(bufs.length);
+    bufs.forEach((b) => b.bytes.fill(0));
+    bufs.forEach((b, i) => ns.read(q, b, 16384 + i * lbas, lbas));
+    q.waitdone(bufs.length);
+    bufs.forEach((b, i) => checkStamp(b, bytes, 100 + i, `buffer ${i}`));
+  } finally {
+    for (const b of bufs) b.close();
+  }
+});
+
+Deno.test("MSI-X: an interrupt after an I/O completion; masking holds it pending", () => {
+  using nvme0 = new Controller(DUT);
+  const ns = new Namespace(nvme0, 1);
+  using q = new Qpair(nvme0, 16); // interrupts enabled
+  using b = new Buffer(4096);
+  q.msixClear();
+  assert.equal(q.msixIsSet(), false, "nothing before any command");
+  ns.write(q, b, 0, 4096 / ns.lbaSize).waitdone();
+  assert.ok(waitIrq(q), "interrupt after the write completed");
+  q.msixClear();
+  assert.equal(q.msixIsSet(), false, "cleared");
+
+  q.msixMask();
+  ns.read(q, b, 0, 1).waitdone();
+  sleepSync(100);
+  assert.equal(q.msixIsSet(), false, "a masked vector delivers nothing");
+  q.msixUnmask();
+  assert.ok(waitIrq(q), "unmasking delivers the pending interrupt");
+  q.msixClear();
+
+  // a queue created with interrupts disabled never fires its vector
+  using quiet = new Qpair(nvme0, 16, 0, false);
+  quiet.msixClear();
+  ns.read(quiet, b, 0, 1).waitdone();
+  sleepSync(100);
+  assert.equal(quiet.msixIsSet(), false, "IEN=0: no interrupt");
+});
+
+Deno.test("FLR: the function resets, a new controller comes up, data survives", () => {
+  using pcie = new Pcie(DUT);
+  const exp = pcie.capOffset(0x10);
+  assert.ok(exp, "PCI Express capability");
+  if (!(pcie.cfg(exp + 4, 4) & (1 << 28))) {
+    console.log("  DevCap.FLR = 0: this device has no FLR, nothing to test");
+    return;
+  }
+  using w = new Buffer(65536), r = new Buffer(65536);
+  stamp(w, 65536, 77);
+  {
+    using nvme0 = new Controller(pcie);
+    const ns = new Namespace(nvme0, 1);
+    using q = new Qpair(nvme0, 16);
+    ns.write(q, w, 32768, 65536 / ns.lbaSize).waitdone();
+    ns.flush(q).waitdone();
+  }
+  // Initiate FLR (DevCtl bit 15); the function has 100 ms to complete it
+  const devctl = pcie.cfg(exp + 8, 2);
+  pcie.setCfg(exp + 8, (devctl | 0x8000) & 0xffff, 2);
+  sleepSync(100);
+  pcie.enable();
+  using nvme0 = new Controller(pcie);
+  assert.equal(nvme0.reg32(Reg.CSTS) & 1, 1, "ready again after the FLR");
+  const ns = new Namespace(nvme0, 1);
+  using q = new Qpair(nvme0, 16);
+  q.msixClear();
+  ns.read(q, r, 32768, 65536 / ns.lbaSize).waitdone();
+  checkStamp(r, 65536, 77, "data written before the FLR");
+  assert.ok(waitIrq(q), "interrupts work after the FLR");
+});
+
+realTest(
+  "VFIO: the device is owned by vfio-pci and reports its transport",
+  () => {
+    using pcie = new Pcie(DUT);
+    assert.equal(pcie.qemuPid, 0, "no QEMU behind a real device");
+    assert.ok(pcie.alive);
+    assert.equal(pcie.cfg(0x0b, 1), 0x01, "class: mass storage");
+    assert.equal(pcie.cfg(0x0a, 1), 0x08, "subclass: NVM");
+    // memory decoding and bus mastering are on (set by the driver)
+    assert.equal(pcie.cfg(0x04, 2) & 0x6, 0x6, "command: MEM | BME");
+    // a second open of the same device is refused while the first holds it
+    assert.throws(() => new Pcie(DUT), NvmeError);
+  },
+);
+
+realTest("VFIO: a device not bound to vfio-pci gives a clear error", () => {
+  const other = Deno.env.get("NVME_OTHER_BDF");
+  if (!other) {
+    console.log(
+      "  set NVME_OTHER_BDF to an NVMe device still on the nvme driver to run this",
+    );
+    return;
+  }
+  assert.throws(
+    () => new Pcie(other),
+    (e: Error) => {
+      assert.match(
+        e.message,
+        /bound to the kernel driver nvme, not to vfio-pci/,
+      );
+      assert.match(e.message, /deno task setup/);
+      return true;
+    },
+  );
+});
