@@ -52,6 +52,13 @@ export {
 export { Pcie } from "./ffi/pcie.ts";
 export { Qpair } from "./ffi/qpair.ts";
 export { type PowerCallbacks, Subsystem } from "./ffi/subsystem.ts";
-export { IoCQ, IoSQ, type RawCqe, sqe, type SqeFields } from "./ffi/rawqueue.ts";
+export {
+  IoCQ,
+  IoSQ,
+  type RawCqe,
+  RawQueue,
+  sqe,
+  type SqeFields,
+} from "./ffi/rawqueue.ts";
 export * from "./ffi/structs.ts";
 export { commandName, statusName } from "./ffi/status.ts";

@@ -79,9 +79,13 @@ export interface RawCqe {
   dnr: number;
 }
 
-abstract class RawQueue {
+/** What raw submission and completion queues share: id, size, ring, doorbells. */
+export abstract class RawQueue {
+  /** The controller. */
   readonly ctrl: Controller;
+  /** Queue identifier. */
   readonly qid: number;
+  /** Entries. */
   readonly qsize: number;
   /** The ring memory (page aligned unless the caller chose an offset). */
   readonly ring: Buffer;
@@ -89,6 +93,7 @@ abstract class RawQueue {
   #reserved: boolean;
   #deleted = false;
 
+  /** Reserve `qid` and take (or allocate) the ring of `qsize` entries of `entry` bytes. */
   constructor(
     nvme: Controller,
     qid: number,
@@ -111,11 +116,13 @@ abstract class RawQueue {
     this.#reserved = reserveQid(nvme, qid);
   }
 
+  /** Throws ClosedError after delete(). */
   protected get live(): void {
     if (this.#deleted) throw new ClosedError(`raw queue ${this.qid}`);
     return;
   }
 
+  /** Offset of this queue's SQ tail (or CQ head) doorbell. */
   protected doorbell(cq: boolean): number {
     const stride = 4 << Number((this.ctrl.cap >> 32n) & 0xfn);
     return 0x1000 + (2 * this.qid + (cq ? 1 : 0)) * stride;
