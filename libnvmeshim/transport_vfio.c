@@ -866,6 +866,79 @@ static int vfio_control(struct nvme_transport *t, const char *req, char *out, un
 			      "takes \"reset\")", t->name, req);
 }
 
+/*
+ * A secondary bus reset through VFIO_DEVICE_PCI_HOT_RESET: the kernel resets
+ * the bus (or slot) the function is on, saving and restoring the config state
+ * of every device on it (MSI-X included), so the eventfds fire again. The
+ * process must own the IOMMU group of every device the reset reaches.
+ */
+static int vfio_hot_reset(struct nvme_transport *t)
+{
+	struct vfio_dev *d = to_vfio(t);
+	struct vfio_pci_hot_reset_info probe = { .argsz = sizeof(probe) };
+	struct vfio_pci_hot_reset_info *info = NULL;
+	struct vfio_pci_hot_reset *rst = NULL;
+	unsigned n = 0;
+	int r;
+
+	if (ioctl(d->fd, VFIO_DEVICE_GET_PCI_HOT_RESET_INFO, &probe) && errno != ENOSPC)
+		return nvme_set_error(-errno, "%s: no hot reset possible (%s): the function is on a "
+				      "root bus or shares its slot; pcie.flr() resets the function "
+				      "alone, or give reset() a rstFn", t->name, strerror(errno));
+	info = calloc(1, sizeof(*info) + probe.count * sizeof(info->devices[0]));
+	rst = calloc(1, sizeof(*rst) + (probe.count + 1) * sizeof(int32_t));
+	if (!info || !rst) {
+		r = nvme_set_error(-ENOMEM, "out of memory");
+		goto out;
+	}
+	info->argsz = (uint32_t)(sizeof(*info) + probe.count * sizeof(info->devices[0]));
+	if (ioctl(d->fd, VFIO_DEVICE_GET_PCI_HOT_RESET_INFO, info)) {
+		r = nvme_set_error(-errno, "%s: VFIO_DEVICE_GET_PCI_HOT_RESET_INFO: %s", t->name,
+				   strerror(errno));
+		goto out;
+	}
+	if (d->group >= 0) {
+		/* type1: the fd of every group the reset reaches, each once */
+		pthread_mutex_lock(&io.lock);
+		for (unsigned i = 0; i < info->count; i++) {
+			struct vfio_pci_dependent_device *dd = &info->devices[i];
+			int fd = -1;
+			bool dup = false;
+
+			for (unsigned g = 0; g < MAX_GROUPS; g++)
+				if (io.groups[g].fd > 0 && io.groups[g].no == (int)dd->group_id)
+					fd = io.groups[g].fd;
+			for (unsigned k = 0; k < n; k++)
+				dup |= rst->group_fds[k] == fd;
+			if (fd < 0) {
+				pthread_mutex_unlock(&io.lock);
+				r = nvme_set_error(-EPERM, "%s: a hot reset would also reset %04x:%02x:%02x.%x "
+						   "(IOMMU group %u), which this process has not opened",
+						   t->name, dd->segment, dd->bus, dd->devfn >> 3,
+						   dd->devfn & 7, dd->group_id);
+				goto out;
+			}
+			if (!dup)
+				rst->group_fds[n++] = fd;
+		}
+		pthread_mutex_unlock(&io.lock);
+	}
+	/* iommufd (cdev): count 0, ownership is checked through the iommufd */
+	rst->argsz = (uint32_t)(sizeof(*rst) + n * sizeof(int32_t));
+	rst->count = n;
+	if (ioctl(d->fd, VFIO_DEVICE_PCI_HOT_RESET, rst)) {
+		r = nvme_set_error(-errno, "%s: VFIO_DEVICE_PCI_HOT_RESET: %s", t->name,
+				   strerror(errno));
+		goto out;
+	}
+	nvme_pci_reset_done(t, "hot reset");
+	r = vfio_pci_enable(t);
+out:
+	free(info);
+	free(rst);
+	return r;
+}
+
 static int vfio_alive(struct nvme_transport *t)
 {
 	struct vfio_dev *d = to_vfio(t);
@@ -910,6 +983,7 @@ static const struct nvme_transport_ops vfio_ops = {
 	.irq_setup = vfio_irq_setup,
 	.irq_mask = vfio_irq_mask,
 	.pci_enable = vfio_pci_enable,
+	.hot_reset = vfio_hot_reset,
 	.control = vfio_control,
 	.alive = vfio_alive,
 	.close = vfio_close,

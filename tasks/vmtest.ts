@@ -2,12 +2,13 @@
  * `deno task test:vfio` — the real-hardware path tested without hardware.
  *
  * Boots a small Linux guest under QEMU (TCG) with an emulated Intel IOMMU and
- * two emulated NVMe controllers: the device under test (00:04.0) and a
+ * two emulated NVMe controllers: the device under test (01:00.0, behind a
+ * PCIe root port) and a
  * system disk (00:05.0) whose namespaces hold the guest's root filesystem,
  * swap and a mounted data filesystem. Inside, the setup task must refuse the
  * system disk and bind the device under test to vfio-pci; then the
  * device-independent tests (tests/device_test.ts) and the example scripts run
- * against it with `--dut 0000:00:04.0` through the VFIO transport, and the
+ * against it with `--dut 0000:01:00.0` through the VFIO transport, and the
  * release task gives it back. The host reads the guest's serial console,
  * shows it, and exits 0 only if every step passed.
  *
@@ -38,7 +39,7 @@ import {
 
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const CACHE = `${ROOT}/.denvme/vm`;
-const DUT = "0000:00:04.0";
+const DUT = "0000:01:00.0"; // behind a PCIe root port: hot reset works
 const SYS = "0000:00:05.0";
 /** Modules the guest loads (their dependencies come along). */
 const MODULES = [
@@ -168,11 +169,59 @@ async function libsOf(bin: string): Promise<string[]> {
   return [...libs];
 }
 
+/** The project's TypeScript, JSON, lock and shell files (not .git, caches, C sources). */
+function projectFiles(): string[] {
+  const skip = new Set([
+    ".git",
+    ".denvme",
+    "node_modules",
+    "libnvmeshim",
+    "test-results",
+    "docs",
+  ]);
+  const out: string[] = [];
+  const visit = (dir: string) => {
+    for (const e of Deno.readDirSync(dir)) {
+      const p = `${dir}/${e.name}`;
+      if (e.isDirectory && !skip.has(e.name)) visit(p);
+      else if (e.isFile && /\.(ts|json|lock|sh)$/.test(e.name)) out.push(p);
+    }
+  };
+  visit(ROOT);
+  return out.sort();
+}
+
+/**
+ * A DENO_DIR holding the npm packages deno.json imports (`deno install`), kept
+ * in the cache for the next run.
+ */
+async function prepareDenoDir(): Promise<string> {
+  const dir = `${CACHE}/deno-dir`;
+  Deno.mkdirSync(dir, { recursive: true });
+  const o = await new Deno.Command(Deno.execPath(), {
+    args: ["install", "--quiet"],
+    cwd: ROOT,
+    env: { DENO_DIR: dir, NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!o.success) {
+    throw new CannotRun(
+      `deno install (the npm packages of deno.json, for the guest) failed: ${
+        new TextDecoder().decode(o.stderr).trim().split("\n").at(-1)
+      }`,
+    );
+  }
+  // only the npm packages travel; compiled-module caches are rebuilt in the guest
+  return dir;
+}
+
 /** Write the initramfs: busybox, modules, deno and its libraries, the project. */
 async function buildInitramfs(
   parts: Awaited<ReturnType<typeof prepareGuestParts>>,
   out: string,
   env: string,
+  denoDir: string,
 ): Promise<number> {
   const deno = Deno.realPathSync(Deno.execPath());
   const lib = `${ROOT}/libnvmeshim/build/libnvmeshim.so`;
@@ -208,14 +257,10 @@ async function buildInitramfs(
   file("init2", `${ROOT}/tasks/vm/init2.sh`, 0o755);
   file("etc/vmtest.env", new TextEncoder().encode(env));
   // the project: TypeScript, deno.json and the built library
-  file("work/deno.json", `${ROOT}/deno.json`);
-  file("work/mod.ts", `${ROOT}/mod.ts`);
-  for (const sub of ["ffi", "examples", "tests", "tasks"]) {
-    for (const p of walk(`${ROOT}/${sub}`).sort()) {
-      if (/\.(ts|json|sh)$/.test(p)) {
-        file(`work/${p.slice(ROOT.length + 1)}`, p);
-      }
-    }
+  for (const p of projectFiles()) file(`work/${p.slice(ROOT.length + 1)}`, p);
+  // the npm packages deno.json imports, cached on the host (the guest has no network)
+  for (const p of walk(denoDir).sort()) {
+    file(`deno-dir/${p.slice(denoDir.length + 1)}`, p);
   }
   file("work/libnvmeshim/build/libnvmeshim.so", lib, 0o755);
 
@@ -285,7 +330,11 @@ async function runGuest(
     "-drive",
     `file=${img("dut", 1024 * MiB)},if=none,id=dut,format=raw,discard=unmap`,
     "-device",
-    "nvme,id=dut,serial=DENVME-DUT,addr=04.0,drive=dut",
+    // 5 GT/s: at higher speeds Linux 6.1 waits for Data Link Layer Link Active
+    // after a bus reset, which this root port model does not report
+    "pcie-root-port,id=rp1,bus=pcie.0,chassis=1,addr=04.0,x-speed=5",
+    "-device",
+    "nvme,id=dut,serial=DENVME-DUT,bus=rp1,drive=dut",
     // the system disk: root filesystem, swap, data filesystem
     "-device",
     "nvme,id=sys,serial=DENVME-SYS,addr=05.0",
@@ -385,9 +434,10 @@ async function main(): Promise<number> {
     return 1;
   }
   const timeoutS = Number(Deno.env.get("DENVME_VMTEST_TIMEOUT") ?? 1500);
-  let parts;
+  let parts, denoDir;
   try {
     parts = await prepareGuestParts();
+    denoDir = await prepareDenoDir();
   } catch (e) {
     if (e instanceof CannotRun) return skip(e.message);
     throw e;
@@ -406,7 +456,12 @@ async function main(): Promise<number> {
       "DENVME_DMA_MB=256",
       "",
     ].join("\n");
-    const size = await buildInitramfs(parts, `${run}/initrd.cpio`, env);
+    const size = await buildInitramfs(
+      parts,
+      `${run}/initrd.cpio`,
+      env,
+      denoDir,
+    );
     log(`initramfs ${(size / 2 ** 20).toFixed(0)} MiB (${elapsed()})`);
     const t0 = performance.now();
     const r = await runGuest(parts.kernel, `${run}/initrd.cpio`, run, timeoutS);

@@ -267,6 +267,35 @@ realTest(
   },
 );
 
+realTest(
+  "hot reset (secondary bus reset): the controller comes back, data survives",
+  () => {
+    using pcie = new Pcie(DUT);
+    using w = new Buffer(16384), r = new Buffer(16384);
+    stamp(w, 16384, 91);
+    {
+      using nvme0 = new Controller(pcie);
+      const ns = new Namespace(nvme0, 1);
+      using q = new Qpair(nvme0, 16);
+      ns.write(q, w, 40960, 16384 / ns.lbaSize).waitdone();
+      ns.flush(q).waitdone();
+    }
+    pcie.reset();
+    using nvme0 = new Controller(pcie);
+    assert.equal(
+      nvme0.reg32(Reg.CSTS) & 1,
+      1,
+      "ready again after the hot reset",
+    );
+    const ns = new Namespace(nvme0, 1);
+    using q = new Qpair(nvme0, 16);
+    q.msixClear();
+    ns.read(q, r, 40960, 16384 / ns.lbaSize).waitdone();
+    checkStamp(r, 16384, 91, "data written before the hot reset");
+    assert.ok(waitIrq(q), "interrupts work after the hot reset");
+  },
+);
+
 realTest("VFIO: a device not bound to vfio-pci gives a clear error", () => {
   const other = Deno.env.get("NVME_OTHER_BDF");
   if (!other) {

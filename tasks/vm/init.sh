@@ -45,7 +45,7 @@ mkswap "$SWAPDEV" >/dev/null 2>&1 || fail "mkswap $SWAPDEV"
 mke2fs "$DATADEV" >/dev/null 2>&1 || fail "mke2fs $DATADEV"
 mkdir -p /sysroot
 mount -t ext4 "$ROOTDEV" /sysroot || fail "mount $ROOTDEV"
-for d in bin lib lib64 mods work etc init2; do
+for d in bin lib lib64 mods work deno-dir etc init2; do
 	[ -e "/$d" ] && { cp -a "/$d" /sysroot/ || fail "copy /$d to $ROOTDEV"; }
 done
 mkdir -p /sysroot/proc /sysroot/sys /sysroot/dev /sysroot/tmp /sysroot/mnt/data

@@ -6,7 +6,7 @@
 # device-independent tests and the example scripts against it with --dut, and
 # gives it back. Each step is bracketed by VMTEST-STEP lines for the host; the
 # last line is VMTEST-RESULT.
-export PATH=/bin HOME=/tmp DENO_DIR=/tmp/deno NO_COLOR=1 TERM=dumb
+export PATH=/bin HOME=/tmp DENO_DIR=/deno-dir NO_COLOR=1 TERM=dumb
 . /etc/vmtest.env
 export DENVME_DMA_MB NVME_OTHER_BDF=$SYS
 cd /work || exit 1
