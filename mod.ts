@@ -49,6 +49,16 @@ export {
   Namespace,
   type RawIoCommand,
 } from "./ffi/namespace.ts";
+export {
+  type IoRecord,
+  type IoSequenceEntry,
+  IoWorker,
+  IoWorkerHostError,
+  type IoWorkerOptions,
+  type IoWorkerProgress,
+  type IoWorkerResult,
+  stopIoworkers,
+} from "./ffi/ioworker.ts";
 export { Pcie } from "./ffi/pcie.ts";
 export { Qpair } from "./ffi/qpair.ts";
 export { type PowerCallbacks, Subsystem } from "./ffi/subsystem.ts";

@@ -77,6 +77,12 @@ export interface QueueOwner {
 const EAGAIN = -11;
 const BATCH = 256;
 
+/**
+ * @internal Observer of queue creation: the test harness (testing/) sets it to
+ * log every queue's cmdlog; called once per queue, never per command.
+ */
+export const queueObserver: { created?: (q: CommandQueue) => void } = {};
+
 /** A submission queue with its completion queue, as seen by scripts. */
 export class CommandQueue {
   /** Queue identifier (0: admin). */
@@ -122,6 +128,7 @@ export class CommandQueue {
     this.label = label;
     this.admin = qid === 0;
     this.log = new Cmdlog(sq, qid, this.admin);
+    queueObserver.created?.(this);
   }
 
   /** Commands submitted and not yet completed (AERs excluded). */

@@ -22,6 +22,7 @@ import { sleepSync } from "./sleep.ts";
 import { commandName } from "./status.ts";
 import { checkInt, checkU64 } from "./validate.ts";
 import { ParameterError } from "./errors.ts";
+import { stopIoworkers } from "./ioworker.ts";
 import {
   decodeAsyncEvent,
   decodeEffectsLog,
@@ -269,6 +270,7 @@ export class Controller implements QueueOwner {
 
   /** Clear CC.EN and wait for CSTS.RDY = 0. */
   disable(): void {
+    stopIoworkers(this, "a controller disable (CC.EN = 0)");
     const cc = this.reg32(Reg.CC);
     this.setReg32(Reg.CC, cc & ~1 >>> 0);
     this.waitReady(false);
@@ -955,6 +957,7 @@ export class Controller implements QueueOwner {
    */
   reset(): void {
     this.ctrlHandle;
+    stopIoworkers(this, "a controller reset");
     this.#admin?.close();
     this.#admin = undefined;
     this.disable();
@@ -964,6 +967,7 @@ export class Controller implements QueueOwner {
   /** Free the controller (and its device if it opened it). Idempotent. */
   close(): void {
     if (this.#h) {
+      stopIoworkers(this, "closing the controller");
       for (const c of [...this.#children]) c.controllerReset();
       this.#children.clear();
       this.#admin?.close();

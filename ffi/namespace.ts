@@ -12,6 +12,7 @@ import {
 } from "./cmdqueue.ts";
 import type { Controller } from "./controller.ts";
 import { NvmeError, ParameterError } from "./errors.ts";
+import { IoWorker, type IoWorkerOptions } from "./ioworker.ts";
 import type { Qpair } from "./qpair.ts";
 import { commandName } from "./status.ts";
 import { checkInt, checkU64 } from "./validate.ts";
@@ -488,6 +489,23 @@ export class Namespace {
       flags,
     });
     return qpair;
+  }
+
+  /**
+   * An IO worker on this namespace (pynvme `ioworker`): a workload on its own
+   * queue pair, run in C by its own thread while the script goes on. All
+   * parameters are checked here; `start()` runs it, `close()` returns the
+   * result. See {@link IoWorkerOptions} and {@link IoWorkerResult}.
+   *
+   * ```ts
+   * const r = nvme0n1.ioworker({ ioSize: 8, lbaRandom: true, readPercentage: 100, time: 2 })
+   *   .start().close();
+   * console.log(r.ioCountRead / r.mseconds * 1000, "IOPS");
+   * ```
+   */
+  ioworker(options: IoWorkerOptions): IoWorker {
+    if (this.#closed) throw new NvmeError(`namespace ${this.nsid} is closed`);
+    return new IoWorker(this, options);
   }
 
   /** Close the namespace object (no device resources are held). */

@@ -53,6 +53,7 @@ export class Qpair {
   #q?: CommandQueue;
   #lastLog?: Cmdlog;
   #why = "closed";
+  #owner?: string; // an ioworker driving the queue from its own thread
 
   /**
    * Create an I/O queue pair.
@@ -136,7 +137,30 @@ export class Qpair {
   /** @internal */
   get queue(): CommandQueue {
     if (!this.#q) throw new ClosedError(`Qpair ${this.sqid} (${this.#why})`);
+    if (this.#owner) {
+      throw new NvmeError(
+        `Qpair ${this.sqid} is driven by ${this.#owner}: script commands on it wait until the ioworker is closed`,
+      );
+    }
     return this.#q;
+  }
+  /**
+   * @internal An ioworker takes the queue for its own thread: script commands
+   * on it are refused until unclaim(). Returns the C handles.
+   */
+  claim(owner: string): { sq: number; cq: number } {
+    const q = this.queue;
+    if (q.outstanding) {
+      throw new NvmeError(
+        `Qpair ${this.sqid} has ${q.outstanding} command(s) in flight: an ioworker needs an idle queue pair`,
+      );
+    }
+    this.#owner = owner;
+    return q.handles;
+  }
+  /** @internal The ioworker let go of the queue. */
+  unclaim(): void {
+    this.#owner = undefined;
   }
   /** True after delete()/close() or a controller reset. */
   get closed(): boolean {
@@ -223,6 +247,7 @@ export class Qpair {
    */
   delete(): void {
     if (!this.#q) return;
+    this.queue; // refused while an ioworker drives it
     try {
       const admin = this.ctrl.adminQueue;
       for (const opc of [0x00, 0x04]) {

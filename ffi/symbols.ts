@@ -114,4 +114,49 @@ export const symbols = {
   nvme_buf_alloc: { parameters: ["u32", "buffer", "buffer"], result: "i32" },
   /** int nvme_buf_free(uint32_t h) */
   nvme_buf_free: { parameters: ["u32"], result: "i32" },
+
+  /** int nvme_ioworker_layout(uint32_t ips_n, uint32_t cmdlog_n, uint32_t *out, uint32_t n) */
+  nvme_ioworker_layout: {
+    parameters: ["u32", "u32", "buffer", "u32"],
+    result: "i32",
+  },
+  /**
+   * int nvme_ioworker_run(uint32_t sq, uint32_t cq, const uint8_t *args, uint32_t args_len,
+   * const uint8_t *seq, uint32_t seq_len, uint8_t *shm, uint32_t shm_len) — blocks the
+   * calling thread (an ioworker's Deno Worker) until the workload ends
+   */
+  nvme_ioworker_run: {
+    parameters: [
+      "u32",
+      "u32",
+      "buffer",
+      "u32",
+      "buffer",
+      "u32",
+      "buffer",
+      "u32",
+    ],
+    result: "i32",
+  },
+  /**
+   * int nvme_bench_loop(uint32_t sq, uint32_t cq, uint32_t mode, uint32_t nsid, uint32_t lbas,
+   * uint32_t lba_size, uint64_t span, uint32_t qd, uint32_t ms, uint64_t *out, uint32_t n)
+   * — the benchmark's reference C loop, blocks
+   */
+  nvme_bench_loop: {
+    parameters: [
+      "u32",
+      "u32",
+      "u32",
+      "u32",
+      "u32",
+      "u32",
+      "u64",
+      "u32",
+      "u32",
+      "buffer",
+      "u32",
+    ],
+    result: "i32",
+  },
 } as const satisfies Deno.ForeignLibraryInterface;

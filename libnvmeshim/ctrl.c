@@ -79,11 +79,12 @@ int nvme_ctrl_flush(struct nvme_ctrl *c)
 
 		struct nvme_cq *cq = c->cqs[q];
 
-		if (cq && cq->head != cq->phead) {
+		/* queues driven by an ioworker thread are rung by that thread */
+		if (cq && !__atomic_load_n(&cq->priv, __ATOMIC_ACQUIRE) && cq->head != cq->phead) {
 			w[n++] = (struct nvme_reg_write){ nvme_cq_db(c, cq->qid), cq->head };
 			cq->phead = cq->head;
 		}
-		if (sq && sq->tail != sq->ptail) {
+		if (sq && !__atomic_load_n(&sq->priv, __ATOMIC_ACQUIRE) && sq->tail != sq->ptail) {
 			w[n++] = (struct nvme_reg_write){ nvme_sq_db(c, sq->qid), sq->tail };
 			sq->ptail = sq->tail;
 		}

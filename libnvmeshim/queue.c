@@ -156,7 +156,17 @@ static void tracker_release(struct nvme_sq *sq, uint16_t cid)
 void nvme_sq_free(struct nvme_sq *sq)
 {
 	struct nvme_ctrl *c = sq->ctrl;
+	int owned = 1;
 
+	/*
+	 * An ioworker thread still driving the queue is asked to let go and waited
+	 * for; it reads the request every loop iteration, so this is bounded by one
+	 * register exchange (the transport's reply timeout at worst).
+	 */
+	if (__atomic_compare_exchange_n(&sq->priv, &owned, 2, false, __ATOMIC_ACQ_REL,
+					__ATOMIC_ACQUIRE))
+		for (int i = 0; i < 35000 && __atomic_load_n(&sq->priv, __ATOMIC_ACQUIRE); i++)
+			usleep(1000);
 	for (uint32_t i = 0; i + 1 < sq->size; i++)
 		if (sq->tr[i].state != TR_FREE)
 			tracker_release(sq, (uint16_t)i);
@@ -301,7 +311,8 @@ int nvme_sq_submit(struct nvme_sq *sq, const uint8_t *sqe, struct nvme_buf *buf,
 	log_submit(sq, t, slot);
 	nvme_wmb();
 	sq->tail = nvme_q_next(sq->tail, sq->size);
-	__atomic_store_n(&c->dirty, 1, __ATOMIC_RELEASE);
+	if (!sq->priv) /* an ioworker rings its own doorbells */
+		__atomic_store_n(&c->dirty, 1, __ATOMIC_RELEASE);
 	return cid;
 }
 
@@ -330,6 +341,9 @@ static unsigned expire(struct nvme_cq *cq, struct nvme_cpl *out, unsigned max, u
 	bool dead = c->t->dead;
 	unsigned n = 0;
 
+	/* an ioworker's thread scans while the script's thread may free other queues */
+	if (cq->priv)
+		pthread_mutex_lock(&c->lock);
 	for (uint32_t q = 0; q <= c->max_qid_used && n < max; q++) {
 		struct nvme_sq *sq = c->sqs[q];
 
@@ -356,6 +370,8 @@ static unsigned expire(struct nvme_cq *cq, struct nvme_cpl *out, unsigned max, u
 			}
 		}
 	}
+	if (cq->priv)
+		pthread_mutex_unlock(&c->lock);
 	return n;
 }
 
@@ -375,7 +391,8 @@ int nvme_cq_process(struct nvme_cq *cq, struct nvme_cpl *out, unsigned max)
 
 	if (cq->closing)
 		return nvme_set_error(-EBADF, "completion queue %u is being deleted", cq->qid);
-	if (__atomic_load_n(&c->dirty, __ATOMIC_ACQUIRE))
+	/* an ioworker's thread rings its own doorbells and leaves the others' alone */
+	if (!cq->priv && __atomic_load_n(&c->dirty, __ATOMIC_ACQUIRE))
 		nvme_ctrl_flush(c); /* an error here surfaces as t->dead below */
 	if (gated(cq)) {
 		uint32_t *word = &c->t->irq_words[cq->vector];
@@ -421,7 +438,7 @@ int nvme_cq_process(struct nvme_cq *cq, struct nvme_cpl *out, unsigned max)
 		sq->completed++;
 		tracker_release(sq, cqe.cid);
 	}
-	if (n) {
+	if (n && !cq->priv) {
 		/*
 		 * The head doorbell rides along with the next flush (next submit
 		 * or poll): one register exchange per command instead of two. The

@@ -96,6 +96,7 @@ struct nvme_cq {
 	int busy; /* waiters inside nvme_cq_wait() */
 	bool irq_gate; /* reap only after the CQ's MSI-X vector fired (pynvme's admin rule) */
 	bool closing;
+	int priv; /* 1 while an ioworker thread drives it (ioworker.h): flushes skip it */
 	uint32_t epoch; /* t->epoch at creation: a reset of the function since makes it stale */
 };
 
@@ -113,6 +114,12 @@ struct nvme_sq {
 	uint8_t *prp_pages;
 	uint64_t prp_iova;
 	uint64_t submitted, completed;
+	/*
+	 * 1 while an ioworker thread drives the queue (ioworker.h): nvme_ctrl_flush()
+	 * skips it and its submissions leave the controller's dirty flag alone; 2 when
+	 * nvme_sq_free() asks the worker to let go (the worker then stores 0).
+	 */
+	int priv;
 	struct nvme_cmdlog_entry *log; /* NVME_CMDLOG_DEPTH entries */
 	uint64_t log_seq;		/* entries written so far */
 	uint32_t epoch; /* t->epoch at creation: a reset of the function since makes it stale */

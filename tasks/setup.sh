@@ -79,6 +79,8 @@ case "$action" in
     say "driver tests against the embedded device (full log: test.log)"
     set -o pipefail
     deno task test "$@" 2>&1 | tee test.log
+    say "NVMe conformance suite on the embedded device (summary by area; log: test-results/conformance.log)"
+    deno task conformance --quiet
     say "the real-hardware path: VFIO in a Linux guest under QEMU (full log: vmtest.log)"
     deno task test:vfio 2>&1 | tee vmtest.log
     ;;

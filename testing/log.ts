@@ -1,0 +1,260 @@
+/**
+ * Logging for test runs, with LogTape: a concise console and a `test.log`
+ * file with everything — the device, each test's seed and timings, every
+ * command with its status (read from the per-queue cmdlogs when a test ends,
+ * so nothing runs per command), and the cmdlog of every queue when a test
+ * fails.
+ *
+ * Categories: `denvme.test` (test life cycle; console and file),
+ * `denvme.device` (the device under test), `denvme.cmd` (one record per
+ * command, debug level, file only), `denvme.cmdlog` (queue dumps of failing
+ * tests, file only), `denvme.failure` (errors with their stacks, file only).
+ *
+ * Environment: `DENVME_TEST_LOG` (file path, default `test-results/test.log`;
+ * `off` for none), `DENVME_LOG_CONSOLE` (console level, default `warning`;
+ * `info` adds one line per test), `DENVME_RUN_ID` (run identity; the file is
+ * started afresh when it belongs to another run).
+ *
+ * If the script configured LogTape itself, that configuration is used as it is.
+ *
+ * @module
+ */
+import {
+  configureSync,
+  getConfig,
+  getConsoleSink,
+  getLogger,
+  getTextFormatter,
+  type Logger,
+  type LogLevel,
+  type LogRecord,
+  parseLogLevel,
+  type Sink,
+  withFilter,
+} from "@logtape/logtape";
+import { type CommandQueue, queueObserver } from "../ffi/cmdqueue.ts";
+import { formatEntry } from "../ffi/cmdlog.ts";
+
+/**
+ * The logging methods of the harness's loggers (LogTape loggers; a message
+ * template with `{name}` placeholders filled from `properties`).
+ */
+export interface TestLog {
+  /** Debug detail (the file only, by default). */
+  debug(message: string, properties?: Record<string, unknown>): void;
+  /** Information (the file; the console with DENVME_LOG_CONSOLE=info). */
+  info(message: string, properties?: Record<string, unknown>): void;
+  /** A warning (file and console). */
+  warn(message: string, properties?: Record<string, unknown>): void;
+  /** An error (file and console). */
+  error(message: string, properties?: Record<string, unknown>): void;
+  /** True when records of `level` reach a sink. */
+  isEnabledFor(level: "debug" | "info" | "warning" | "error"): boolean;
+  /** A logger adding `properties` to every record. */
+  with(properties: Record<string, unknown>): TestLog;
+}
+
+/** The logger of test life-cycle messages. */
+export const testLogger: TestLog = getLogger(["denvme", "test"]);
+/** The logger of device information. */
+export const deviceLogger: TestLog = getLogger(["denvme", "device"]);
+/** The logger of commands (one record per command, debug). */
+export const cmdLogger: TestLog = getLogger(["denvme", "cmd"]);
+/** The logger of queue dumps (cmdlogs of failing tests). */
+export const cmdlogLogger: Logger = getLogger(["denvme", "cmdlog"]);
+/** The logger of failure details (stacks; file only). */
+export const failureLogger: Logger = getLogger(["denvme", "failure"]);
+
+const DEFAULT_LOG = "test-results/test.log";
+let configured = false;
+let logPath: string | undefined;
+
+function env(name: string): string | undefined {
+  try {
+    return Deno.env.get(name);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The run identity written in the log header: DENVME_RUN_ID or the process id. */
+export function runId(): string {
+  return env("DENVME_RUN_ID") || `pid ${Deno.pid}`;
+}
+
+/** Path of the test log file of this run, or undefined when logging to a file is off. */
+export function testLogPath(): string | undefined {
+  ensureLogging();
+  return logPath;
+}
+
+function fileSink(path: string): Sink {
+  const header = `# denvme test log, run ${runId()}`;
+  const dir = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) : "";
+  if (dir) Deno.mkdirSync(dir, { recursive: true });
+  let fresh = true;
+  try {
+    const head = Deno.readTextFileSync(path).slice(0, 200).split("\n")[0];
+    fresh = head !== header;
+  } catch {
+    fresh = true;
+  }
+  const file = Deno.openSync(path, {
+    write: true,
+    create: true,
+    append: !fresh,
+    truncate: fresh,
+  });
+  const enc = new TextEncoder();
+  const write = (text: string) => {
+    const bytes = enc.encode(text);
+    for (let off = 0; off < bytes.length;) {
+      off += file.writeSync(bytes.subarray(off));
+    }
+  };
+  if (fresh) write(`${header}, started ${new Date().toISOString()}\n`);
+  const format = getTextFormatter({
+    timestamp: "date-time-timezone",
+    value: (v) =>
+      typeof v === "string" ? v : Deno.inspect(v, { colors: false }),
+  });
+  globalThis.addEventListener("unload", () => {
+    try {
+      file.close();
+    } catch { /* already closed */ }
+  });
+  return (record: LogRecord) => write(format(record));
+}
+
+/**
+ * Configure LogTape for a test run unless the script already did: console at
+ * `DENVME_LOG_CONSOLE` (default warning), the file at debug. Idempotent.
+ */
+export function ensureLogging(): void {
+  if (configured) return;
+  configured = true;
+  if (getConfig() !== null) return; // the script's own configuration wins
+  const path = env("DENVME_TEST_LOG") ?? DEFAULT_LOG;
+  let consoleLevel: LogLevel = "warning";
+  const lv = env("DENVME_LOG_CONSOLE");
+  if (lv) {
+    try {
+      consoleLevel = parseLogLevel(lv);
+    } catch {
+      console.warn(
+        `DENVME_LOG_CONSOLE=${lv} is not a log level: using warning`,
+      );
+    }
+  }
+  const sinks: Record<string, Sink> = {
+    console: withFilter(
+      getConsoleSink({
+        formatter: (r: LogRecord) => {
+          const msg = r.message.map((m) =>
+            typeof m === "string" ? m : Deno.inspect(m, { colors: false })
+          ).join("");
+          return [`[denvme] ${msg}`];
+        },
+      }),
+      consoleLevel,
+    ),
+  };
+  if (path && path !== "off") {
+    try {
+      sinks.file = fileSink(path);
+      logPath = path;
+    } catch (e) {
+      console.warn(
+        `cannot write the test log ${path}: ${(e as Error).message}`,
+      );
+    }
+  }
+  const file = sinks.file ? ["file"] : [];
+  configureSync({
+    sinks,
+    loggers: [
+      { category: ["denvme"], sinks: file, lowestLevel: "debug" },
+      {
+        category: ["denvme", "test"],
+        sinks: ["console"],
+        lowestLevel: "debug",
+      },
+      {
+        category: ["logtape", "meta"],
+        sinks: ["console"],
+        lowestLevel: "warning",
+      },
+    ],
+  });
+}
+
+/** Watches the queues created while a test runs (admin queues included). */
+export class QueueWatch {
+  readonly #queues: CommandQueue[] = [];
+  readonly #prev: typeof queueObserver.created;
+
+  /** Start watching (nests: an outer watch keeps seeing queues). */
+  constructor() {
+    this.#prev = queueObserver.created;
+    queueObserver.created = (q) => {
+      this.#queues.push(q);
+      this.#prev?.(q);
+    };
+  }
+  /** Stop watching; returns the queues seen, in creation order. */
+  stop(): CommandQueue[] {
+    queueObserver.created = this.#prev;
+    return [...this.#queues];
+  }
+}
+
+/** A queue's name for logs. */
+export function queueName(q: CommandQueue): string {
+  return q.admin ? "admin queue" : `I/O queue ${q.qid}`;
+}
+
+/**
+ * Log every command of `queues` at debug level (category denvme.cmd), oldest
+ * first. Does nothing unless that level reaches a sink.
+ */
+export function logCommands(test: string, queues: CommandQueue[]): void {
+  if (!cmdLogger.isEnabledFor("debug")) return;
+  for (const q of queues) {
+    const written = q.log.written;
+    const entries = q.log.entries(0).reverse();
+    const lost = written - entries.length;
+    if (lost > 0) {
+      cmdLogger.debug(
+        "{test}: {queue}: {lost} older commands were overwritten in the 2048-entry cmdlog",
+        { test, queue: queueName(q), lost },
+      );
+    }
+    for (const e of entries) {
+      cmdLogger.debug("{line}", {
+        test,
+        queue: queueName(q),
+        line: formatEntry(e, q.admin),
+        status: e.status ?? "outstanding",
+      });
+    }
+  }
+}
+
+/**
+ * Dump the cmdlog of every queue (newest first) after a failure, at error
+ * level (category denvme.cmdlog), marking the queue the failing command was on.
+ */
+export function dumpCmdlogs(
+  test: string,
+  queues: CommandQueue[],
+  failingSqid?: number,
+): void {
+  for (const q of queues) {
+    const mark = q.qid === failingSqid ? " (the failing command's queue)" : "";
+    const text = q.log.text(0);
+    cmdlogLogger.error(
+      "{test}: cmdlog of {queue}{mark}, newest first:\n{text}",
+      { test, queue: queueName(q), mark, text },
+    );
+  }
+}

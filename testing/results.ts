@@ -1,0 +1,71 @@
+/**
+ * Machine-readable test results: with `DENVME_RESULTS=<path>`, every
+ * nvmeTest appends one JSON line when it starts and one when it ends. The
+ * conformance task reads them to print its summary and write JUnit XML; a
+ * start without an end marks a test that crashed or hung the run.
+ *
+ * @module
+ */
+
+/** How a test ended. */
+export type Outcome = "pass" | "fail" | "skip" | "deviation";
+
+/** A result line. */
+export interface ResultRecord {
+  /** "start" or "end". */
+  event: "start" | "end";
+  /** Test name. */
+  name: string;
+  /** Area for summaries (e.g. "admin"). */
+  area: string;
+  /** Test file (relative to the working directory). */
+  file: string;
+  /** The test's seed (0x-hex). */
+  seed: string;
+  /** Outcome (end only). */
+  outcome?: Outcome;
+  /** Skip reason, failure message or deviation text (end only). */
+  message?: string;
+  /** The rule broken, for deviations and spec failures. */
+  spec?: string;
+  /** The device model of a known deviation. */
+  model?: string;
+  /** Duration in ms (end only). */
+  ms?: number;
+  /** Device name. */
+  dut?: string;
+}
+
+function path(): string | undefined {
+  try {
+    return Deno.env.get("DENVME_RESULTS") || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Append a result line (when DENVME_RESULTS is set). */
+export function writeResult(r: ResultRecord): void {
+  const p = path();
+  if (!p) return;
+  Deno.writeTextFileSync(p, JSON.stringify(r) + "\n", { append: true });
+}
+
+/** Read a results file: the last record of each test (start only = did not finish). */
+export function readResults(file: string): ResultRecord[] {
+  let text = "";
+  try {
+    text = Deno.readTextFileSync(file);
+  } catch {
+    return [];
+  }
+  const byKey = new Map<string, ResultRecord>();
+  for (const line of text.split("\n")) {
+    if (!line.trim()) continue;
+    try {
+      const r = JSON.parse(line) as ResultRecord;
+      byKey.set(`${r.file}\0${r.name}`, r);
+    } catch { /* a torn line of a crashed run */ }
+  }
+  return [...byKey.values()];
+}
