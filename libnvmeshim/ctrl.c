@@ -60,6 +60,7 @@ void nvme_ctrl_free(struct nvme_ctrl *c)
 				c->cqs[q]->nsq = 0;
 				nvme_cq_free(c->cqs[q]);
 			}
+	nvme_verify_ctrl_fini(c); /* after the queues: no command holds a table now */
 	free(c->sqs);
 	free(c->cqs);
 	free(c);

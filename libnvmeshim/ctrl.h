@@ -37,6 +37,7 @@ struct nvme_ctrl {
 	struct nvme_cq **cqs;
 	uint32_t max_qid_used;
 	int dirty; /* some SQ tail not yet written to its doorbell */
+	struct nvme_vreg *verify; /* data verification tables (verify.h), NULL until enabled */
 };
 
 int nvme_ctrl_new(struct nvme_transport *t, struct nvme_ctrl **out);

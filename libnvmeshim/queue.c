@@ -141,6 +141,8 @@ static void tracker_release(struct nvme_sq *sq, uint16_t cid)
 {
 	struct nvme_tracker *t = &sq->tr[cid];
 
+	if (t->v.op)
+		nvme_verify_release(sq, &t->v); /* unlock; an unfinished write leaves LBAs unknown */
 	if (t->buf)
 		nvme_buf_put(t->buf);
 	t->buf = NULL;
@@ -228,6 +230,8 @@ int nvme_sq_submit(struct nvme_sq *sq, const uint8_t *sqe, struct nvme_buf *buf,
 	uint8_t *slot;
 	uint16_t cid;
 	uint64_t prp1 = 0, prp2 = 0;
+	struct nvme_vcmd v = { 0 };
+	int vr;
 
 	if (c->t->dead)
 		return nvme_set_error(-ENODEV, "%s is %s", c->t->name, nvme_transport_gone(c->t));
@@ -274,9 +278,14 @@ int nvme_sq_submit(struct nvme_sq *sq, const uint8_t *sqe, struct nvme_buf *buf,
 			return nvme_set_error(r, "buffer address 0x%llx is not dword aligned",
 					      (unsigned long long)(buf->iova + off));
 	}
+	/* data verification: LBA locks and stamps; -EAGAIN while a conflicting IO is in flight */
+	vr = nvme_verify_submit(sq, sqe, buf, off, len, flags, &v);
+	if (vr)
+		return vr;
 	cid = sq->free_top;
 	t = &sq->tr[cid];
 	sq->free_top = t->next_free;
+	t->v = v;
 	t->state = TR_BUSY;
 	t->tag = tag;
 	t->opc = sqe[0];
@@ -434,6 +443,7 @@ int nvme_cq_process(struct nvme_cq *cq, struct nvme_cpl *out, unsigned max)
 		}
 		emit(&out[n++], sq, cqe.cid, t->tag, t->submit_ns,
 		     t->state == TR_TIMEDOUT ? NVME_CPL_LATE : 0, &cqe);
+		nvme_verify_complete(sq, &t->v, &out[n - 1]); /* may rewrite it to 07/81 */
 		log_complete(sq, t->log_seq, &out[n - 1]);
 		sq->completed++;
 		tracker_release(sq, cqe.cid);

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "dma.h"
+#include "verify.h"
 
 struct nvme_ctrl;
 
@@ -38,6 +39,10 @@ struct nvme_cpl {
 #define NVME_CPL_LATE 0x2    /* the device completed a command already timed out */
 #define NVME_CPL_UNKNOWN 0x4 /* a CQE whose SQID/CID matches nothing outstanding */
 #define NVME_CPL_GONE 0x8    /* synthesized: the device is gone or the queue was torn down */
+/* data verification failed (status rewritten to 07/81, report: nvme_sq_verify_report()) */
+#define NVME_CPL_VERIFY_LBA 0x10 /* a block holds another LBA's data */
+#define NVME_CPL_VERIFY_CRC 0x20 /* a block's CRC differs */
+#define NVME_CPL_VERIFY_UNC 0x40 /* a block written uncorrectable read successfully */
 
 /* Synthetic status for timeouts and lost devices: SCT 7 (vendor), SC 0xFF. */
 #define NVME_STATUS_HOST_TIMEOUT ((7u << 8) | 0xffu)
@@ -79,6 +84,7 @@ struct nvme_tracker {
 	uint32_t tag;
 	uint16_t next_free;
 	uint8_t state, opc;
+	struct nvme_vcmd v; /* data verification state (verify.h) */
 };
 
 struct nvme_cq {
