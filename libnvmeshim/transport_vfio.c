@@ -1154,7 +1154,8 @@ int nvme_vfio_open(const char *name, struct nvme_transport **out)
 	}
 	if (mode && *mode && strcmp(mode, "type1") && strcmp(mode, "iommufd"))
 		return nvme_set_error(-EINVAL, "DENVME_VFIO_IOMMU=%s: allowed type1 or iommufd", mode);
-	bool use_fd = cdev[0] && access("/dev/iommu", F_OK) == 0;
+	/* iommufd needs the cdev and a /dev/iommu this user may open (else type1) */
+	bool use_fd = cdev[0] && access("/dev/iommu", R_OK | W_OK) == 0;
 
 	if (mode && !strcmp(mode, "type1"))
 		use_fd = false;

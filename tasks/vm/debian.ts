@@ -47,6 +47,18 @@ function cached(dir: string, pkg: string): string | undefined {
 
 let aptUpdated = false;
 
+/** apt options: no sandbox user for a download into our cache, bounded network waits. */
+const APT_BOUNDED = [
+  "-o",
+  "APT::Sandbox::User=root",
+  "-o",
+  "Acquire::Retries=1",
+  "-o",
+  "Acquire::http::Timeout=30",
+  "-o",
+  "Acquire::https::Timeout=30",
+];
+
 /** The package `linux-image-amd64` depends on now, e.g. linux-image-6.1.0-56-amd64. */
 export async function kernelPackage(): Promise<string | undefined> {
   for (let attempt = 0; attempt < 2; attempt++) {
@@ -56,7 +68,7 @@ export async function kernelPackage(): Promise<string | undefined> {
     if (aptUpdated || Deno.uid() !== 0) break;
     // apt-cache finds nothing before the first `apt-get update` on a fresh machine
     aptUpdated = true;
-    await sh("apt-get", ["update", "-qq"]);
+    await sh("apt-get", ["update", "-qq", ...APT_BOUNDED]);
   }
   return undefined;
 }
@@ -89,8 +101,7 @@ export async function fetchDeb(
     const r = await sh("apt-get", [
       "download",
       "-q",
-      "-o",
-      "APT::Sandbox::User=root",
+      ...APT_BOUNDED,
       pkg,
     ], dir);
     if (r.ok) {
