@@ -220,6 +220,38 @@ Deno.test("MSI-X: an interrupt after an I/O completion; masking holds it pending
   assert.equal(quiet.msixIsSet(), false, "IEN=0: no interrupt");
 });
 
+Deno.test("ioworker: a mixed workload on its own queue pair while the script goes on", async () => {
+  using nvme0 = new Controller(DUT);
+  const ns = new Namespace(nvme0, 1);
+  using smart = new Buffer(512, "smart");
+  const w = ns.ioworker({
+    ioSize: [1, 8, 64],
+    readPercentage: 50,
+    ioCount: 3000,
+    qdepth: 32,
+    regionEnd: 1 << 15, // the first 16 MiB (512-byte LBAs)
+    seed: 7,
+    outputPercentileLatency: [50, 99],
+  }).start();
+  // admin commands on the main thread meanwhile (reaped on the admin vector)
+  let admin = 0;
+  while (w.running) {
+    await nvme0.getlogpage(2, smart, { size: 512 }).waitdoneAsync();
+    admin++;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const r = w.close();
+  assert.ok(r.ok, r.errorMessage);
+  assert.equal(r.ioCountRead + r.ioCountWrite, 3000);
+  assert.ok(r.ioCountRead > 0 && r.ioCountWrite > 0, "both reads and writes");
+  console.log(
+    `  3000 IOs in ${r.mseconds} ms, average ${r.latencyAverageUs} µs, ` +
+      `p99 ${
+        r.latencyPercentiles?.["99"]
+      } µs; ${admin} admin commands meanwhile`,
+  );
+});
+
 Deno.test("FLR: the function resets, a new controller comes up, data survives", () => {
   using pcie = new Pcie(DUT);
   const exp = pcie.capOffset(0x10);
