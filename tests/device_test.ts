@@ -8,7 +8,8 @@
  *
  * Bring-up and identify, I/O round trips through every PRP shape up to MDTS
  * with the data checked byte for byte, buffers all over the DMA arena (IOMMU
- * mapping), MSI-X interrupts (eventfds under VFIO) and masking, FLR. Tests
+ * mapping), MSI-X interrupts (eventfds under VFIO) and masking, an ioworker,
+ * FLR, hot reset. Tests
  * that need a real device are ignored on the embedded device and say so in
  * their names.
  *
