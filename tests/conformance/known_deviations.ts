@@ -14,7 +14,114 @@ export const qemu72: DeviationList = {
   applies: (id) =>
     id.vid === 0x1b36 && id.did === 0x0010 &&
     (id.fr === undefined || id.fr.startsWith("7.2")),
-  tests: {},
+  tests: {
+    // --- admin: queues
+    "Delete I/O SQ or CQ with identifier 0 → Invalid Queue Identifier": {
+      spec:
+        "NVMe Base 2.0, Delete I/O Completion Queue: an invalid queue identifier → 01/01 Invalid Queue Identifier (01/00 Completion Queue Invalid belongs to Create I/O Submission Queue)",
+      observed: "Delete I/O CQ of QID 0 → 01/00 Completion Queue Invalid",
+      match: /Delete I\/O Completion Queue: QID 0 .* observed 01\/00/,
+    },
+    "Delete an I/O queue that does not exist → Invalid Queue Identifier": {
+      spec:
+        "NVMe Base 2.0, Delete I/O Completion Queue: an invalid queue identifier → 01/01 Invalid Queue Identifier",
+      observed:
+        "Delete I/O CQ of a queue that does not exist → 01/00 Completion Queue Invalid",
+      match:
+        /Delete I\/O Completion Queue: the queue does not exist .* observed 01\/00/,
+    },
+    // --- admin: format, optional commands
+    "Format NVM with a reserved Secure Erase Setting → Invalid Field; data kept":
+      {
+        spec:
+          "NVMe Base 2.0, Format NVM: Secure Erase Settings 011b..111b are reserved → 00/02 Invalid Field in Command",
+        observed:
+          "SES is ignored: the format succeeds (and zero-fills the namespace)",
+        match:
+          /SES values 011b\.\.111b are reserved → 00\/02; observed success/,
+      },
+    "Format NVM with cryptographic erase when it is not supported → Invalid Field":
+      {
+        spec:
+          "NVMe Base 2.0, Format NVM: SES 010b (cryptographic erase) when FNA bit 2 = 0 → 00/02 Invalid Field in Command",
+        observed: "SES is ignored: the format succeeds",
+        match: /SES 010b .* observed success/,
+      },
+    "Namespace Management: Invalid Command Opcode when not supported, implemented when claimed":
+      {
+        spec:
+          "NVMe Base 2.0, Identify Controller OACS bit 3: the controller supports the Namespace Management command (0Dh)",
+        observed:
+          "OACS bit 3 is set but opcode 0Dh → 00/01 Invalid Command Opcode (only Namespace Attachment is implemented)",
+        match: /Namespace Management is supported .* observed 00\/01/,
+      },
+    "Virtualization Management: Invalid Command Opcode when not supported, implemented when claimed":
+      {
+        spec:
+          "NVMe Base 2.0: an optional command the controller does not support (OACS bit 7 = 0) → 00/01 Invalid Command Opcode",
+        observed:
+          "Virtualization Management (1Ch) without SR-IOV → 00/02 Invalid Field in Command",
+        match: /Virtualization Management \(opcode 0x1c\) .* observed 00\/02/,
+      },
+    // --- admin: log pages
+    "reserved log page identifier → Invalid Log Page": {
+      spec:
+        "NVMe Base 2.0, Get Log Page: an unsupported or reserved log identifier → 01/09 Invalid Log Page",
+      observed: "00/02 Invalid Field in Command for every unsupported LID",
+      match: /is reserved → 01\/09; observed 00\/02/,
+    },
+    "Firmware Slot Information: the active slot is listed, with Identify's firmware revision":
+      {
+        spec:
+          "NVMe Base 2.0, Identify Controller FR: the currently active firmware revision, the same as the active slot's entry of the Firmware Slot Information log",
+        observed:
+          'Identify FR is the QEMU version ("7.2.22"); the log reports slot 1 as "1.0"',
+        match: /Identify FR "[^"]*", FRS1 "1\.0"/,
+      },
+    "Commands Supported and Effects agrees with OACS and ONCS": {
+      spec:
+        "NVMe Base 2.0: Identify Controller OACS/ONCS and the Commands Supported and Effects log describe the same optional commands",
+      observed:
+        "OACS bit 3 (Namespace Management) is set but opcode 0Dh is not supported (CSUPP = 0, Invalid Opcode); Verify (0Ch) is supported (CSUPP = 1) but ONCS bit 7 is 0",
+      match:
+        /^[^;]*; observed Namespace Management \(OACS bit 3\): Identify says supported, effects log CSUPP=0; Verify \(ONCS bit 7\): Identify says not supported, effects log CSUPP=1$/,
+    },
+    // --- admin: features
+    "Get Features with a reserved select value (100b..111b) → Invalid Field": {
+      spec:
+        "NVMe Base 2.0, Get Features: SEL values 100b..111b are reserved → 00/02 Invalid Field in Command",
+      observed:
+        "a reserved SEL is treated as 'current': the command succeeds (hw/nvme/ctrl.c nvme_get_feature has no default case)",
+      match: /SEL: values 100b\.\.111b are reserved .* observed success/,
+    },
+    "Arbitration: the current value can be set again": {
+      spec:
+        "NVMe Base 2.0, Arbitration (mandatory feature): the host sets the Arbitration Burst and priority weights",
+      observed: "Set Features 01h → 01/0E Feature Not Changeable",
+      match: /Arbitration: .* observed 01\/0e/,
+    },
+    "Interrupt Coalescing: the setting reads back": {
+      spec:
+        "NVMe Base 2.0 / PCIe Transport 1.0, Interrupt Coalescing (mandatory for PCIe controllers): aggregation time and threshold are set by the host",
+      observed:
+        "Set Features 08h → 01/0E Feature Not Changeable (the model has no coalescing)",
+      match: /Interrupt Coalescing: .* observed 01\/0e/,
+    },
+    "Power Management: the current power state can be set, one above NPSS cannot":
+      {
+        spec:
+          "NVMe Base 2.0, Power Management (mandatory feature): Set Features selects a power state 0..NPSS; a state above NPSS → 00/02",
+        observed:
+          "every Set Features 02h → 01/0E Feature Not Changeable, even for the current state PS0",
+        match: /Power Management: .* observed 01\/0e/,
+      },
+    "Write Atomicity Normal: the current value can be set again": {
+      spec:
+        "NVMe Base 2.0, Write Atomicity Normal (mandatory feature): the host sets Disable Normal",
+      observed: "Set Features 0Ah → 01/0E Feature Not Changeable",
+      match: /Write Atomicity Normal: .* observed 01\/0e/,
+    },
+  },
 };
 
 /** Every list the suite registers. */
