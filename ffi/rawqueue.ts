@@ -117,9 +117,8 @@ export abstract class RawQueue {
   }
 
   /** Throws ClosedError after delete(). */
-  protected get live(): void {
+  protected check(): void {
     if (this.#deleted) throw new ClosedError(`raw queue ${this.qid}`);
-    return;
   }
 
   /** Offset of this queue's SQ tail (or CQ head) doorbell. */
@@ -173,7 +172,7 @@ export class IoCQ extends RawQueue {
 
   /** Entry `i` as the device wrote it. */
   get(i: number): RawCqe {
-    this.live;
+    this.check();
     checkInt("index", i, 0, this.qsize - 1);
     const b = this.ring;
     const at = b.offset + i * 16;
@@ -194,7 +193,7 @@ export class IoCQ extends RawQueue {
 
   /** Write the CQ head doorbell (any value: invalid ones included). */
   set head(v: number) {
-    this.live;
+    this.check();
     this.ctrl.setReg32(this.doorbell(true), checkInt("head", v, 0, 0xffffffff));
   }
 
@@ -256,7 +255,7 @@ export class IoSQ extends RawQueue {
 
   /** Write entry `i` (16 dwords, see {@link sqe}). */
   set(i: number, cmd: Uint32Array | number[]): void {
-    this.live;
+    this.check();
     checkInt("index", i, 0, this.qsize - 1);
     if (cmd.length !== 16) throw new ParameterError("a command is 16 dwords");
     const dv = new DataView(this.ring.bytes.buffer, this.ring.bytes.byteOffset);
@@ -266,7 +265,7 @@ export class IoSQ extends RawQueue {
 
   /** Write the SQ tail doorbell (any value: invalid ones included). */
   set tail(v: number) {
-    this.live;
+    this.check();
     this.ctrl.setReg32(
       this.doorbell(false),
       checkInt("tail", v, 0, 0xffffffff),
