@@ -58,7 +58,9 @@ int nvme_bench_loop(uint32_t sqh, uint32_t cqh, uint32_t mode, uint32_t nsid, ui
 		/* post SQEs straight into the ring, CID = slot */
 		while (now < end && inflight < qd) {
 			uint8_t *e = sq->ring + (uint64_t)sq->tail * 64;
-			uint64_t slba = mode ? (k / 2) % (span - lbas) : iow_rng_below(&rng, span - lbas);
+			/* mode 1: the script's pattern, write then read of (n % 1024) * lbas */
+			uint64_t slba = mode ? ((k / 2) % 1024) * lbas % (span - lbas)
+					     : iow_rng_below(&rng, span - lbas);
 			uint16_t cid = (uint16_t)sq->tail;
 			uint32_t nlb = lbas - 1;
 

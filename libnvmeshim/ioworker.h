@@ -218,7 +218,8 @@ NVME_API int nvme_ioworker_run(uint32_t sq, uint32_t cq, const uint8_t *args, ui
  * for scripts: tasks/bench_ioworker.ts compares the ioworker and the script
  * against it.
  * @mode: 0 random reads of @lbas LBAs at queue depth @qd; 1 write then read of the
- *        same LBAs at QD1, alternately
+ *        same LBAs at QD1, alternately (LBA (n % 1024) * @lbas for pair n, as the
+ *        script in tasks/bench.ts does)
  * @span: LBAs of the namespace used (IO start LBAs are below span - lbas)
  * @ms: run time
  * @out: [commands completed, elapsed ns, errors]

@@ -7,6 +7,7 @@
  */
 import { parseArgs } from "node:util";
 import { Buffer, Controller, Namespace, Pcie, Qpair } from "../mod.ts";
+import { benchIoworkerAll } from "./bench_ioworker.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -89,3 +90,6 @@ function emit(result: Record<string, unknown>): void {
     iops: Math.round(iops),
   });
 }
+
+// 4. IO workers against a minimal C loop, their scaling, and the QD1 loop of 2. in C
+benchIoworkerAll(base, seconds);

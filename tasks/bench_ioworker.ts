@@ -1,0 +1,233 @@
+/**
+ * IO worker benchmarks, one JSON line per result (called by tasks/bench.ts, or
+ * alone):
+ *
+ * - `ioworker-4k-randread-qd128`: 4 KiB random reads at QD128 on one queue pair
+ *   of the embedded device with a null backend, for 10 s, by an ioworker and
+ *   by a minimal C loop (`nvme_bench_loop()`: one SQ/CQ pair, doorbell per
+ *   batch, polling) on the same device in the same run, and their ratio (in
+ *   alternating 2 s rounds: other load on the machine hits both alike);
+ * - `c-qd1-write-read`: the QD1 write+read loop of `script-qd1-write-read` in
+ *   C, alternating with the script, and the script's time per command over it;
+ * - `ioworker-scaling`: aggregate IOPS of 1, 2 and 4 ioworkers at once.
+ *
+ *   deno run --allow-ffi --allow-env --allow-read --allow-run tasks/bench_ioworker.ts \
+ *     [--dut qemu] [--ioworker-seconds 10] [--scaling-seconds 5] [--seconds 3]
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { Buffer, Controller, Namespace, Qpair } from "../mod.ts";
+import { lib, unwrap } from "../ffi/lib.ts";
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    dut: { type: "string" },
+    seconds: { type: "string", default: "3" },
+    "ioworker-seconds": { type: "string", default: "10" },
+    "scaling-seconds": { type: "string", default: "5" },
+  },
+  strict: false,
+});
+
+function emit(result: Record<string, unknown>): void {
+  console.log(JSON.stringify(result));
+}
+
+/** The embedded device with a null backend (reads return zeros at once). */
+function nullDut(base: string): string {
+  return base === "qemu" ? "qemu:backend=null,size=16G" : base;
+}
+
+/** Run the reference C loop on a fresh queue pair of `depth` entries. */
+function cLoop(
+  nvme0: Controller,
+  ns: Namespace,
+  depth: number,
+  mode: 0 | 1,
+  ms: number,
+): { commands: number; seconds: number; errors: number } {
+  const q = new Qpair(nvme0, depth);
+  try {
+    const { sq, cq } = q.claim("the benchmark's C loop");
+    const out = new BigUint64Array(3);
+    const lbas = 4096 / ns.lbaSize;
+    try {
+      unwrap(
+        lib.nvme_bench_loop(
+          sq,
+          cq,
+          mode,
+          ns.nsid,
+          lbas,
+          ns.lbaSize,
+          BigInt(ns.capacity),
+          depth - 1,
+          ms,
+          out,
+          3,
+        ),
+        "bench loop",
+      );
+    } finally {
+      q.unclaim();
+    }
+    return {
+      commands: Number(out[0]),
+      seconds: Number(out[1]) / 1e9,
+      errors: Number(out[2]),
+    };
+  } finally {
+    q.delete();
+  }
+}
+
+/** The script's QD1 loop (as tasks/bench.ts runs it): µs per command. */
+function scriptQd1(
+  nvme0: Controller,
+  ns: Namespace,
+  ms: number,
+): { us: number; commands: number } {
+  using q = new Qpair(nvme0, 16);
+  using buf = new Buffer(4096);
+  const lbas = 4096 / ns.lbaSize;
+  let n = 0;
+  const t0 = performance.now();
+  const end = t0 + ms;
+  while (performance.now() < end) {
+    ns.write(q, buf, (n % 1024) * lbas, lbas).waitdone();
+    ns.read(q, buf, (n % 1024) * lbas, lbas).waitdone();
+    n += 2;
+  }
+  return { us: (performance.now() - t0) * 1000 / n, commands: n };
+}
+
+/**
+ * The script's QD1 write+read loop in C on the same device, in rounds
+ * alternating with the script itself (this machine's noise hits both alike);
+ * prints both times per command and the script's over C's.
+ */
+export function benchQd1InC(dut: string, seconds: number): void {
+  using nvme0 = new Controller(dut);
+  const ns = new Namespace(nvme0, 1);
+  const rounds = 3, ms = seconds * 1000 / rounds;
+  let cNs = 0, cCmds = 0, sUs = 0, sCmds = 0, errors = 0;
+  for (let i = 0; i < rounds; i++) {
+    const s = scriptQd1(nvme0, ns, ms);
+    sUs += s.us * s.commands;
+    sCmds += s.commands;
+    const c = cLoop(nvme0, ns, 16, 1, ms);
+    cNs += c.seconds * 1e9;
+    cCmds += c.commands;
+    errors += c.errors;
+  }
+  const cUs = cNs / 1000 / cCmds, scriptUs = sUs / sCmds;
+  emit({
+    name: "c-qd1-write-read",
+    dut,
+    us_per_cmd: +cUs.toFixed(1),
+    commands: cCmds,
+    errors,
+    script_us_per_cmd: +scriptUs.toFixed(1),
+    script_ratio: +(scriptUs / cUs).toFixed(3),
+  });
+}
+
+/**
+ * The ioworker against the C loop (in 2 s rounds, alternately, `seconds` each
+ * in all), then 1, 2 and 4 ioworkers at once.
+ */
+export function benchIoworkers(
+  base: string,
+  seconds = 10,
+  scalingSeconds = 5,
+): void {
+  const dut = nullDut(base);
+  using nvme0 = new Controller(dut);
+  const ns = new Namespace(nvme0, 1);
+  const ioSize = 4096 / ns.lbaSize;
+  const rounds = Math.max(1, Math.round(seconds / 2));
+  let ios = 0, ms = 0, cCmds = 0, cSec = 0, latSum = 0;
+  let p99 = 0, maxUs = 0, cpu = 0;
+  for (let i = 0; i < rounds; i++) {
+    const r = ns.ioworker({
+      ioSize,
+      lbaRandom: true,
+      readPercentage: 100,
+      qdepth: 128,
+      time: seconds / rounds,
+      outputPercentileLatency: [99],
+    }).start().close();
+    if (!r.ok) throw new Error(`ioworker: ${r.errorMessage}`);
+    ios += r.ioCountRead;
+    ms += r.mseconds;
+    latSum += r.latencyAverageUs * r.ioCountRead;
+    p99 = Math.max(p99, r.latencyPercentiles!["99"]);
+    maxUs = Math.max(maxUs, r.latencyMaxUs);
+    cpu += r.cpuUsage * r.mseconds;
+    const c = cLoop(nvme0, ns, 128, 0, seconds / rounds * 1000);
+    cCmds += c.commands;
+    cSec += c.seconds;
+  }
+  const iops = ios / (ms / 1000), cIops = cCmds / cSec;
+  emit({
+    name: "ioworker-4k-randread-qd128",
+    dut,
+    seconds,
+    iops: Math.round(iops),
+    c_loop_iops: Math.round(cIops),
+    ratio: +(iops / cIops).toFixed(3),
+    latency_average_us: Math.round(latSum / ios),
+    latency_p99_us_worst_round: p99,
+    latency_max_us: maxUs,
+    cpu_usage: +(cpu / ms).toFixed(3),
+  });
+  for (const n of [1, 2, 4]) {
+    const ws = Array.from({ length: n }, () =>
+      ns.ioworker({
+        ioSize,
+        lbaRandom: true,
+        readPercentage: 100,
+        qdepth: 128,
+        time: scalingSeconds,
+      }).start());
+    const rs = ws.map((w) => w.close());
+    const bad = rs.find((x) => !x.ok);
+    if (bad) throw new Error(`ioworker: ${bad.errorMessage}`);
+    const total = rs.reduce(
+      (a, x) => a + x.ioCountRead / (x.mseconds / 1000),
+      0,
+    );
+    emit({
+      name: "ioworker-scaling",
+      dut,
+      workers: n,
+      qdepth: 128,
+      iops: Math.round(total),
+      per_worker: rs.map((x) =>
+        Math.round(x.ioCountRead / (x.mseconds / 1000))
+      ),
+    });
+  }
+}
+
+/**
+ * Everything above, with the run times from the command line
+ * (`--ioworker-seconds`, `--scaling-seconds`); tasks/bench.ts calls this.
+ */
+export function benchIoworkerAll(base: string, seconds: number): void {
+  benchQd1InC(base, seconds);
+  benchIoworkers(
+    base,
+    Number(values["ioworker-seconds"]) || 10,
+    Number(values["scaling-seconds"]) || 5,
+  );
+}
+
+if (import.meta.main) {
+  benchIoworkerAll(
+    typeof values.dut === "string" ? values.dut : "qemu",
+    Number(values.seconds) || 3,
+  );
+}
