@@ -15,6 +15,30 @@ export const qemu72: DeviationList = {
     id.vid === 0x1b36 && id.did === 0x0010 &&
     (id.fr === undefined || id.fr.startsWith("7.2")),
   tests: {
+    // --- nvm
+    "Deallocate with a range past the end → LBA Out of Range": {
+      spec:
+        "NVM Command Set 1.0, Dataset Management: a range beyond the namespace → 00/80 LBA Out of Range",
+      observed:
+        "ranges out of range (or over DMRSL) are skipped silently; the command succeeds",
+      match:
+        /Dataset Management: a range that goes beyond NSZE → 00\/80; observed success/,
+    },
+    "Verify: Invalid Command Opcode when ONCS bit 7 = 0, success on written LBAs when 1":
+      {
+        spec:
+          "NVM Command Set 1.0: an optional command the controller does not support (ONCS bit 7 = 0) → 00/01 Invalid Command Opcode",
+        observed:
+          "Verify (0Ch) is implemented and succeeds, though ONCS bit 7 says it is not supported",
+        match:
+          /Verify is not supported \(ONCS bit 7 = 0\) → 00\/01; observed success/,
+      },
+    "Copy from a source range past the end → LBA Out of Range": {
+      spec:
+        "NVM Command Set 1.0, Copy: a source range beyond the namespace → 00/80 LBA Out of Range",
+      observed: "00/06 Internal Error",
+      match: /Copy: a source range beyond NSZE → 00\/80; observed 00\/06/,
+    },
     // --- admin: queues
     "Delete I/O SQ or CQ with identifier 0 → Invalid Queue Identifier": {
       spec:
