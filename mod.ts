@@ -40,6 +40,7 @@ export {
   NvmeError,
   ParameterError,
   StatusError,
+  VerifyError,
 } from "./ffi/errors.ts";
 export { expectStatus } from "./ffi/expect.ts";
 export { type LibStats, libStats } from "./ffi/lib.ts";
@@ -72,3 +73,11 @@ export {
 } from "./ffi/rawqueue.ts";
 export * from "./ffi/structs.ts";
 export { commandName, statusName } from "./ffi/status.ts";
+export {
+  crc32c,
+  describeVerifyFailure,
+  type VerifyFailure,
+  type VerifyKind,
+  type VerifyStats,
+  writeToken,
+} from "./ffi/verify.ts";

@@ -12,6 +12,7 @@ import {
   CPL_LATE,
   CPL_TIMEOUT,
   CPL_UNKNOWN,
+  CPL_VERIFY,
 } from "./completion.ts";
 import {
   ClosedError,
@@ -20,8 +21,10 @@ import {
   NvmeError,
   ParameterError,
   StatusError,
+  VerifyError,
 } from "./errors.ts";
-import { lib, unwrap } from "./lib.ts";
+import { lastError, lib, unwrap } from "./lib.ts";
+import { describeVerifyFailure, readVerifyFailure } from "./verify.ts";
 import { commandName } from "./status.ts";
 import { matchExpected } from "./expect.ts";
 import { Cmdlog } from "./cmdlog.ts";
@@ -199,11 +202,14 @@ export class CommandQueue {
       if (rc !== EAGAIN) {
         unwrap(rc, `${this.label}: ${this.#name(sqe[0])}`);
       }
-      // queue full: make room
+      // queue full, or LBAs locked by a command in flight (data verification): make room
+      const locked = this.#pending.size < this.depth - 1 ? lastError() : "";
       if (this.process() === 0) {
         if (Date.now() > deadline) {
           throw new NvmeError(
-            `${this.label} is full (${this.depth} entries) and nothing completed within ${this.#guardMs()} ms`,
+            locked
+              ? `${this.label}: ${locked}; nothing completed within ${this.#guardMs()} ms`
+              : `${this.label} is full (${this.depth} entries) and nothing completed within ${this.#guardMs()} ms`,
           );
         }
         lib.nvme_cq_poll_wait(this.#cq, 1000);
@@ -264,6 +270,7 @@ export class CommandQueue {
         o[b + 5],
         flags,
         p.opcode,
+        flags & CPL_VERIFY ? readVerifyFailure(o[b + 7], tag) : undefined,
       );
       this.latest = cpl;
       if (p.aer) {
@@ -327,6 +334,16 @@ export class CommandQueue {
         `ERROR status: 07/ff ${what} (${where}) lost: the device is gone or the queue was reset`,
       );
       return Object.assign(e, { completion: cpl });
+    }
+    if (cpl.flags & CPL_VERIFY) {
+      const text = `ERROR status: ${cpl.statusText} Data Verification Failed: ${
+        cpl.verify
+          ? describeVerifyFailure(cpl.verify)
+          : "(the report is no longer kept)"
+      } (${what}, ${where})`;
+      return cpl.verify
+        ? new VerifyError(text, cpl, cpl.verify)
+        : new StatusError(text, cpl);
     }
     return new StatusError(
       `ERROR status: ${cpl.statusText} ${cpl.statusName} (${what}, ${where}${

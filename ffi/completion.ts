@@ -4,6 +4,7 @@
  * @module
  */
 import { statusName, statusText } from "./status.ts";
+import type { VerifyFailure } from "./verify.ts";
 
 /** Flags the driver attaches to a completion it reports. */
 export const CPL_TIMEOUT = 0x1;
@@ -13,6 +14,14 @@ export const CPL_LATE = 0x2;
 export const CPL_UNKNOWN = 0x4;
 /** Synthesized because the device is gone or the queue was torn down. */
 export const CPL_GONE = 0x8;
+/** Data verification: a block held another LBA's data (status rewritten to 07/81). */
+export const CPL_VERIFY_LBA = 0x10;
+/** Data verification: a block's CRC differed (status rewritten to 07/81). */
+export const CPL_VERIFY_CRC = 0x20;
+/** Data verification: a block written uncorrectable read successfully (07/81). */
+export const CPL_VERIFY_UNC = 0x40;
+/** Any data verification failure. */
+export const CPL_VERIFY = CPL_VERIFY_LBA | CPL_VERIFY_CRC | CPL_VERIFY_UNC;
 
 /** One completion: the raw CQE dwords and their fields. */
 export class Completion {
@@ -24,6 +33,8 @@ export class Completion {
   readonly flags: number;
   /** Opcode of the command this completes. */
   readonly opcode: number;
+  /** What a read that failed data verification found (status 07/81). */
+  readonly verify?: VerifyFailure;
 
   /** Build from the four dwords, latency and driver flags. */
   constructor(
@@ -31,11 +42,13 @@ export class Completion {
     latencyUs: number,
     flags: number,
     opcode: number,
+    verify?: VerifyFailure,
   ) {
     this.dwords = dwords;
     this.latencyUs = latencyUs;
     this.flags = flags;
     this.opcode = opcode;
+    if (verify) this.verify = verify;
   }
   /** Command specific result (DW0). */
   get cdw0(): number {

@@ -5,6 +5,7 @@
  * @module
  */
 import type { Completion } from "./completion.ts";
+import type { VerifyFailure, VerifyKind } from "./verify.ts";
 
 /** Base class of every error denvme throws. */
 export class NvmeError extends Error {
@@ -74,5 +75,52 @@ export class CommandTimeoutError extends StatusError {
   constructor(message: string, completion: Completion) {
     super(message, completion);
     this.name = "CommandTimeoutError";
+  }
+}
+
+/**
+ * A read failed data verification (status 07/81, rewritten by the driver):
+ * the data read differs from what was written. The message names the kind,
+ * the LBA and the expected and found values, e.g. `ERROR status: 07/81 Data
+ * Verification Failed: CRC mismatch at LBA 103: expected CRC 0x5f2e6a11,
+ * found 0x0c1d9e55 (Read lba 96 count 16, cid 3, sqid 1)`.
+ *
+ * ```ts
+ * import { VerifyError } from "./errors.ts";
+ * try {
+ *   // nvme0n1.read(qpair, buf, 0, 8).waitdone();
+ * } catch (e) {
+ *   if (e instanceof VerifyError) console.log(e.kind, e.lba, e.failure.badBlocks);
+ * }
+ * ```
+ */
+export class VerifyError extends StatusError {
+  /** The details: kind, LBAs, expected and found values. */
+  readonly failure: VerifyFailure;
+  /** Create a verification error for a completion carrying a failure report. */
+  constructor(message: string, completion: Completion, failure: VerifyFailure) {
+    super(message, completion);
+    this.name = "VerifyError";
+    this.failure = failure;
+  }
+  /** "lba mismatch", "crc mismatch" or "uncorrectable" (of the first bad block). */
+  get kind(): VerifyKind {
+    return this.failure.kind;
+  }
+  /** The first bad LBA. */
+  get lba(): number {
+    return this.failure.lba;
+  }
+  /** Expected table entry (CRC-32C as written) of the first bad block. */
+  get expected(): number {
+    return this.failure.expected;
+  }
+  /** CRC-32C found in the first bad block. */
+  get found(): number {
+    return this.failure.found;
+  }
+  /** The LBA whose data was found in the first bad block (its stamp). */
+  get foundLba(): number {
+    return this.failure.foundLba;
   }
 }

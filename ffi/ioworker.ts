@@ -13,9 +13,11 @@
  *
  * Data buffers: each of the `qdepth - 1` IOs in flight has its own write slot
  * (the largest IO size, filled with the ptype/pvalue pattern per LBA); reads
- * share one sink buffer, since nobody looks at read data yet. When data
- * verification (stamped writes, CRC checks on reads) lands, reads get their own
- * slots too; the hooks are marked in ioworker.c.
+ * share one sink buffer, unless data verification is on for the namespace
+ * ({@link Namespace.verifyEnable}) when the worker starts: then writes are
+ * stamped and recorded and each read gets its own slot and is checked, through
+ * the same hooks as scripted IO; a mismatch ends the worker with error 07/81
+ * and the details in its `errorMessage`.
  *
  * @module
  */
@@ -1175,10 +1177,12 @@ export class IoWorker {
     if (error && error !== 0x7ff) {
       const opc = i32[W_ERROR_OPC];
       const sct = error >> 8, sc = error & 0xff;
+      // 07/81 with a description: a read failed data verification (verify.c)
+      const verify = error === 0x781 && !hostError ? this.#message() : "";
       parts.push(
-        `ERROR status: ${hex2(sct)}/${hex2(sc)} ${statusName(sct, sc)} (${
-          commandName(opc, false)
-        } lba ${u[Q_ERROR_LBA]} count ${
+        `ERROR status: ${hex2(sct)}/${hex2(sc)} ${
+          verify ? `Data Verification Failed: ${verify}` : statusName(sct, sc)
+        } (${commandName(opc, false)} lba ${u[Q_ERROR_LBA]} count ${
           i32[W_ERROR_NLB]
         }, sqid ${this.#qpair?.sqid})`,
       );

@@ -17,6 +17,15 @@ import type { Qpair } from "./qpair.ts";
 import { commandName } from "./status.ts";
 import { checkInt, checkU64 } from "./validate.ts";
 import type { FieldType } from "./buffer.ts";
+import {
+  VERIFY_F_FNA_ALL,
+  VERIFY_F_FNA_SES,
+  verifyEntries,
+  verifyOff,
+  verifyOn,
+  type VerifyStats,
+  verifyStats,
+} from "./verify.ts";
 
 /** Options of an I/O command. */
 export interface IoOptions {
@@ -76,13 +85,14 @@ export class Namespace {
   readonly ctrl: Controller;
   /** Namespace id. */
   readonly nsid: number;
-  /** Limit of LBAs covered by verification (0: all); used by data verification. */
+  /** Data verification covers LBAs 0..nlbaVerify-1 only (0: the whole namespace). */
   readonly nlbaVerify: number;
   #nsze = 0n;
   #lbaSize = 512;
   #ms = 0;
   #id = new Uint8Array(4096);
   #closed = false;
+  #verifyOwner = false; // verification was turned on through this object
 
   /** Open namespace `nsid` (Identify Namespace must report it active). */
   constructor(nvme: Controller, nsid = 1, nlbaVerify = 0) {
@@ -112,6 +122,9 @@ export class Namespace {
     const lbaf = dv.getUint32(128 + fmt * 4, true);
     this.#ms = lbaf & 0xffff;
     this.#lbaSize = 2 ** ((lbaf >> 16) & 0xff);
+    // a format to another LBA size: the verification table follows (cleared)
+    const v = verifyStats(this.ctrl.ctrlHandle, this.nsid);
+    if (v.enabled && v.lbaSize !== this.#lbaSize) this.verifyEnable(true);
   }
 
   /** Namespace size in LBAs (NSZE). */
@@ -508,9 +521,134 @@ export class Namespace {
     return new IoWorker(this, options);
   }
 
-  /** Close the namespace object (no device resources are held). */
+  // --- data verification -------------------------------------------------------------
+
+  /**
+   * Data verification (pynvme `verify_enable`): with `on`, every write to this
+   * namespace — scripted or from an ioworker, on any queue of the controller —
+   * stamps each block (LBA number in its first 8 bytes, a unique write token in
+   * its last 8) and records its CRC-32C in a per-LBA table; every successful
+   * read is checked against it, and a mismatch fails the read with status
+   * 07/81, thrown by `waitdone` as a {@link VerifyError}. Commands in flight on
+   * the same LBAs (or the same buffer bytes) are serialized, so overlapping IO
+   * never gives a false report. The table is sparse: memory follows the LBAs
+   * written (a 16 TB namespace is fine). It covers LBAs `0..nlbaVerify-1` (all
+   * when 0); Write Zeroes, deallocate, Write Uncorrectable, Copy, format and
+   * sanitize update it.
+   *
+   * Note: with verification on, the data of a write buffer is changed (stamped)
+   * when the write is submitted; give each command in flight its own buffer.
+   *
+   * @returns true when verification is on now; false when turned off, or when
+   *   it is not available for this namespace (extended-LBA metadata formats,
+   *   or a table too large for the process)
+   *
+   * ```ts
+   * using nvme0 = new Controller("qemu");
+   * const nvme0n1 = new Namespace(nvme0, 1);
+   * nvme0n1.verifyEnable(); // true
+   * using qpair = new Qpair(nvme0, 16), buf = new Buffer(4096);
+   * nvme0n1.write(qpair, buf, 0, 8).waitdone();
+   * nvme0n1.read(qpair, buf, 0, 8).waitdone(); // checked
+   * ```
+   */
+  verifyEnable(on = true): boolean {
+    if (this.#closed) throw new NvmeError(`namespace ${this.nsid} is closed`);
+    const ctrl = this.ctrl.ctrlHandle;
+    if (!on) {
+      verifyOff(ctrl, this.nsid);
+      this.#verifyOwner = false;
+      return false;
+    }
+    // metadata inside the data buffer (extended LBA): blocks are not lbaSize apart
+    if (this.#ms && (this.#id[26] & 0x10)) return false;
+    const fna = this.ctrl.identifyData[524];
+    const flags = (fna & 1 ? VERIFY_F_FNA_ALL : 0) |
+      (fna & 2 ? VERIFY_F_FNA_SES : 0);
+    const ok = verifyOn(
+      ctrl,
+      this.nsid,
+      this.#lbaSize,
+      this.capacity,
+      this.nlbaVerify,
+      flags,
+    );
+    if (ok) this.#verifyOwner = true;
+    return ok;
+  }
+
+  /**
+   * True while data verification is on for this namespace.
+   *
+   * ```ts
+   * if (!nvme0n1.verifyEnabled) nvme0n1.verifyEnable();
+   * ```
+   */
+  get verifyEnabled(): boolean {
+    if (this.#closed || this.ctrl.closed) return false;
+    return verifyStats(this.ctrl.ctrlHandle, this.nsid).enabled;
+  }
+
+  /**
+   * The verification table's state: memory used, blocks stamped, checked and
+   * skipped (never written), failures, lock conflicts.
+   *
+   * ```ts
+   * const s = nvme0n1.verifyStats();
+   * console.log(`${s.checked} blocks checked, table ${s.tableBytes} bytes`);
+   * ```
+   */
+  verifyStats(): VerifyStats {
+    if (this.#closed) throw new NvmeError(`namespace ${this.nsid} is closed`);
+    return verifyStats(this.ctrl.ctrlHandle, this.nsid);
+  }
+
+  /**
+   * Raw verification table entries of `count` LBAs from `lba`: the CRC-32C of
+   * each block as last written (see {@link crc32c}), 0 for never written,
+   * deallocated or unknown, 0xFFFFFFFF for written uncorrectable.
+   *
+   * ```ts
+   * const [crc] = nvme0n1.verifyEntries(0);
+   * ```
+   */
+  verifyEntries(lba: number | bigint, count = 1): number[] {
+    if (this.#closed) throw new NvmeError(`namespace ${this.nsid} is closed`);
+    checkU64("lba", lba);
+    checkInt("count", count, 1, 65536);
+    return verifyEntries(this.ctrl.ctrlHandle, this.nsid, lba, count);
+  }
+
+  /**
+   * Format this namespace (Format NVM, waited for) to LBA format `lbaf` with
+   * Secure Erase Settings `ses`, then re-read its identify data. Its
+   * verification table is cleared (and set up for the new LBA size).
+   *
+   * ```ts
+   * nvme0n1.format(); // LBA format 0, no secure erase
+   * ```
+   */
+  format(lbaf = 0, ses = 0): this {
+    if (this.#closed) throw new NvmeError(`namespace ${this.nsid} is closed`);
+    this.ctrl.format(lbaf, ses, this.nsid).waitdone();
+    this.refresh();
+    return this;
+  }
+
+  /**
+   * Close the namespace object (no device resources are held); verification
+   * turned on through it is turned off when no command uses it.
+   */
   close(): void {
+    if (this.#closed) return;
     this.#closed = true;
+    if (this.#verifyOwner && !this.ctrl.closed) {
+      try {
+        verifyOff(this.ctrl.ctrlHandle, this.nsid);
+      } catch {
+        // commands (an ioworker) still use it: it stays on with the controller
+      }
+    }
   }
   /** Same as close(), for `using`. */
   [Symbol.dispose](): void {

@@ -159,4 +159,34 @@ export const symbols = {
     ],
     result: "i32",
   },
+
+  // data verification (libnvmeshim/verify.h)
+  /** int nvme_ns_verify_enable(uint32_t ctrl, uint32_t nsid, uint32_t lba_size, uint64_t nlba, uint64_t limit, uint32_t flags) */
+  nvme_ns_verify_enable: {
+    parameters: ["u32", "u32", "u32", "u64", "u64", "u32"],
+    result: "i32",
+  },
+  /** int nvme_ns_verify_disable(uint32_t ctrl, uint32_t nsid) */
+  nvme_ns_verify_disable: { parameters: ["u32", "u32"], result: "i32" },
+  /** int nvme_ns_verify_clear(uint32_t ctrl, uint32_t nsid) */
+  nvme_ns_verify_clear: { parameters: ["u32", "u32"], result: "i32" },
+  /** int nvme_ns_verify_stats(uint32_t ctrl, uint32_t nsid, uint64_t *out, uint32_t n) */
+  nvme_ns_verify_stats: {
+    parameters: ["u32", "u32", "buffer", "u32"],
+    result: "i32",
+  },
+  /** int nvme_ns_verify_get(uint32_t ctrl, uint32_t nsid, uint64_t lba, uint32_t count, uint32_t *out) */
+  nvme_ns_verify_get: {
+    parameters: ["u32", "u32", "u64", "u32", "buffer"],
+    result: "i32",
+  },
+  /** int nvme_sq_verify_report(uint32_t sq, uint32_t tag, uint64_t *out, uint32_t n) */
+  nvme_sq_verify_report: {
+    parameters: ["u32", "u32", "buffer", "u32"],
+    result: "i32",
+  },
+  /** int nvme_verify_token(uint64_t *out, uint32_t n) */
+  nvme_verify_token: { parameters: ["buffer", "u32"], result: "i32" },
+  /** int nvme_crc32c(const uint8_t *buf, uint32_t len, uint32_t *out) */
+  nvme_crc32c: { parameters: ["buffer", "u32", "buffer"], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;

@@ -390,6 +390,9 @@ struct iow {
 	const struct iow_seq *seq;
 	struct nvme_buf *wbuf, *rbuf, *dsm;
 	uint64_t slot_bytes;
+	bool rslots;	       /* reads have a slot each (verification on: data checked) */
+	bool has_retry;	       /* retry: generated, refused by a verification lock */
+	struct iow_io retry;
 	struct iow_ctx *ctx;
 	uint16_t *free_stack;
 	uint32_t nfree, nctx;
@@ -457,17 +460,16 @@ static int submit_one(struct iow *w, const struct iow_io *io, uint64_t now)
 		put32(sqe + 48, io->nlb - 1);
 		len = (uint64_t)io->nlb * w->a->lba_size;
 		if (dir == 2) {
-			/* reads share one sink: nobody looks at read data yet */
+			/*
+			 * Reads share one sink unless the namespace is verified: then each
+			 * read is checked from its own slot at completion (verify.c).
+			 */
 			buf = w->rbuf;
+			off = w->rslots ? (uint64_t)i * w->slot_bytes : 0;
 		} else if (dir) {
+			/* a write to a verified namespace is stamped in its slot (verify.c) */
 			buf = w->wbuf;
 			off = (uint64_t)i * w->slot_bytes;
-			/*
-			 * TODO(issue 4, data verification): stamp each LBA of this slot
-			 * (LBA number in the first 8 bytes, write token in the last 8)
-			 * and record the CRCs when the write completes; reads then need
-			 * their own slot (like writes) to be checked in complete().
-			 */
 		} else {
 			len = 0;
 		}
@@ -562,15 +564,14 @@ static void complete(struct iow *w, const struct nvme_cpl *p, uint64_t now)
 		s->error_opcode = x->opcode;
 		s->error_lba = x->slba;
 		s->error_nlb = x->nlb;
+		/* a verification failure (07/81): what was wrong, in words */
+		if ((p->flags & (NVME_CPL_VERIFY_LBA | NVME_CPL_VERIFY_CRC | NVME_CPL_VERIFY_UNC)) &&
+		    !s->host_error)
+			nvme_verify_describe(w->sq, p->tag, s->message, sizeof(s->message));
 		__atomic_store_n(&s->error, status, __ATOMIC_RELEASE);
 		w->stopping = true;
 	}
-	/*
-	 * TODO(issue 4, data verification): a successful read (02h) is checked
-	 * here against the per-LBA CRC table (a mismatch becomes status 07/81, as
-	 * pynvme reports it), and completed writes, write zeroes, deallocate and
-	 * write uncorrectable update the table.
-	 */
+	/* reads were verified and the table updated in nvme_cq_process() (verify.c) */
 	sec = (now - w->start_ns) / NS_PER_S;
 	if (w->time_ns && sec > w->ips_last)
 		sec = w->ips_last; /* IOs completing after the run time count in its last second */
@@ -636,12 +637,19 @@ static unsigned submit_due(struct iow *w, uint64_t now)
 			io.slba = w->seq[w->k].slba;
 			io.nlb = w->seq[w->k].nlb;
 			io.opcode = (uint8_t)w->seq[w->k].opcode;
+		} else if (w->has_retry) {
+			io = w->retry;
+			w->has_retry = false;
 		} else {
 			iow_gen_next(w->g, &io);
 		}
 		r = submit_one(w, &io, now);
-		if (r == -EAGAIN)
+		if (r == -EAGAIN) {
+			/* LBAs locked by an IO in flight (verification): the same IO next time */
+			w->retry = io;
+			w->has_retry = !w->seq;
 			break;
+		}
 		if (r < 0) {
 			if (r == -ENODEV || w->c->t->dead)
 				host_error(w, IOW_E_GONE, "the device is gone: %s", w->c->t->name);
@@ -947,7 +955,8 @@ int nvme_ioworker_run(uint32_t sqh, uint32_t cqh, const uint8_t *args, uint32_t 
 	w.ctx = calloc(w.nctx, sizeof(*w.ctx));
 	w.free_stack = calloc(w.nctx, sizeof(*w.free_stack));
 	w.wbuf = nvme_buf_new(bytes);
-	w.rbuf = w.wbuf ? nvme_buf_new(w.slot_bytes) : NULL;
+	w.rslots = nvme_verify_on(w.c, a->nsid);
+	w.rbuf = w.wbuf ? nvme_buf_new(w.rslots ? bytes : w.slot_bytes) : NULL;
 	w.dsm = w.rbuf ? nvme_buf_new((uint64_t)w.nctx * 16) : NULL;
 	if (!w.ctx || !w.free_stack || !w.dsm) {
 		char why[160];

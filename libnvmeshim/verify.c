@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -1041,6 +1042,55 @@ void nvme_verify_release(struct nvme_sq *sq, struct nvme_vcmd *v)
 	memset(v, 0, sizeof(*v));
 }
 
+bool nvme_verify_on(struct nvme_ctrl *c, uint32_t nsid)
+{
+	struct nvme_vreg *r = registry(c, false);
+	struct nvme_vtab *vt = r ? lookup(r, nsid) : NULL;
+
+	return vt && __atomic_load_n(&vt->state, __ATOMIC_ACQUIRE) == NVME_VT_ON;
+}
+
+/* the report of (@sqh, @tag), newest first (r->lock held) */
+static const struct nvme_verify_report *find_report(struct nvme_vreg *r, uint32_t sqh,
+						    uint32_t tag)
+{
+	for (uint64_t k = 0; r->reports && k < r->nreports && k < NVME_VERIFY_REPORTS; k++) {
+		const struct nvme_verify_report *p =
+			&r->reports[(r->nreports - 1 - k) % NVME_VERIFY_REPORTS];
+
+		if (p->sq_handle == sqh && p->tag == tag)
+			return p;
+	}
+	return NULL;
+}
+
+int nvme_verify_describe(struct nvme_sq *sq, uint32_t tag, char *buf, size_t size)
+{
+	struct nvme_vreg *r = registry(sq->ctrl, false);
+	const struct nvme_verify_report *p;
+	int n = 0;
+
+	if (!r || !size)
+		return -ENOENT;
+	pthread_mutex_lock(&r->lock);
+	p = find_report(r, sq->handle, tag);
+	if (p && p->kind == NVME_VERIFY_LBA)
+		n = snprintf(buf, size, "LBA mismatch at LBA %llu: expected data of LBA %llu, found "
+			     "data of LBA %llu", (unsigned long long)p->lba,
+			     (unsigned long long)p->lba, (unsigned long long)p->found_lba);
+	else if (p && p->kind == NVME_VERIFY_UNC)
+		n = snprintf(buf, size, "LBA %llu was written uncorrectable, yet read successfully",
+			     (unsigned long long)p->lba);
+	else if (p)
+		n = snprintf(buf, size, "CRC mismatch at LBA %llu: expected CRC 0x%08x, found 0x%08x",
+			     (unsigned long long)p->lba, p->expected, p->found);
+	if (p && p->nbad > 1 && n > 0 && (size_t)n < size)
+		snprintf(buf + n, size - (size_t)n, " (%u of %u blocks bad, the last at LBA %llu)",
+			 p->nbad, p->nlb, (unsigned long long)p->last_lba);
+	pthread_mutex_unlock(&r->lock);
+	return p ? 0 : -ENOENT;
+}
+
 /* --- exported ------------------------------------------------------------------------------ */
 
 static struct nvme_ctrl *get_ctrl(uint32_t h)
@@ -1284,26 +1334,24 @@ int nvme_sq_verify_report(uint32_t sqh, uint32_t tag, uint64_t *out, uint32_t n)
 	if (!r)
 		return nvme_set_error(-ENOENT, "no verification report for tag %u", tag);
 	pthread_mutex_lock(&r->lock);
-	for (uint64_t k = 0; r->reports && k < r->nreports && k < NVME_VERIFY_REPORTS; k++) {
-		const struct nvme_verify_report *p =
-			&r->reports[(r->nreports - 1 - k) % NVME_VERIFY_REPORTS];
+	{
+		const struct nvme_verify_report *p = find_report(r, sqh, tag);
 
-		if (p->sq_handle != sqh || p->tag != tag)
-			continue;
-		out[0] = p->kind;
-		out[1] = p->lba;
-		out[2] = p->last_lba;
-		out[3] = p->expected;
-		out[4] = p->found;
-		out[5] = p->found_lba;
-		out[6] = p->found_token;
-		out[7] = p->nbad;
-		out[8] = p->kinds;
-		out[9] = p->nsid;
-		out[10] = p->slba;
-		out[11] = p->nlb;
-		rc = 0;
-		break;
+		if (p) {
+			out[0] = p->kind;
+			out[1] = p->lba;
+			out[2] = p->last_lba;
+			out[3] = p->expected;
+			out[4] = p->found;
+			out[5] = p->found_lba;
+			out[6] = p->found_token;
+			out[7] = p->nbad;
+			out[8] = p->kinds;
+			out[9] = p->nsid;
+			out[10] = p->slba;
+			out[11] = p->nlb;
+			rc = 0;
+		}
 	}
 	pthread_mutex_unlock(&r->lock);
 	if (rc)

@@ -82,6 +82,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "nvmeshim.h"
@@ -361,6 +362,16 @@ void nvme_verify_release(struct nvme_sq *sq, struct nvme_vcmd *v);
 
 /** nvme_verify_ctrl_fini() - free every table of a controller (after its queues). */
 void nvme_verify_ctrl_fini(struct nvme_ctrl *c);
+
+/** nvme_verify_on() - true when namespace @nsid of @c has its table on now. */
+bool nvme_verify_on(struct nvme_ctrl *c, uint32_t nsid);
+
+/**
+ * nvme_verify_describe() - the failure of the read completed with tag @tag on
+ * @sq, in words ("CRC mismatch at LBA 5: expected CRC 0x..., found 0x..."),
+ * for callers without a TypeScript side (the ioworker). Return: 0, -ENOENT.
+ */
+int nvme_verify_describe(struct nvme_sq *sq, uint32_t tag, char *buf, size_t size);
 
 /* --- pure parts, unit tested ---------------------------------------------------- */
 
