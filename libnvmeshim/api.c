@@ -342,6 +342,9 @@ int nvme_ctrl_set_timeout(uint32_t h, uint32_t ms)
 int nvme_ctrl_flush_doorbells(uint32_t h)
 {
 	GET(c, struct nvme_ctrl, NVME_H_CTRL, h);
+	/* before a script looks at interrupt words (msixIsSet) */
+	if (c->t->ops->irq_sync)
+		c->t->ops->irq_sync(c->t);
 	return nvme_ctrl_flush(c);
 }
 

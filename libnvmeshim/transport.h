@@ -53,6 +53,12 @@ struct nvme_transport_ops {
 	int (*power)(struct nvme_transport *t, bool on);
 	/** intx - *@level = 1 while the function's INTx line is asserted. NULL: unsupported. */
 	int (*intx)(struct nvme_transport *t, uint32_t *level);
+	/**
+	 * irq_sync - bring t->irq_words up to date with interrupts already
+	 * signalled (vfio: drain the eventfds in the caller's thread instead of
+	 * waiting for the interrupt thread). NULL: the words are always current.
+	 */
+	void (*irq_sync)(struct nvme_transport *t);
 	/** control - transport-specific request (QMP for qemu); @out gets the reply. */
 	int (*control)(struct nvme_transport *t, const char *req, char *out, unsigned cap);
 	/** alive - 0 once the device is gone (process exited, unplugged). */
