@@ -15,6 +15,27 @@ export const qemu72: DeviationList = {
     id.vid === 0x1b36 && id.did === 0x0010 &&
     (id.fr === undefined || id.fr.startsWith("7.2")),
   tests: {
+    // --- features: resets, power
+    "controller reset returns feature values to their defaults": {
+      spec:
+        "NVMe Base 2.0, Feature Values: after a Controller Level Reset, features that are not saved return to their default values",
+      observed:
+        "feature values survive CC.EN = 0 (and FLR): nvme_ctrl_reset never resets n->features",
+      match:
+        /returns to its default \(Temperature Threshold\); observed the threshold set before the reset/,
+    },
+    "power cycle: SMART / Health Power Cycles counts it": {
+      spec:
+        "NVMe Base 2.0, SMART / Health Information: Power Cycles counts power cycles",
+      observed: "Power Cycles always reads 0 (the model keeps no such counter)",
+      match: /Power Cycles: .* observed 0 before, 0 after/,
+    },
+    "power loss without shutdown notification counts in Unsafe Shutdowns": {
+      spec:
+        "NVMe Base 2.0, SMART / Health Information: Unsafe Shutdowns counts power losses without a shutdown notification",
+      observed: "Unsafe Shutdowns always reads 0",
+      match: /Unsafe Shutdowns: .* observed 0 before, 0 after/,
+    },
     // --- nvm
     "Deallocate with a range past the end → LBA Out of Range": {
       spec:
