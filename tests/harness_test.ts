@@ -216,3 +216,51 @@ nvmeTest("fixtures: own device for destructive tests", {
   nvme0.reset();
   nvme0.getfeatures(7).waitdone();
 });
+
+Deno.test("the known-deviation list of the embedded device does not apply to other devices", async () => {
+  const { knownDeviations } = await import("./conformance/known_deviations.ts");
+  const { findDeviation } = await import("../testing.ts");
+  const name = "reserved log page identifier → Invalid Log Page";
+  const msg =
+    "NVMe Base 2.0, Get Log Page: log identifier 0x6f is reserved → 01/09; observed 00/02 Invalid Field in Command";
+  const qemu = {
+    dut: "qemu",
+    vid: 0x1b36,
+    did: 0x0010,
+    mn: "QEMU NVMe Ctrl",
+    fr: "7.2.22",
+  };
+  const ssd = {
+    dut: "0000:01:00.0",
+    vid: 0x144d,
+    did: 0xa808,
+    mn: "Samsung SSD 970",
+    fr: "2B2QEXE7",
+  };
+  assert.ok(
+    findDeviation(knownDeviations, qemu, name, msg),
+    "listed for QEMU 7.2",
+  );
+  assert.equal(
+    findDeviation(knownDeviations, ssd, name, msg),
+    undefined,
+    "a real SSD is judged by the spec alone",
+  );
+  assert.equal(
+    findDeviation(knownDeviations, { ...qemu, fr: "9.0.0" }, name, msg),
+    undefined,
+    "another QEMU version is judged afresh",
+  );
+  assert.equal(
+    findDeviation(knownDeviations, qemu, name, "→ 01/09; observed success"),
+    undefined,
+    "a different failure of a listed test still fails",
+  );
+  // every entry names a rule and an observation, and its pattern is specific
+  for (const list of knownDeviations) {
+    for (const [test, d] of Object.entries(list.tests)) {
+      assert.ok(d.spec.length > 20 && d.observed.length > 5, test);
+      assert.ok(!d.match.test(""), `${test}: the pattern matches anything`);
+    }
+  }
+});

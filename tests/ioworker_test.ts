@@ -18,6 +18,7 @@ import {
   ParameterError,
   Qpair,
   Reg,
+  Subsystem,
 } from "../mod.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -539,6 +540,52 @@ Deno.test("a device killed under IO: the worker ends within a second, everything
   const after = libStats();
   assert.equal(after.sqs, before.sqs);
   assert.equal(after.controllers, before.controllers);
+});
+
+Deno.test("FLR, hot reset and a power cycle under IO end the workers at once", async () => {
+  using nvme0 = new Controller("qemu:size=256M");
+  const ns = new Namespace(nvme0, 1);
+  const sub = new Subsystem(nvme0);
+  const events: [string, () => void, RegExp][] = [
+    [
+      "FLR",
+      () => nvme0.pcie.flr(),
+      /terminated: the FLR of .* dropped the queue with \d+ IO\(s\) in flight/,
+    ],
+    ["hot reset", () => nvme0.pcie.reset(), /terminated: the hot reset of /],
+    [
+      "power cycle",
+      () => sub.powerCycle(),
+      /terminated: the power cycle of |the device is powered off/,
+    ],
+  ];
+  for (const [what, act, re] of events) {
+    const ws = [
+      ns.ioworker({ time: 20, qdepth: 32, readPercentage: 50 }).start(),
+      ns.ioworker({ time: 20, qdepth: 4, iops: 50 }).start(),
+    ];
+    await sleep(200);
+    const t0 = performance.now();
+    act();
+    while (ws.some((w) => w.running) && performance.now() - t0 < 3000) {
+      await sleep(5);
+    }
+    const ms = performance.now() - t0;
+    assert.ok(ms < 1000, `${what}: the workers ended after ${ms} ms`);
+    for (const w of ws) {
+      const r = w.close();
+      assert.ok(
+        r.hostError === IoWorkerHostError.TERMINATED ||
+          r.hostError === IoWorkerHostError.DEVICE_GONE,
+        `${what}: ${r.errorMessage}`,
+      );
+      assert.match(r.errorMessage!, re);
+      assert.ok(w.qpair!.closed);
+    }
+    // the script goes on after the usual controller reset
+    nvme0.reset();
+    assert.ok(run(ns, { ioCount: 100 }).ok, what);
+  }
 });
 
 Deno.test("an IO timeout ends the worker with 07/ff and host error -3", () => {

@@ -5,7 +5,7 @@
  */
 import { Buffer, type Namespace, type Qpair } from "../../../mod.ts";
 import { conform, hex, ioCmd, lbaFields, NVM, nvmeTest } from "../_suite.ts";
-import { firstDiff, readBack, writeRandom } from "../nvm/_io.ts";
+import { firstDiff, pickLba, readBack, writeRandom } from "../nvm/_io.ts";
 
 const PAGE = 4096;
 
@@ -25,7 +25,7 @@ nvmeTest("PRP1 with a dword-aligned offset: the data starts at that offset", {
   needs: ["nvme0n1", "qpair"],
 }, ({ nvme0n1, qpair, rng }) => {
   const n = Math.max(1, Math.floor(2048 / nvme0n1.lbaSize));
-  const lba = rng.int(0, 1 << 16);
+  const lba = pickLba(nvme0n1, rng, 64);
   const data = writeRandom(nvme0n1, qpair, rng, lba, n);
   using buf = new Buffer(4 * PAGE);
   for (const off of [4, 0x204, 0xffc, 0x800]) {
@@ -50,7 +50,7 @@ nvmeTest(
     needs: ["nvme0n1", "qpair"],
   },
   ({ nvme0n1, qpair, rng }) => {
-    const lba = rng.int(0, 1 << 16);
+    const lba = pickLba(nvme0n1, rng, 64);
     const data = writeRandom(nvme0n1, qpair, rng, lba, 1);
     using buf = new Buffer(2 * PAGE);
     const c = readRaw(
@@ -82,7 +82,7 @@ nvmeTest("a two-page transfer: PRP2 names the second page directly", {
   needs: ["nvme0n1", "qpair"],
 }, ({ nvme0n1, qpair, rng }) => {
   const n = Math.floor(2 * PAGE / nvme0n1.lbaSize);
-  const lba = rng.int(0, 1 << 16);
+  const lba = pickLba(nvme0n1, rng, 64);
   const data = writeRandom(nvme0n1, qpair, rng, lba, n);
   using a = new Buffer(PAGE), b = new Buffer(PAGE); // two separate pages
   const c = readRaw(nvme0n1, qpair, lba, n, a.iova, b.iova);
@@ -126,7 +126,7 @@ nvmeTest("a PRP list: PRP2 points to a list of the remaining pages", {
 }, ({ nvme0n1, qpair, rng }) => {
   const pages = 8;
   const n = Math.floor(pages * PAGE / nvme0n1.lbaSize);
-  const lba = rng.int(0, 1 << 16);
+  const lba = pickLba(nvme0n1, rng, 64);
   const data = writeRandom(nvme0n1, qpair, rng, lba, n);
   using mem = new Buffer(pages * 2 * PAGE); // data pages scattered: every other page
   using list = new Buffer(3 * PAGE);
@@ -154,7 +154,7 @@ nvmeTest("a PRP list that starts mid-page and chains to the next list page", {
   const pages = 6;
   if (nvme0.mdts < pages * PAGE) return skip(`MDTS is below ${pages} pages`);
   const n = Math.floor(pages * PAGE / nvme0n1.lbaSize);
-  const lba = rng.int(0, 1 << 16);
+  const lba = pickLba(nvme0n1, rng, 64);
   const data = writeRandom(nvme0n1, qpair, rng, lba, n);
   using mem = new Buffer(pages * PAGE);
   using list = new Buffer(4 * PAGE);
@@ -189,7 +189,7 @@ nvmeTest(
   ({ nvme0n1, qpair, rng }) => {
     const pages = 5;
     const n = Math.floor(pages * PAGE / nvme0n1.lbaSize);
-    const lba = rng.int(0, 1 << 16);
+    const lba = pickLba(nvme0n1, rng, 64);
     using mem = new Buffer(pages * 2 * PAGE);
     using list = new Buffer(PAGE);
     rng.fill(mem.bytes);

@@ -6,7 +6,7 @@
  */
 import { Qpair } from "../../../mod.ts";
 import { conform, nvmeTest } from "../_suite.ts";
-import { firstDiff, readBack, writeRandom } from "../nvm/_io.ts";
+import { firstDiff, pickLba, readBack, writeRandom } from "../nvm/_io.ts";
 import type { TestContext } from "../../../testing.ts";
 
 function needPower(dut: { kind: string }, skip: TestContext["skip"]): void {
@@ -22,7 +22,7 @@ nvmeTest("power cycle: data written and flushed before is there after", {
   own: true,
 }, ({ nvme0, nvme0n1, qpair, subsystem, rng, skip }) => {
   needPower(nvme0.pcie.dut, skip);
-  const lba = rng.int(0, 1 << 16);
+  const lba = pickLba(nvme0n1, rng, 64);
   const data = writeRandom(nvme0n1, qpair, rng, lba, 32);
   nvme0n1.flush(qpair).waitdone();
   subsystem.powerCycle();

@@ -12,7 +12,7 @@ import {
   requireStatus,
   requireSuccess,
 } from "../_suite.ts";
-import { firstDiff, readBack, writeRandom } from "../nvm/_io.ts";
+import { firstDiff, pickLba, readBack, writeRandom } from "../nvm/_io.ts";
 
 nvmeTest(
   "controller reset with writes in flight: every LBA holds the old or the new data",
@@ -22,7 +22,7 @@ nvmeTest(
   },
   ({ nvme0, nvme0n1, qpair, rng }) => {
     const cmds = 100, per = 8, sz = nvme0n1.lbaSize;
-    const base = rng.int(0, 1 << 12) * 1024;
+    const base = pickLba(nvme0n1, rng, 1024, 1024);
     const old = writeRandom(nvme0n1, qpair, rng, base, cmds * per);
     using fresh = new Buffer(cmds * per * sz, "new data");
     rng.fill(fresh.bytes);
@@ -113,7 +113,7 @@ nvmeTest("controller reset returns feature values to their defaults", {
 nvmeTest("data written and flushed survives a controller reset", {
   needs: ["nvme0n1", "qpair"],
 }, ({ nvme0, nvme0n1, qpair, rng }) => {
-  const lba = rng.int(0, 1 << 16);
+  const lba = pickLba(nvme0n1, rng, 64);
   const data = writeRandom(nvme0n1, qpair, rng, lba, 16);
   nvme0n1.flush(qpair).waitdone();
   nvme0.reset();

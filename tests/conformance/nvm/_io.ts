@@ -25,7 +25,7 @@ export function lbaCmd(
   return ioCmd(ns, q, opc, lbaFields(lba, count, o));
 }
 
-/** Write `count` LBAs of random data at `lba`; returns the data. */
+/** Write `count` LBAs of random data at `lba` (in MDTS-sized commands); returns the data. */
 export function writeRandom(
   ns: Namespace,
   q: Qpair,
@@ -33,22 +33,45 @@ export function writeRandom(
   lba: number | bigint,
   count: number,
 ): Uint8Array {
-  using b = new Buffer(count * ns.lbaSize, "random");
-  rng.fill(b.bytes);
-  ns.write(q, b, lba, count).waitdone();
-  return b.slice(0, count * ns.lbaSize);
+  const out = new Uint8Array(count * ns.lbaSize);
+  rng.fill(out);
+  const step = mdtsLbas(ns);
+  using b = new Buffer(Math.min(count, step) * ns.lbaSize, "random");
+  for (let i = 0; i < count; i += step) {
+    const n = Math.min(step, count - i);
+    b.write(out.subarray(i * ns.lbaSize, (i + n) * ns.lbaSize));
+    ns.write(q, b, BigInt(lba) + BigInt(i), n).waitdone();
+  }
+  return out;
 }
 
-/** Read `count` LBAs at `lba` into a new array. */
+/** Read `count` LBAs at `lba` (in MDTS-sized commands) into a new array. */
 export function readBack(
   ns: Namespace,
   q: Qpair,
   lba: number | bigint,
   count: number,
 ): Uint8Array {
-  using b = new Buffer(count * ns.lbaSize, "read");
-  ns.read(q, b, lba, count).waitdone();
-  return b.slice(0, count * ns.lbaSize);
+  const out = new Uint8Array(count * ns.lbaSize);
+  const step = mdtsLbas(ns);
+  using b = new Buffer(Math.min(count, step) * ns.lbaSize, "read");
+  for (let i = 0; i < count; i += step) {
+    const n = Math.min(step, count - i);
+    ns.read(q, b, BigInt(lba) + BigInt(i), n).waitdone();
+    out.set(b.bytes.subarray(0, n * ns.lbaSize), i * ns.lbaSize);
+  }
+  return out;
+}
+
+/** A random LBA where `count` LBAs fit, aligned to `align`, within the first 2^20 LBAs. */
+export function pickLba(
+  ns: Namespace,
+  rng: Rng,
+  count: number,
+  align = 1,
+): number {
+  const top = Math.min(ns.capacity, 1 << 20) - count;
+  return Math.floor(rng.int(0, Math.max(0, top)) / align) * align;
 }
 
 /** Index of the first differing byte, or -1. */

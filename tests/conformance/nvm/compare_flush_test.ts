@@ -11,7 +11,7 @@ import {
   requireStatus,
   requireSuccess,
 } from "../_suite.ts";
-import { lbaCmd, writeRandom } from "./_io.ts";
+import { lbaCmd, pickLba, writeRandom } from "./_io.ts";
 
 nvmeTest(
   "Compare: matching data succeeds, one differing byte → Compare Failure",
@@ -24,7 +24,7 @@ nvmeTest(
         "Compare is not supported (ONCS bit 0 = 0)",
       );
     }
-    const lba = rng.int(0, 1 << 16);
+    const lba = pickLba(nvme0n1, rng, 64);
     const data = writeRandom(nvme0n1, qpair, rng, lba, 4);
     using b = new Buffer(data.length);
     b.write(data);
@@ -58,7 +58,7 @@ nvmeTest("Compare past the end of the namespace → LBA Out of Range", {
 nvmeTest("Flush of the namespace succeeds", {
   needs: ["nvme0n1", "qpair"],
 }, ({ nvme0n1, qpair, rng }) => {
-  writeRandom(nvme0n1, qpair, rng, rng.int(0, 1 << 16), 8);
+  writeRandom(nvme0n1, qpair, rng, pickLba(nvme0n1, rng, 64), 8);
   requireSuccess(
     ioCmd(nvme0n1, qpair, NVM.FLUSH),
     "NVMe Base 2.0, Flush (mandatory) of an active namespace",

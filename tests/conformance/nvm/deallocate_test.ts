@@ -12,7 +12,7 @@ import {
   requireStatus,
   requireSuccess,
 } from "../_suite.ts";
-import { firstDiff, lbaCmd, readBack, writeRandom } from "./_io.ts";
+import { firstDiff, lbaCmd, pickLba, readBack, writeRandom } from "./_io.ts";
 import type { TestContext } from "../../../testing.ts";
 
 function dsm(
@@ -48,7 +48,7 @@ nvmeTest("Deallocate: the LBAs read as DLFEAT reports", {
   needs: ["nvme0n1", "qpair"],
 }, ({ nvme0n1, qpair, rng, skip }) => {
   const v = deallocatedByte(nvme0n1, skip);
-  const lba = rng.int(0, 1 << 16) * 8;
+  const lba = pickLba(nvme0n1, rng, 16, 8);
   writeRandom(nvme0n1, qpair, rng, lba, 16);
   requireSuccess(
     dsm(nvme0n1, qpair, [[lba, 16]]),
@@ -70,7 +70,7 @@ nvmeTest(
   },
   ({ nvme0n1, qpair, rng, skip }) => {
     const v = deallocatedByte(nvme0n1, skip);
-    const base = rng.int(0, 1 << 12) * 1024;
+    const base = pickLba(nvme0n1, rng, 1024, 1024);
     const data = writeRandom(nvme0n1, qpair, rng, base, 512);
     const ranges: [number, number][] = [];
     for (let i = 0; i < 256; i++) ranges.push([base + i * 2, 1]); // even LBAs
@@ -113,7 +113,7 @@ nvmeTest("Dataset Management with only access hints keeps the data", {
   if (!(nvme0.idCtrl.oncs & 4)) {
     return skip("Dataset Management is not supported (ONCS bit 2 = 0)");
   }
-  const lba = rng.int(0, 1 << 16);
+  const lba = pickLba(nvme0n1, rng, 64);
   const data = writeRandom(nvme0n1, qpair, rng, lba, 8);
   requireSuccess(
     dsm(nvme0n1, qpair, [[lba, 8]], 0x3), // IDR | IDW, no AD
@@ -132,7 +132,7 @@ nvmeTest("write after deallocate: the new data reads back", {
   if (!(nvme0.idCtrl.oncs & 4)) {
     return skip("Dataset Management is not supported (ONCS bit 2 = 0)");
   }
-  const lba = rng.int(0, 1 << 16);
+  const lba = pickLba(nvme0n1, rng, 64);
   writeRandom(nvme0n1, qpair, rng, lba, 8);
   requireSuccess(dsm(nvme0n1, qpair, [[lba, 8]]), "Deallocate");
   const data = writeRandom(nvme0n1, qpair, rng, lba, 8);
@@ -149,7 +149,7 @@ nvmeTest("Write Zeroes: the LBAs read as zeros, neighbours unchanged", {
   if (!(nvme0.idCtrl.oncs & 8)) {
     return skip("Write Zeroes is not supported (ONCS bit 3 = 0)");
   }
-  const lba = rng.int(1, 1 << 16);
+  const lba = pickLba(nvme0n1, rng, 16) + 1;
   const data = writeRandom(nvme0n1, qpair, rng, lba - 1, 10);
   requireSuccess(
     lbaCmd(nvme0n1, qpair, NVM.WRITE_ZEROES, lba, 8),

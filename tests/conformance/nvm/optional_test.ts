@@ -12,7 +12,7 @@ import {
   requireStatus,
   requireSuccess,
 } from "../_suite.ts";
-import { firstDiff, lbaCmd, readBack, writeRandom } from "./_io.ts";
+import { firstDiff, lbaCmd, pickLba, readBack, writeRandom } from "./_io.ts";
 
 nvmeTest(
   "Verify: Invalid Command Opcode when ONCS bit 7 = 0, success on written LBAs when 1",
@@ -20,7 +20,7 @@ nvmeTest(
     needs: ["nvme0n1", "qpair"],
   },
   ({ nvme0, nvme0n1, qpair, rng }) => {
-    const lba = rng.int(0, 1 << 16);
+    const lba = pickLba(nvme0n1, rng, 64);
     writeRandom(nvme0n1, qpair, rng, lba, 8);
     const c = lbaCmd(nvme0n1, qpair, NVM.VERIFY, lba, 8);
     if (nvme0.idCtrl.oncs & 0x80) {
@@ -41,7 +41,7 @@ nvmeTest(
     needs: ["nvme0n1", "qpair", "buf"],
   },
   ({ nvme0, nvme0n1, qpair, buf, rng }) => {
-    const lba = rng.int(0, 1 << 16);
+    const lba = pickLba(nvme0n1, rng, 64);
     const c = lbaCmd(nvme0n1, qpair, NVM.WRITE_UNCORRECTABLE, lba, 1);
     if (!(nvme0.idCtrl.oncs & 2)) {
       requireStatus(
@@ -95,7 +95,8 @@ nvmeTest("Copy: the destination reads as the source", {
     return skip("Copy is not supported (ONCS bit 8 = 0)");
   }
   const count = Math.min(8, nvme0n1.identifyData[76] ? 8 : 1);
-  const src = rng.int(0, 1 << 15), dst = src + (1 << 16);
+  const src = pickLba(nvme0n1, rng, 64),
+    dst = (src + (1 << 15)) % (Math.min(nvme0n1.capacity, 1 << 20) - 64);
   const data = writeRandom(nvme0n1, qpair, rng, src, count);
   requireSuccess(
     copy(nvme0n1, qpair, dst, src, count),

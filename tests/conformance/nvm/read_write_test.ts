@@ -13,7 +13,14 @@ import {
   requireStatus,
   requireSuccess,
 } from "../_suite.ts";
-import { firstDiff, lbaCmd, mdtsLbas, readBack, writeRandom } from "./_io.ts";
+import {
+  firstDiff,
+  lbaCmd,
+  mdtsLbas,
+  pickLba,
+  readBack,
+  writeRandom,
+} from "./_io.ts";
 
 const LBA_RANGE = "00/80", INVALID_NS = "00/0b";
 
@@ -162,7 +169,7 @@ nvmeTest("write and read with Force Unit Access: the data round-trips", {
     r = new Buffer(8 * nvme0n1.lbaSize);
   for (let i = 0; i < 8; i++) {
     rng.fill(w.bytes);
-    const lba = rng.int(0, 1 << 16);
+    const lba = pickLba(nvme0n1, rng, 64);
     requireSuccess(
       lbaCmd(nvme0n1, qpair, NVM.WRITE, lba, 8, { buf: w, flags: 1 << 14 }),
       "NVM Command Set 1.0, Write with FUA",
@@ -186,7 +193,7 @@ nvmeTest("write and read with Force Unit Access: the data round-trips", {
 nvmeTest("overlapping writes issued in order: the last one wins", {
   needs: ["nvme0n1", "qpair"],
 }, ({ nvme0n1, qpair, rng }) => {
-  const lba = rng.int(0, 1 << 16);
+  const lba = pickLba(nvme0n1, rng, 64);
   writeRandom(nvme0n1, qpair, rng, lba, 8);
   const last = writeRandom(nvme0n1, qpair, rng, lba + 4, 8);
   const got = readBack(nvme0n1, qpair, lba + 4, 8);
