@@ -4,6 +4,7 @@
  */
 #define _GNU_SOURCE
 
+#include <linux/memfd.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -174,6 +175,7 @@ struct nvme_arena *nvme_arena_get(void)
 	struct nvme_arena *ret = &arena;
 	uint64_t mb = 1024;
 	const char *env = getenv("DENVME_DMA_MB");
+	bool huge;
 
 	pthread_mutex_lock(&lock);
 	if (arena.base)
@@ -188,11 +190,21 @@ struct nvme_arena *nvme_arena_get(void)
 			goto out;
 		}
 	}
+	/* DENVME_DMA_HUGEPAGES=1: 2 MiB pages (fewer IOMMU and TLB entries), reserved beforehand */
+	env = getenv("DENVME_DMA_HUGEPAGES");
+	huge = env && *env && strcmp(env, "0");
+	if (huge && (mb & 1)) {
+		nvme_set_error(-EINVAL, "DENVME_DMA_MB=%llu: with DENVME_DMA_HUGEPAGES the arena "
+			       "is made of 2 MiB pages, give an even number",
+			       (unsigned long long)mb);
+		ret = NULL;
+		goto out;
+	}
 	arena.size = mb << 20;
-	arena.fd = memfd_create("denvme-dma", MFD_CLOEXEC);
+	arena.fd = memfd_create("denvme-dma", MFD_CLOEXEC | (huge ? MFD_HUGETLB | MFD_HUGE_2MB : 0));
 	if (arena.fd < 0 || ftruncate(arena.fd, (off_t)arena.size)) {
-		nvme_set_error(-errno, "cannot create the DMA arena (memfd of %llu MiB): %s",
-			       (unsigned long long)mb, strerror(errno));
+		nvme_set_error(-errno, "cannot create the DMA arena (%smemfd of %llu MiB): %s",
+			       huge ? "hugetlb " : "", (unsigned long long)mb, strerror(errno));
 		if (arena.fd >= 0)
 			close(arena.fd);
 		arena.fd = -1;
@@ -200,8 +212,14 @@ struct nvme_arena *nvme_arena_get(void)
 		goto out;
 	}
 	arena.base = mmap(NULL, arena.size, PROT_READ | PROT_WRITE, MAP_SHARED, arena.fd, 0);
-	if (arena.base == MAP_FAILED) {
+	if (arena.base == MAP_FAILED && huge)
+		nvme_set_error(-errno, "cannot map the DMA arena of %llu MiB in 2 MiB hugepages: %s "
+			       "(reserve them first: echo %llu > /proc/sys/vm/nr_hugepages, or "
+			       "unset DENVME_DMA_HUGEPAGES)", (unsigned long long)mb,
+			       strerror(errno), (unsigned long long)mb / 2);
+	else if (arena.base == MAP_FAILED)
 		nvme_set_error(-errno, "cannot map the DMA arena: %s", strerror(errno));
+	if (arena.base == MAP_FAILED) {
 		close(arena.fd);
 		arena.fd = -1;
 		arena.base = NULL;

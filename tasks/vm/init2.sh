@@ -62,6 +62,16 @@ hello() {
 	[ $rc = 0 ] && grep -q "hello world" /tmp/hello.txt
 }
 
+# the DMA arena in 2 MiB hugepages, mapped through the IOMMU the same way
+hugepages() {
+	echo 64 >/proc/sys/vm/nr_hugepages
+	DENVME_DMA_HUGEPAGES=1 DENVME_DMA_MB=128 hello
+	rc=$?
+	grep HugePages_ /proc/meminfo
+	echo 0 >/proc/sys/vm/nr_hugepages
+	return $rc
+}
+
 release() {
 	deno task release "$DUT" || return 1
 	[ "$(driver "$DUT")" = nvme ]
@@ -83,6 +93,7 @@ step setup-refuses-system-disk refuse
 step setup-binds-dut bind
 step device-tests deno test --no-check --allow-all tests/device_test.ts -- --dut "$DUT"
 step example-hello-world hello
+step example-hello-world-hugepages hugepages
 for ex in $EXAMPLES; do
 	step "example-$ex" deno run --allow-ffi --allow-env --allow-read "examples/$ex.ts" --dut "$DUT"
 done
