@@ -81,7 +81,10 @@ export const IoWorkerHostError = {
   NO_MEMORY: -5,
   /** A submission failed. */
   SUBMIT: -6,
-  /** Stopped by a controller reset, disable or close (or queue teardown). */
+  /**
+   * Stopped by a controller reset, disable or close, or its queue was dropped
+   * by a reset of the function (FLR, hot reset, power cycle).
+   */
   TERMINATED: -7,
   /** The device is gone (QEMU exited, device removed, powered off). */
   DEVICE_GONE: -8,
@@ -1127,9 +1130,11 @@ export class IoWorker {
       const host = Atomics.load(this.#i32!, W_HOST_ERROR);
       if (
         host === IoWorkerHostError.NOT_READY ||
-        host === IoWorkerHostError.DEVICE_GONE
+        host === IoWorkerHostError.DEVICE_GONE ||
+        (host === IoWorkerHostError.TERMINATED && !this.#terminated)
       ) {
-        // the device has no queues any more (or no device): free ours only
+        // the device has no queues any more (disabled, FLR, power cycle) or
+        // is gone: free ours only
         q.controllerReset();
       } else {
         try {
@@ -1265,7 +1270,11 @@ export class IoWorker {
 
   #warn(r: IoWorkerResult): void {
     if (!r.errorMessage) return;
-    if (r.hostError === IoWorkerHostError.TERMINATED && this.#terminated) {
+    // resets, power events and a gone device: the script caused them or sees them
+    if (
+      r.hostError === IoWorkerHostError.TERMINATED ||
+      r.hostError === IoWorkerHostError.DEVICE_GONE
+    ) {
       return;
     }
     if (!r.hostError && r.error) {

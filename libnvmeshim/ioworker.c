@@ -421,6 +421,22 @@ static void host_error(struct iow *w, int code, const char *fmt, ...)
 	__atomic_store_n(&w->s->host_error, code, __ATOMIC_RELEASE);
 }
 
+/* The queue is lost: the device is gone or powered off, or the function was reset under it. */
+static void lost(struct iow *w, const char *detail)
+{
+	struct nvme_transport *t = w->c->t;
+
+	if (!t->dead && nvme_q_stale(w->sq))
+		host_error(w, IOW_E_TERMINATED, "terminated: the %s of %s dropped the queue with "
+			   "%llu IO(s) in flight", t->last_reset ? t->last_reset : "reset", t->name,
+			   (unsigned long long)w->in_flight);
+	else
+		host_error(w, IOW_E_GONE, "the device is %s: %s%s%s%s",
+			   t->dead ? nvme_transport_gone(t) : "gone", t->name,
+			   detail ? " (" : "", detail ? detail : "", detail ? ")" : "");
+	w->abort = true;
+}
+
 static inline void put32(uint8_t *p, uint32_t v)
 {
 	memcpy(p, &v, 4);
@@ -526,8 +542,9 @@ static void complete(struct iow *w, const struct nvme_cpl *p, uint64_t now)
 	if (p->flags & NVME_CPL_GONE) {
 		/* the tracker is released: the slot may be reused */
 		release_ctx(w, (uint16_t)p->tag);
-		host_error(w, IOW_E_GONE, "the device is gone: %s", w->c->t->name);
-		w->abort = true;
+		w->in_flight++; /* counted in the message: the others follow in this batch */
+		lost(w, NULL);
+		w->in_flight--;
 		return;
 	}
 	if (p->flags & NVME_CPL_TIMEOUT) {
@@ -651,8 +668,8 @@ static unsigned submit_due(struct iow *w, uint64_t now)
 			break;
 		}
 		if (r < 0) {
-			if (r == -ENODEV || w->c->t->dead)
-				host_error(w, IOW_E_GONE, "the device is gone: %s", w->c->t->name);
+			if (r == -ENODEV || w->c->t->dead || nvme_q_stale(w->sq))
+				lost(w, NULL);
 			else
 				host_error(w, IOW_E_SUBMIT, "submitting %s lba %llu count %u: %s",
 					   opname(io.opcode), (unsigned long long)io.slba, io.nlb,
@@ -689,16 +706,13 @@ static void check_device(struct iow *w)
 	uint64_t csts = 0;
 	int r;
 
-	if (t->dead || (t->ops->alive && !t->ops->alive(t))) {
-		host_error(w, IOW_E_GONE, "the device is gone: %s", t->name);
-		w->abort = true;
+	if (t->dead || (t->ops->alive && !t->ops->alive(t)) || nvme_q_stale(w->sq)) {
+		lost(w, NULL);
 		return;
 	}
 	r = t->ops->bar_read(t, NVME_REG_CSTS, 4, &csts);
 	if (r || t->dead) {
-		host_error(w, IOW_E_GONE, "the device is gone: %s (%s)", t->name,
-			   nvme_get_error());
-		w->abort = true;
+		lost(w, nvme_get_error());
 	} else if (csts == 0xffffffff || !(csts & 1) || (csts & 2)) {
 		host_error(w, IOW_E_NOT_READY, "the controller is not ready (CSTS = 0x%x%s) with "
 			   "%llu IO(s) in flight: it was reset, disabled or failed", (unsigned)csts,
@@ -789,6 +803,11 @@ static void run(struct iow *w)
 		}
 		if (stop == IOW_STOP_DRAIN)
 			w->stopping = true;
+		/* an FLR, hot reset or power cycle of the function: the queues are gone */
+		if (nvme_q_stale(w->sq)) {
+			lost(w, NULL);
+			break;
+		}
 		n = nvme_cq_process(w->cq, cpl, ARRAY_SIZE(cpl));
 		now = nvme_now_ns();
 		if (n < 0) {
@@ -810,8 +829,7 @@ static void run(struct iow *w)
 		if (!w->stopping)
 			submitted = submit_due(w, now);
 		if (ring(w)) {
-			host_error(w, IOW_E_GONE, "the device is gone: %s (%s)", w->c->t->name,
-				   nvme_get_error());
+			lost(w, nvme_get_error());
 			break;
 		}
 		if (w->abort)
