@@ -95,7 +95,7 @@ function fileSink(path: string): Sink {
   let fresh = true;
   try {
     const head = Deno.readTextFileSync(path).slice(0, 200).split("\n")[0];
-    fresh = head !== header;
+    fresh = !head.startsWith(`${header}, started `);
   } catch {
     fresh = true;
   }

@@ -20,16 +20,18 @@ interface ChildRun {
 
 /** Run `source` as a test file in a child `deno test`; return its output, log and results. */
 async function runChild(
-  source: string,
+  source: string | string[],
   env: Record<string, string> = {},
+  keep?: string,
 ): Promise<ChildRun> {
-  const dir = await Deno.makeTempDir({ prefix: "denvme-harness-" });
+  const dir = keep ?? await Deno.makeTempDir({ prefix: "denvme-harness-" });
   try {
-    const file = `${dir}/child_test.ts`;
-    await Deno.writeTextFile(
-      file,
-      source.replaceAll("@TESTING@", testing),
-    );
+    const files: string[] = [];
+    for (const [i, src] of [source].flat().entries()) {
+      const file = `${dir}/child${i}_test.ts`;
+      await Deno.writeTextFile(file, src.replaceAll("@TESTING@", testing));
+      files.push(file);
+    }
     const out = await new Deno.Command(Deno.execPath(), {
       args: [
         "test",
@@ -42,7 +44,7 @@ async function runChild(
         "--allow-write",
         "--allow-run",
         "--allow-sys",
-        file,
+        ...files,
       ],
       cwd: dir,
       env: {
@@ -67,7 +69,7 @@ async function runChild(
       results: readResults(`${dir}/results.jsonl`),
     };
   } finally {
-    await Deno.remove(dir, { recursive: true });
+    if (!keep) await Deno.remove(dir, { recursive: true });
   }
 }
 
@@ -112,6 +114,27 @@ nvmeTest("the next test runs on a clean device", { needs: ["nvme0n1", "qpair", "
   assert.equal(byName["reads past the end"].seed, seed);
   assert.match(byName["reads past the end"].message!, /00\/80/);
   assert.equal(byName["the next test runs on a clean device"].outcome, "pass");
+});
+
+Deno.test("one test.log per run: the files of a run append to it, the next run starts afresh", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "denvme-harness-" });
+  try {
+    const src = (n: string) => `
+import { nvmeTest } from "@TESTING@";
+nvmeTest("${n}", { needs: ["nvme0"] }, ({ nvme0 }) => { nvme0.getfeatures(7).waitdone(); });
+`;
+    const a = await runChild([src("first file"), src("second file")], {}, dir);
+    assert.equal(a.code, 0, a.output);
+    assert.equal(a.log.match(/^# denvme test log, run /gm)?.length, 1);
+    assert.match(a.log, /first file: passed/);
+    assert.match(a.log, /second file: passed/);
+    assert.match(a.log, /second file.*\n(.*\n)*.*denvme·cmd: .*Get Features/);
+    const b = await runChild(src("next run"), {}, dir);
+    assert.doesNotMatch(b.log, /first file/);
+    assert.match(b.log, /next run: passed/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test("DENVME_SEED replays a test's random numbers", async () => {
