@@ -26,7 +26,7 @@ _Static_assert(sizeof(struct iow_seq) == 24, "iow_seq layout");
 _Static_assert(sizeof(struct iow_rec) == 32, "iow_rec layout");
 _Static_assert(__builtin_offsetof(struct iow_args, region_start) == 16, "iow_args layout");
 _Static_assert(__builtin_offsetof(struct iow_args, iops) == 64, "iow_args layout");
-_Static_assert(__builtin_offsetof(struct iow_args, reserved) == 120, "iow_args layout");
+_Static_assert(__builtin_offsetof(struct iow_args, guard_ms) == 120, "iow_args layout");
 _Static_assert(__builtin_offsetof(struct iow_args, sizes) == 128, "iow_args layout");
 _Static_assert(__builtin_offsetof(struct iow_args, ops) == 128 + 16 * IOW_MAX_SIZES,
 	       "iow_args layout");
@@ -396,7 +396,7 @@ struct iow {
 	struct iow_ctx *ctx;
 	uint16_t *free_stack;
 	uint32_t nfree, nctx;
-	uint64_t start_ns, time_ns, guard_ns, next_due_ns;
+	uint64_t start_ns, time_ns, guard_ns, guard_after_ns, next_due_ns;
 	uint64_t last_progress_ns, last_check_ns, last_done_ns;
 	uint64_t k; /* IOs submitted */
 	uint64_t completed, in_flight, lat_sum, lat_max;
@@ -787,7 +787,8 @@ static void run(struct iow *w)
 	w->last_progress_ns = w->last_check_ns = w->last_done_ns = now;
 	w->time_ns = w->a->time_ms * NS_PER_MS;
 	if (w->time_ns) {
-		w->guard_ns = w->start_ns + w->time_ns + GUARD_NS;
+		w->guard_after_ns = w->a->guard_ms ? w->a->guard_ms * NS_PER_MS : GUARD_NS;
+		w->guard_ns = w->start_ns + w->time_ns + w->guard_after_ns;
 		w->ips_last = (uint32_t)((w->time_ns + NS_PER_S - 1) / NS_PER_S - 1);
 	}
 	__atomic_store_n(&w->s->state, IOW_ST_RUNNING, __ATOMIC_RELEASE);
@@ -819,9 +820,9 @@ static void run(struct iow *w)
 		if (w->abort)
 			break;
 		if (w->guard_ns && now >= w->guard_ns) {
-			host_error(w, IOW_E_GUARD, "ioworker timeout: still running %llu s after its "
+			host_error(w, IOW_E_GUARD, "ioworker timeout: still running %llu ms after its "
 				   "time of %llu ms, %llu IO(s) in flight",
-				   (unsigned long long)(GUARD_NS / NS_PER_S),
+				   (unsigned long long)(w->guard_after_ns / NS_PER_MS),
 				   (unsigned long long)w->a->time_ms,
 				   (unsigned long long)w->in_flight);
 			break;

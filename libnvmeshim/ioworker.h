@@ -117,7 +117,8 @@ struct iow_args {
 	uint32_t nseq;	     /* records in the sequence (IOW_F_SEQUENCE) */
 	uint32_t cmdlog_n;   /* entries of the last-N IO ring (0: none) */
 	uint32_t ips_n;	     /* per-second slots */
-	uint32_t reserved[2];
+	uint32_t guard_ms;   /* the guard after time_ms (0: 30 s, pynvme's); for tests */
+	uint32_t reserved;
 	struct iow_size sizes[IOW_MAX_SIZES];
 	struct iow_op ops[IOW_MAX_OPS];
 	uint32_t distribution[IOW_DIST_SLICES];

@@ -741,7 +741,7 @@ TEST(ioworker_loop_error_stops)
 	free(a);
 }
 
-TEST(ioworker_loop_timeout_and_not_ready)
+TEST(ioworker_loop_timeout_not_ready_guard)
 {
 	struct iow_args *a = args_new();
 	struct fake_run f;
@@ -774,6 +774,22 @@ TEST(ioworker_loop_timeout_and_not_ready)
 	CHECK_EQ(SHM(&f)->host_error, IOW_E_NOT_READY);
 	CHECK(strstr(SHM(&f)->message, "not ready (CSTS = 0x0)"));
 	CHECK_EQ(SHM(&f)->in_flight, 7);
+	fake_end(&f);
+
+	/* no per-IO timeout, a ready controller that never answers: the guard ends it */
+	if (!fake_start(&f, a, 8))
+		return;
+	dev.drop = true;
+	f.c->timeout_ns = 0;
+	a->io_count = 0;
+	a->time_ms = 50;
+	a->guard_ms = 100; /* instead of pynvme's 30 s */
+	t0 = nvme_now_ns();
+	CHECK_EQ(fake_go(&f, a, NULL, 0), 0);
+	CHECK(nvme_now_ns() - t0 >= 150000000ull && nvme_now_ns() - t0 < 1000000000ull);
+	CHECK_EQ(SHM(&f)->host_error, IOW_E_GUARD);
+	CHECK(strstr(SHM(&f)->message, "still running 100 ms after its time of 50 ms, 7 IO(s)"));
+	CHECK_EQ(dev.sq->priv, 0);
 	fake_end(&f);
 	free(a);
 }
