@@ -16,8 +16,8 @@ import {
 import { Buffer } from "../../../mod.ts";
 
 nvmeTest("reserved I/O opcodes → Invalid Command Opcode", {
-  needs: ["nvme0n1", "qpair"],
-}, ({ nvme0n1, qpair }) => {
+  needs: ["nvme0n1", "qpair", "buf"],
+}, ({ nvme0n1, qpair, buf }) => {
   for (
     const opc of [
       0x03,
@@ -35,7 +35,7 @@ nvmeTest("reserved I/O opcodes → Invalid Command Opcode", {
     ]
   ) {
     requireStatus(
-      ioCmd(nvme0n1, qpair, opc),
+      ioCmd(nvme0n1, qpair, opc, { buf }),
       "00/01",
       `NVM Command Set 1.0: I/O opcode ${hex(opc, 2)} is reserved`,
     );
