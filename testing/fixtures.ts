@@ -689,7 +689,7 @@ async function runTest(
     .map((q) => q.log.text(3).split("\n").map((l) => `    ${l}`).join("\n"))
     .join("\n");
   testLogger.warn(
-    `{test}: failed with seed {seed} (replay: DENVME_SEED={seed} deno test --filter "{test}" ${file})${
+    `{test}: failed with seed {seed} (replay: DENVME_SEED={seed} deno test -A --filter "{test}" ${file})${
       logPath ? "; cmdlogs of every queue in {logPath}" : ""
     }${tail ? "\n  last commands:\n{tail}" : ""}`,
     { test: name, seed: seedText, logPath, tail },
