@@ -908,17 +908,22 @@ export class IoWorker {
     if (this.#started) throw new NvmeError(`${this.label} was already started`);
     const ctrl = this.ns.ctrl;
     if (ctrl.closed) throw new ClosedError("Controller");
-    this.#started = true;
     const p = this.#plan;
-    this.#qpair = new Qpair(ctrl, p.qdepth, p.qprio);
+    // interrupts off: the loop polls (on VFIO each one would wake a thread)
+    const qpair = new Qpair(ctrl, p.qdepth, p.qprio, false);
     let handles: { sq: number; cq: number };
+    let lay: Layout;
     try {
-      handles = this.#qpair.claim(this.label);
+      handles = qpair.claim(this.label);
+      lay = layout(p.ipsN, p.cmdlogN);
     } catch (e) {
-      this.#qpair.delete();
-      throw e;
+      qpair.unclaim();
+      qpair.delete();
+      throw e; // not started: start() may be tried again
     }
-    const lay = this.#layout = layout(p.ipsN, p.cmdlogN);
+    this.#started = true;
+    this.#qpair = qpair;
+    this.#layout = lay;
     const sab = this.#sab = new SharedArrayBuffer(lay.total);
     this.#i32 = new Int32Array(sab, 0, 8);
     this.#u64 = new BigUint64Array(sab, 0, lay.header >> 3);

@@ -404,11 +404,14 @@ Deno.test("several workers at once, on two controllers, with admin commands; que
     nb2.ioworker({ time: 1.5, lbaRandom: false }),
   ].map((w) => w.start());
   // the controller granted 4 queue pairs, all taken
+  const extra = na.ioworker({ time: 1 });
   assert.throws(
-    () => na.ioworker({ time: 1 }).start(),
+    () => extra.start(),
     (e: Error) =>
       e instanceof NvmeError && /no free I\/O queue/.test(e.message),
   );
+  assert.equal(extra.running, false, "it did not start");
+  assert.throws(() => extra.close(), /not started/);
   const sqids = new Set(ws.slice(0, 4).map((w) => w.qpair!.sqid));
   assert.equal(sqids.size, 4);
   using log = new Buffer(512);
@@ -427,8 +430,8 @@ Deno.test("several workers at once, on two controllers, with admin commands; que
   }
   assert.equal(rs[1].ioCountRead, 0);
   assert.equal(rs[2].ioCountRead, 750);
-  // queues are free again
-  assert.ok(run(na, { ioCount: 10 }).ok);
+  // queues are free again: the one that could not start can now
+  assert.ok(extra.start().close().ok);
 });
 
 Deno.test("the worker's qpair refuses script commands while it runs", () => {
