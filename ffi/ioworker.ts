@@ -961,14 +961,17 @@ export class IoWorker {
       !Atomics.load(this.#i32, W_DONE)
     ) {
       if (Date.now() > end) {
-        this.terminate("it did not start within 15 s");
+        // (should C start after all, it sees the stop flag at once)
+        Atomics.store(this.#i32, W_STOP, STOP_NOW);
+        this.#setMessage("its thread did not start within 15 s");
+        Atomics.store(this.#i32, W_HOST_ERROR, IoWorkerHostError.INIT);
         break;
       }
       Atomics.wait(this.#i32, W_DONE, 0, 5);
     }
+    const host = Atomics.load(this.#i32, W_HOST_ERROR);
     if (
-      Atomics.load(this.#i32, W_HOST_ERROR) === IoWorkerHostError.INIT ||
-      Atomics.load(this.#i32, W_HOST_ERROR) === IoWorkerHostError.NO_MEMORY
+      host === IoWorkerHostError.INIT || host === IoWorkerHostError.NO_MEMORY
     ) {
       this.#waitDone(5000);
       const msg = this.#message();
@@ -1130,7 +1133,9 @@ export class IoWorker {
     this.#worker = undefined;
     running.get(this.ns.ctrl)?.delete(this);
     const q = this.#qpair;
-    if (q && !q.closed && Atomics.load(this.#i32!, W_DONE)) {
+    // (freeing the queue is safe even if the C loop still ran: nvme_sq_free()
+    // asks it to let go and waits for it)
+    if (q && !q.closed) {
       q.unclaim();
       const host = Atomics.load(this.#i32!, W_HOST_ERROR);
       if (
@@ -1278,7 +1283,10 @@ export class IoWorker {
     // resets, power events and a gone device: the script caused them or sees them
     if (
       r.hostError === IoWorkerHostError.TERMINATED ||
-      r.hostError === IoWorkerHostError.DEVICE_GONE
+      r.hostError === IoWorkerHostError.DEVICE_GONE ||
+      // start() threw these
+      r.hostError === IoWorkerHostError.INIT ||
+      r.hostError === IoWorkerHostError.NO_MEMORY
     ) {
       return;
     }
