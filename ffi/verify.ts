@@ -153,7 +153,7 @@ export interface VerifyStats {
   limit: number;
   /** Leaves of 256 entries allocated. */
   leaves: number;
-  /** Bytes of entries and tree nodes allocated (memory follows the LBAs written). */
+  /** Bytes of node memory the table has mapped (2 MiB slabs): it follows the LBAs written. */
   tableBytes: number;
   /** Bytes of the directory mapping (virtual; resident only where written). */
   directoryBytes: number;

@@ -13,15 +13,19 @@
  * in a three-level radix tree whose memory follows the LBAs written, not the
  * namespace size:
  *
- *   dir[lba >> 14]  pointers, one per 16384 LBAs, mmap'ed MAP_NORESERVE: pages
+ *   dir[lba >> 14]  one word per 16384 LBAs, mmap'ed MAP_NORESERVE: pages
  *                   never touched are never resident (16 TiB of 512 B LBAs:
  *                   16 MiB virtual)
- *   mid->leaf[64]   512 B nodes, allocated on the first write below them
- *   leaf->e[256]    1 KiB of entries, allocated on the first write to them
+ *   mini / mid      the leaves under a directory entry: a 64 B mini node for
+ *                   up to 8 of them, replaced by a 2 KiB mid node (256
+ *                   pointers) when a ninth is needed
+ *   leaf->e[64]     256 B of entries, allocated on the first write to them
  *
  * Writes allocate; reads, deallocate, clears and lookups of unwritten LBAs do
- * not (absent means NVME_VT_NEVER). A random 1-LBA write costs at most one
- * leaf and one mid node (~1.5 KiB), a sequential fill 4.03 bytes per LBA.
+ * not (absent means NVME_VT_NEVER). A write far from any other costs a leaf
+ * and a mini node (320 B) plus, the first time, its directory page; a dense
+ * fill costs 4.13 bytes per LBA. Nodes come from 2 MiB slabs (huge pages where
+ * the kernel allows) with a bump pointer, so allocating is cheap on the IO path.
  * Nodes are installed with compare-and-swap and entries read and written with
  * atomics, so every queue and ioworker thread of the controller shares one
  * table without a lock on the IO path.
@@ -91,6 +95,7 @@ struct nvme_ctrl;
 struct nvme_sq;
 struct nvme_cpl;
 struct nvme_buf;
+struct nvme_vslab;
 struct nvme_tracker;
 
 /* Reserved table entries. */
@@ -98,9 +103,10 @@ struct nvme_tracker;
 #define NVME_VT_UNC 0xffffffffu	  /* written uncorrectable: a successful read fails */
 
 /* Radix tree geometry. */
-#define NVME_VT_LEAF_BITS 8u /* 256 entries (1 KiB) per leaf */
-#define NVME_VT_MID_BITS 6u  /* 64 leaves per mid node (512 B) */
+#define NVME_VT_LEAF_BITS 6u /* 64 entries (256 B) per leaf */
+#define NVME_VT_MID_BITS 8u  /* 256 leaves per mid node (2 KiB) */
 #define NVME_VT_DIR_SHIFT (NVME_VT_LEAF_BITS + NVME_VT_MID_BITS) /* LBAs per dir entry: 16384 */
+#define NVME_VT_MINI_SLOTS 8u /* leaves a mini node holds (64 B) before a mid replaces it */
 #define NVME_VT_LOCK_MAX_BITS 22u /* lock bitmap of at most 2^22 bits (512 KiB) */
 #define NVME_VT_HOST_GRANULE 512u /* host memory lock granule (bytes of the DMA arena) */
 
@@ -141,6 +147,17 @@ struct nvme_vmid {
 	struct nvme_vleaf *leaf[1u << NVME_VT_MID_BITS];
 };
 
+/*
+ * A mini node: the first leaves under a directory entry, each slot holding a
+ * leaf address (256-byte aligned) with the leaf's index in its low 8 bits.
+ * Random writes far apart need one leaf per directory entry, so a 64-byte mini
+ * node stands in for the 2 KiB mid node until a ninth leaf is needed. The
+ * directory entry tells them apart by bit 0 (set: mini).
+ */
+struct nvme_vmini {
+	uint64_t slot[NVME_VT_MINI_SLOTS];
+};
+
 /* Table states (nvme_vtab.state). */
 #define NVME_VT_OFF 0
 #define NVME_VT_ON 1
@@ -157,12 +174,16 @@ struct nvme_vtab {
 	int state;	   /* NVME_VT_* (atomic) */
 	uint32_t epoch;	   /* bumped by every clear (atomic) */
 	uint64_t refs;	   /* commands in flight attached, lookups in progress (atomic) */
-	struct nvme_vmid **dir;
+	uintptr_t *dir;	   /* mid node address, or mini node address | 1, or 0 */
 	uint64_t ndir;	   /* dir entries */
 	uint64_t dir_bytes;
 	struct nvme_vlocks locks;
+	struct nvme_vslab *slab[2]; /* newest slab of leaves [0] and of other nodes [1] (verify.c) */
+	pthread_mutex_t slab_lock;  /* adding a slab */
+	bool slab_lock_init;
+	uint64_t slab_bytes;	    /* slab memory mapped (resident only where touched) */
 	/* statistics (atomic, relaxed) */
-	uint64_t leaves, mids;	   /* nodes allocated now */
+	uint64_t leaves, mids, minis; /* nodes allocated now */
 	uint64_t stamped;	   /* blocks stamped by writes */
 	uint64_t checked;	   /* blocks whose CRC was compared on read */
 	uint64_t skipped;	   /* blocks read that were never written (not checked) */
@@ -288,8 +309,8 @@ NVME_API int nvme_ns_verify_clear(uint32_t ctrl, uint32_t nsid);
 
 /**
  * nvme_ns_verify_stats() - the state of @nsid's table.
- * @out: [on, lba_size, limit, leaves, mid nodes, table bytes allocated
- *        (leaves + mids), directory bytes mapped, lock map bytes mapped,
+ * @out: [on, lba_size, limit, leaves, mid and mini nodes, node slab bytes
+ *        mapped, directory bytes mapped, lock map bytes mapped,
  *        blocks stamped, blocks checked, blocks skipped (never written), bad
  *        blocks, failed reads, lock conflicts, allocation failures, epoch,
  *        flags, namespace LBAs]

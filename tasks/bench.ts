@@ -8,6 +8,7 @@
 import { parseArgs } from "node:util";
 import { Buffer, Controller, Namespace, Pcie, Qpair } from "../mod.ts";
 import { benchIoworkerAll } from "./bench_ioworker.ts";
+import { benchVerifyAll } from "./bench_verify.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -93,3 +94,6 @@ function emit(result: Record<string, unknown>): void {
 
 // 4. IO workers against a minimal C loop, their scaling, and the QD1 loop of 2. in C
 benchIoworkerAll(base, seconds);
+
+// 5. data verification: a 16 TiB table's memory, ioworker IOPS verified vs not
+await benchVerifyAll(base);

@@ -281,6 +281,10 @@ TEST(verify_lock_threads)
 
 /* --- the table ------------------------------------------------------------------------- */
 
+/* the expectations below are worked out for this geometry */
+_Static_assert(NVME_VT_LEAF_BITS == 6 && NVME_VT_MID_BITS == 8 && NVME_VT_MINI_SLOTS == 8,
+	       "tree geometry changed");
+
 static void fill_blocks(uint8_t *p, uint32_t bs, uint64_t lba, uint64_t n, uint64_t token)
 {
 	for (size_t i = 0; i < bs * n; i++)
@@ -297,48 +301,118 @@ TEST(verify_table_sparse)
 	if (!CHECK_EQ(nvme_vtab_init(&vt, 1, 512, nlba, 0, 0), 0))
 		return;
 	CHECK_EQ(vt.limit, nlba);
-	CHECK_EQ(vt.ndir, nlba >> 14);
-	CHECK_EQ(vt.dir_bytes, 16ull << 20);
+	CHECK_EQ(vt.ndir, nlba >> NVME_VT_DIR_SHIFT);
+	CHECK_EQ(vt.dir_bytes, 16ull << 20); /* virtual: 8 bytes per 16384 LBAs */
 	CHECK_EQ(vt.locks.bits, NVME_VT_LOCK_MAX_BITS);
 	CHECK_EQ(vt.leaves, 0);
 	/* lookups, clears and deallocation allocate nothing */
 	CHECK_EQ(nvme_vtab_get(&vt, 12345), NVME_VT_NEVER);
 	CHECK_EQ(nvme_vtab_set(&vt, 0, nlba, NVME_VT_NEVER), 0);
-	CHECK_EQ(vt.leaves + vt.mids, 0);
-	/* one block at each end: one leaf and one mid each */
+	CHECK_EQ(vt.leaves + vt.mids + vt.minis + vt.slab_bytes, 0);
+	/* one block at each end: a leaf and a mini node each */
 	fill_blocks(blk, 512, 0, 1, 1);
 	CHECK_EQ(nvme_vtab_record(&vt, 0, 1, blk), 0);
 	fill_blocks(blk, 512, nlba - 1, 1, 2);
 	CHECK_EQ(nvme_vtab_record(&vt, nlba - 1, 1, blk), 0);
 	CHECK_EQ(vt.leaves, 2);
-	CHECK_EQ(vt.mids, 2);
+	CHECK_EQ(vt.minis, 2);
+	CHECK_EQ(vt.mids, 0);
 	CHECK_EQ(nvme_vtab_get(&vt, nlba - 1), crc32c_entry(crc32c(0, blk, 512)));
 	CHECK_EQ(nvme_vtab_get(&vt, nlba - 2), NVME_VT_NEVER);
-	/* a range across leaves and mid nodes */
+	/* a range across leaves and directory entries: 16374..16673 */
 	CHECK_EQ(nvme_vtab_set(&vt, 16384 - 10, 300, 0x1234), 0);
-	CHECK_EQ(vt.leaves, 5); /* the last leaf of mid 0, two of mid 1 */
-	CHECK_EQ(vt.mids, 3);
+	CHECK_EQ(vt.leaves, 2 + 1 + 5); /* the last leaf of entry 0, five of entry 1 */
+	CHECK_EQ(vt.minis, 3);		/* entry 0 had one (LBA 0) */
 	CHECK_EQ(nvme_vtab_get(&vt, 16384 - 10), 0x1234);
 	CHECK_EQ(nvme_vtab_get(&vt, 16384 + 289), 0x1234);
 	CHECK_EQ(nvme_vtab_get(&vt, 16384 + 290), NVME_VT_NEVER);
 	CHECK_EQ(nvme_vtab_get(&vt, 16384 - 11), NVME_VT_NEVER);
-	/* 1000 random LBAs: at most a leaf and a mid each */
+	CHECK(nvme_vtab_get(&vt, 0) != NVME_VT_NEVER); /* the mini node keeps both leaves */
+	/* a ninth leaf under one entry: the mini node becomes a mid node */
+	for (unsigned k = 0; k < 9; k++)
+		CHECK_EQ(nvme_vtab_set(&vt, 2 * 16384 + k * 64 * 3, 1, 100 + k), 0);
+	CHECK_EQ(vt.minis, 4);
+	CHECK_EQ(vt.mids, 1);
+	CHECK_EQ(vt.leaves, 8 + 9);
+	for (unsigned k = 0; k < 9; k++)
+		CHECK_EQ(nvme_vtab_get(&vt, 2 * 16384 + k * 64 * 3), 100 + k);
+	CHECK_EQ(nvme_vtab_get(&vt, 2 * 16384 + 1), NVME_VT_NEVER);
+	CHECK_EQ(vt.slab_bytes, 4ull << 20); /* a 2 MiB slab of leaves, one of other nodes */
+	/* 1000 random LBAs: at most a leaf and a mini node each */
 	for (int k = 0; k < 1000; k++)
 		nvme_vtab_set(&vt, rnd() % nlba, 1, 7);
-	CHECK(vt.leaves <= 1005);
-	CHECK(vt.mids <= 1003);
+	CHECK(vt.leaves <= 1017);
+	CHECK(vt.minis <= 1004);
+	/* 20000 more: the slabs grow as needed */
+	for (int k = 0; k < 20000; k++)
+		nvme_vtab_set(&vt, rnd() % nlba, 1, 7);
+	CHECK(vt.slab_bytes >= vt.leaves * 256 + vt.minis * 64 + vt.mids * 2048);
+	CHECK(vt.slab_bytes <= vt.leaves * 256 + vt.minis * 64 + vt.mids * 2048 + (4ull << 20));
 	/* a non-exclusive clear zeroes in place, an exclusive one frees */
 	nvme_vtab_clear(&vt, false);
 	CHECK_EQ(nvme_vtab_get(&vt, 16384), NVME_VT_NEVER);
-	CHECK(vt.leaves >= 4);
+	CHECK_EQ(nvme_vtab_get(&vt, 2 * 16384 + 64 * 3 * 8), NVME_VT_NEVER);
+	CHECK(vt.leaves >= 17);
 	CHECK_EQ(vt.epoch, 1);
 	nvme_vtab_clear(&vt, true);
-	CHECK_EQ(vt.leaves + vt.mids, 0);
+	CHECK_EQ(vt.leaves + vt.mids + vt.minis, 0);
+	CHECK_EQ(vt.slab_bytes, 0);
 	CHECK_EQ(vt.epoch, 2);
+	CHECK_EQ(nvme_vtab_get(&vt, 16384), NVME_VT_NEVER);
 	CHECK_EQ(nvme_vtab_set(&vt, 5, 1, 9), 0);
 	CHECK_EQ(nvme_vtab_get(&vt, 5), 9);
 	nvme_vtab_fini(&vt);
 	CHECK(!vt.dir);
+}
+
+/* Threads fill the same directory entries at once: minis fill up and turn
+ * into mid nodes under them; every entry written is found afterwards. */
+#define TT_THREADS 4
+#define TT_LBAS (4u * 16384)
+static struct nvme_vtab tt;
+
+static void *table_thread(void *arg)
+{
+	uintptr_t t = (uintptr_t)arg;
+	uint64_t s = t * 0x9e3779b97f4a7c15ull + 7;
+
+	/* thread t owns LBAs with lba % TT_THREADS == t, visited in a random order */
+	for (unsigned k = 0; k < TT_LBAS / TT_THREADS; k++) {
+		uint64_t lba;
+
+		s ^= s << 13;
+		s ^= s >> 7;
+		s ^= s << 17;
+		lba = (s % (TT_LBAS / TT_THREADS)) * TT_THREADS + t;
+		nvme_vtab_set(&tt, lba, 1, (uint32_t)lba + 2);
+	}
+	return NULL;
+}
+
+TEST(verify_table_threads)
+{
+	pthread_t th[TT_THREADS];
+	unsigned bad = 0, set = 0;
+
+	if (!CHECK_EQ(nvme_vtab_init(&tt, 1, 512, 1ull << 30, 0, 0), 0))
+		return;
+	for (uintptr_t i = 0; i < TT_THREADS; i++)
+		CHECK_EQ(pthread_create(&th[i], NULL, table_thread, (void *)i), 0);
+	for (int i = 0; i < TT_THREADS; i++)
+		pthread_join(th[i], NULL);
+	for (uint32_t lba = 0; lba < TT_LBAS; lba++) {
+		uint32_t e = nvme_vtab_get(&tt, lba);
+
+		if (e == lba + 2)
+			set++;
+		else if (e != NVME_VT_NEVER)
+			bad++;
+	}
+	CHECK_EQ(bad, 0);
+	CHECK(set > TT_LBAS / 2); /* random visits: most LBAs were set */
+	CHECK_EQ(tt.mids, 4);	  /* every entry ended up with a mid node */
+	CHECK(tt.leaves >= 4 * 256);
+	nvme_vtab_fini(&tt);
 }
 
 TEST(verify_table_limit_and_params)
@@ -356,7 +430,8 @@ TEST(verify_table_limit_and_params)
 	CHECK_EQ(nvme_vtab_get(&vt, 99), 5);
 	CHECK_EQ(nvme_vtab_get(&vt, 100), NVME_VT_NEVER); /* past the limit: not kept */
 	CHECK_EQ(nvme_vtab_set(&vt, 200, 5, 5), 0);
-	CHECK_EQ(vt.leaves, 1);
+	CHECK_EQ(vt.leaves, 1); /* LBAs 90..99 only: past the limit nothing is kept */
+	CHECK_EQ(vt.minis, 1);
 	nvme_vtab_fini(&vt);
 	/* the zero CRC is that of a zero block of the LBA size */
 	{
