@@ -21,31 +21,9 @@ import {
   Reg,
   StatusError,
 } from "../mod.ts";
+import { throwsWith } from "./_util.ts";
 
 const MOD_URL = new URL("../mod.ts", import.meta.url).href;
-
-/** Assert that `fn` throws an instance of `cls` whose message matches every regex. */
-function throwsWith(
-  fn: () => unknown,
-  cls: abstract new (...args: never[]) => Error,
-  ...patterns: RegExp[]
-): Error {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  assert.ok(caught !== undefined, `expected a ${cls.name}, nothing was thrown`);
-  assert.ok(
-    caught instanceof cls,
-    `expected a ${cls.name}, got ${(caught as Error)?.name}: ${
-      (caught as Error)?.message
-    }`,
-  );
-  for (const p of patterns) assert.match(caught.message, p);
-  return caught;
-}
 
 /** Run a TypeScript snippet in a child deno; kill it if it takes longer than `limitMs`. */
 async function runScript(

@@ -21,32 +21,10 @@ import {
 } from "../mod.ts";
 import { findExtCap } from "../ffi/pcie.ts";
 import { cstr, lib, unwrap } from "../ffi/lib.ts";
+import { throwsWith } from "./_util.ts";
 
 /** Offsets of QEMU's NVMe model (1b36:0010): MSI-X @0x40, PM @0x60, PCIe @0x80. */
 const MSIX = 0x40, PM = 0x60, EXP = 0x80;
-
-/** Assert that `fn` throws `cls` with a message matching every pattern. */
-function throwsWith(
-  fn: () => unknown,
-  cls: abstract new (...args: never[]) => Error,
-  ...patterns: RegExp[]
-): Error {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  assert.ok(caught !== undefined, `expected a ${cls.name}, nothing was thrown`);
-  assert.ok(
-    caught instanceof cls,
-    `expected a ${cls.name}, got ${(caught as Error)?.name}: ${
-      (caught as Error)?.message
-    }`,
-  );
-  for (const p of patterns) assert.match(caught.message, p);
-  return caught;
-}
 
 /** The qpair of before a reset is closed and says why. */
 function assertClosedByReset(q: Qpair, ns: Namespace, buf: Buffer): void {

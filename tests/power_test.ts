@@ -20,29 +20,7 @@ import {
   Reg,
   Subsystem,
 } from "../mod.ts";
-
-/** Assert that `fn` throws `cls` with a message matching every pattern. */
-function throwsWith(
-  fn: () => unknown,
-  cls: abstract new (...args: never[]) => Error,
-  ...patterns: RegExp[]
-): Error {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  assert.ok(caught !== undefined, `expected a ${cls.name}, nothing was thrown`);
-  assert.ok(
-    caught instanceof cls,
-    `expected a ${cls.name}, got ${(caught as Error)?.name}: ${
-      (caught as Error)?.message
-    }`,
-  );
-  for (const p of patterns) assert.match(caught.message, p);
-  return caught;
-}
+import { throwsWith } from "./_util.ts";
 
 /** True while `pid` exists and is not a zombie. */
 function processRuns(pid: number): boolean {
