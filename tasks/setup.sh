@@ -72,6 +72,10 @@ case "$action" in
       say "next: deno task demo | deno task test | deno task bench" ;;
   demo) exec deno task demo "$@" ;;
   test)
+    # the report tests render the HTML reports in headless Chromium and check the screenshots
+    if ! command -v chromium >/dev/null && [ -z "${DENVME_CHROMIUM:-}" ]; then
+      apt_install "Chromium (headless: the report tests screenshot the HTML reports)" chromium
+    fi
     say "C unit tests (AddressSanitizer + UBSan)"
     make -s -C libnvmeshim check
     say "deno fmt --check, deno lint, deno check"

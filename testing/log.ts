@@ -34,6 +34,7 @@ import {
 } from "@logtape/logtape";
 import { type CommandQueue, queueObserver } from "../ffi/cmdqueue.ts";
 import { formatEntry } from "../ffi/cmdlog.ts";
+import { CMDLOG_JSON_MARK, encodeCmdlogDump } from "./cmdlog_json.ts";
 
 /**
  * The logging methods of the harness's loggers (LogTape loggers; a message
@@ -256,5 +257,20 @@ export function dumpCmdlogs(
       "{test}: cmdlog of {queue}{mark}, newest first:\n{text}",
       { test, queue: queueName(q), mark, text },
     );
+    // the same, machine-readable (deno task report / nvme cmdlog read it)
+    const json = encodeCmdlogDump({
+      test,
+      queue: queueName(q),
+      qid: q.qid,
+      admin: q.admin,
+      failing: q.qid === failingSqid,
+      written: q.log.written,
+      entries: q.log.entries(0),
+    });
+    cmdlogLogger.debug(`{test}: cmdlog of {queue}${CMDLOG_JSON_MARK}{json}`, {
+      test,
+      queue: queueName(q),
+      json,
+    });
   }
 }
