@@ -990,11 +990,16 @@ int nvme_verify_submit(struct nvme_sq *sq, const uint8_t *sqe, struct nvme_buf *
 		if (nvme_vlocks_try(&vt->locks, lk(v), v->nlk))
 			goto conflict;
 	}
-	if (data && (v->op == VOP_READ || v->op == VOP_WRITE)) {
+	/*
+	 * The data blocks' buffer bytes too (not DSM ranges or Copy descriptors:
+	 * they were read here already): a write stamps them, a read is checked from
+	 * them, a Compare's must not change under it.
+	 */
+	if (data && v->op != VOP_TRIM && v->op != VOP_COPY && v->op != VOP_CLEAR_NS) {
 		uint64_t iova = buf->iova + off;
 
 		pthread_once(&host_once, host_locks_init);
-		if (host_ok && iova + len <= (NVME_VT_HOST_GRANULE << host_locks.bits)) {
+		if (host_ok && iova + len <= ((uint64_t)NVME_VT_HOST_GRANULE << host_locks.bits)) {
 			uint64_t g0 = iova / NVME_VT_HOST_GRANULE;
 			uint64_t g1 = (iova + len - 1) / NVME_VT_HOST_GRANULE + 1;
 
@@ -1006,7 +1011,8 @@ int nvme_verify_submit(struct nvme_sq *sq, const uint8_t *sqe, struct nvme_buf *
 				goto conflict_host;
 			}
 		}
-		v->data = data;
+		if (v->op == VOP_READ || v->op == VOP_WRITE)
+			v->data = data;
 	}
 	if (v->op == VOP_WRITE) {
 		uint64_t token = __atomic_fetch_add(&write_token, v->nlb, __ATOMIC_RELAXED);

@@ -855,6 +855,7 @@ TEST(verify_hooks_locks_and_lifecycle)
 	CHECK(strstr(nvme_get_error(), "locked"));
 	CHECK_EQ(io(d, 0x01, w, 0, 300, 1, 2), -EAGAIN); /* same buffer bytes */
 	CHECK(strstr(nvme_get_error(), "buffer"));
+	CHECK_EQ(io(d, 0x05, w, 0, 600, 1, 2), -EAGAIN); /* a Compare from those bytes */
 	CHECK_EQ(io(d, 0x01, w, 8 * FD_BS, 300, 1, 2) >= 0, 1); /* elsewhere: fine */
 	CHECK(io(d, 0x02, r, 0, 204, 1, 3) >= 0);		 /* adjacent LBA: fine */
 	CHECK_EQ(nvme_ns_verify_disable(d->ch, 1), -EBUSY);	 /* commands in flight */
