@@ -59,3 +59,18 @@ Deno.test("examples/sanitize.ts", async () => {
     /sanitize not available on this device: ERROR status: 00\/01 Invalid Command Opcode/,
   );
 });
+
+Deno.test("examples/write_read_verify.ts", async () => {
+  const out = await run("write_read_verify.ts", "--seconds", "1");
+  assert.match(
+    out,
+    /^ioworkers: \d+ writes filled 64 MiB, then \d+ verified reads and \d+ writes$/m,
+  );
+  assert.match(out, /LBA 4096: read back "verified by denvme", stamp LBA 4096/);
+  assert.match(
+    out,
+    /detected: ERROR status: 07\/81 Data Verification Failed: CRC mismatch at LBA 4096/,
+  );
+  assert.match(out, /1 failed read\(s\)/);
+  assert.match(out, /write read verify: PASSED/);
+});
