@@ -169,7 +169,10 @@ export interface VerifyStats {
   badBlocks: number;
   /** Reads that failed verification. */
   failedReads: number;
-  /** Submissions delayed because a conflicting command was in flight. */
+  /**
+   * Submissions refused because a conflicting command was in flight (each
+   * retry counts: a measure of how much the locks held IO back).
+   */
   conflicts: number;
   /** Table leaves that could not be allocated (those LBAs stay unchecked). */
   allocFailures: number;
