@@ -620,9 +620,11 @@ static void complete(struct iow *w, const struct nvme_cpl *p, uint64_t now)
 static unsigned submit_due(struct iow *w, uint64_t now)
 {
 	const struct iow_args *a = w->a;
+	bool retried = false; /* the IO refused earlier was tried in this call */
 	unsigned n = 0;
 
 	while (w->nfree) {
+		bool from_retry = false;
 		struct iow_io io;
 		uint64_t due;
 		int r;
@@ -654,19 +656,32 @@ static unsigned submit_due(struct iow *w, uint64_t now)
 			io.slba = w->seq[w->k].slba;
 			io.nlb = w->seq[w->k].nlb;
 			io.opcode = (uint8_t)w->seq[w->k].opcode;
-		} else if (w->has_retry) {
+		} else if (w->has_retry && !retried) {
 			io = w->retry;
-			w->has_retry = false;
+			from_retry = retried = true;
 		} else {
 			iow_gen_next(w->g, &io);
 		}
 		r = submit_one(w, &io, now);
 		if (r == -EAGAIN) {
-			/* LBAs locked by an IO in flight (verification): the same IO next time */
+			/*
+			 * LBAs locked by an IO in flight (verification): keep this IO for
+			 * later and go on with others, so one conflict does not stall the
+			 * queue; a second refused IO waits for completions. A replayed
+			 * trace keeps its order.
+			 */
+			if (w->seq)
+				break;
+			if (from_retry)
+				continue;
+			if (w->has_retry)
+				break;
 			w->retry = io;
-			w->has_retry = !w->seq;
-			break;
+			w->has_retry = retried = true;
+			continue;
 		}
+		if (from_retry)
+			w->has_retry = false;
 		if (r < 0) {
 			if (r == -ENODEV || w->c->t->dead || nvme_q_stale(w->sq))
 				lost(w, NULL);
