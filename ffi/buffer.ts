@@ -8,14 +8,39 @@ import { ClosedError, ParameterError } from "./errors.ts";
 import { lib, mapMemory, unwrap } from "./lib.ts";
 import { checkInt, checkU64 } from "./validate.ts";
 
-/** pynvme's ptype for a repeated 32-bit value (`pvalue`). */
+/**
+ * pynvme's ptype for a repeated 32-bit value (`pvalue`).
+ *
+ * ```ts
+ * using buf = new Buffer(4096, "pattern", 0xdeadbeef, PTYPE_DWORD);
+ * buf.u32(0); // 0xdeadbeef
+ * ```
+ */
 export const PTYPE_DWORD = 32;
-/** pynvme's ptype for random data: `pvalue`% of the buffer random, the rest zero. */
+/**
+ * pynvme's ptype for random data: `pvalue`% of the buffer random, the rest zero.
+ *
+ * ```ts
+ * using buf = new Buffer(4096, "half compressible", 50, PTYPE_RANDOM);
+ * ```
+ */
 export const PTYPE_RANDOM = 0xbeef;
-/** ptype for all-zero (`pvalue` 0) or all-one (`pvalue` != 0) bytes. */
+/**
+ * ptype for all-zero (`pvalue` 0) or all-one (`pvalue` != 0) bytes.
+ *
+ * ```ts
+ * using ones = new Buffer(512, "ones", 1, PTYPE_CONST); // every byte 0xff
+ * ```
+ */
 export const PTYPE_CONST = 0;
 
-/** Field type for {@link Buffer.data}: a number, a BigInt, or a trimmed ASCII string. */
+/**
+ * Field type for {@link Buffer.data}: a number, a BigInt, or a trimmed ASCII string.
+ *
+ * ```ts
+ * const model = nvme0.idData(63, 24, "str" satisfies FieldType);
+ * ```
+ */
 export type FieldType = "int" | "bigint" | "str";
 
 const MAX_BUFFER = 1 << 30;

@@ -11,7 +11,14 @@ import { commandName, statusName, statusText } from "./status.ts";
 const ENTRY = 128;
 const LOG_DONE = 0x80000000;
 
-/** One command of the log, decoded. */
+/**
+ * One command of the log, decoded.
+ *
+ * ```ts
+ * const [last] = qpair.cmdlog(1); // newest first
+ * console.log(last.name, last.status, last.statusName, last.latencyUs);
+ * ```
+ */
 export interface CmdlogEntry {
   /** Sequence number on its queue (1 = first command ever submitted). */
   seq: number;
@@ -165,7 +172,14 @@ export class Cmdlog {
 const hex = (v: number | bigint, w = 8) =>
   `0x${v.toString(16).padStart(w, "0")}`;
 
-/** One line for a log entry. */
+/**
+ * One line for a log entry.
+ *
+ * ```ts
+ * for (const e of nvme0.cmdlog(5)) console.log(formatEntry(e, true));
+ * // 2026-11-21T06:46:20.305247 q0 #2 Set Features (0x09) cid 0 ... -> 00/00 Successful Completion ...
+ * ```
+ */
 export function formatEntry(e: CmdlogEntry, admin: boolean): string {
   const t = new Date(e.submitted).toISOString().replace("Z", "");
   const usec = String(Math.floor((e.submitted * 1000) % 1000)).padStart(3, "0");

@@ -30,7 +30,15 @@ import { matchExpected } from "./expect.ts";
 import { Cmdlog } from "./cmdlog.ts";
 import { checkInt } from "./validate.ts";
 
-/** A command callback: called once with the command's completion. */
+/**
+ * A command callback: called once with the command's completion.
+ *
+ * ```ts
+ * const cb: CommandCallback = (cpl) => console.log(cpl.statusText, cpl.latencyUs);
+ * nvme0n1.read(qpair, buf, 0, 1, cb);
+ * qpair.waitdone();
+ * ```
+ */
 export type CommandCallback = (cpl: Completion) => void;
 
 /** C submit flags (nvmeshim NVME_SUBMIT_*). */
@@ -65,7 +73,14 @@ interface Pending {
   buf?: Buffer; // kept reachable while the device may DMA into it
 }
 
-/** What the queue needs from its controller. */
+/**
+ * What the queue needs from its controller ({@link Controller} implements it).
+ *
+ * ```ts
+ * const owner: QueueOwner = nvme0;
+ * console.log(`command timeout ${owner.timeout} ms`);
+ * ```
+ */
 export interface QueueOwner {
   /** Controller handle. */
   readonly ctrlHandle: number;

@@ -23,7 +23,15 @@ export const CPL_VERIFY_UNC = 0x40;
 /** Any data verification failure. */
 export const CPL_VERIFY = CPL_VERIFY_LBA | CPL_VERIFY_CRC | CPL_VERIFY_UNC;
 
-/** One completion: the raw CQE dwords and their fields. */
+/**
+ * One completion: the raw CQE dwords and their fields.
+ *
+ * ```ts
+ * nvme0.getfeatures(7, {
+ *   cb: (cpl) => console.log(cpl.cdw0.toString(16), cpl.statusText, cpl.sqhd),
+ * }).waitdone();
+ * ```
+ */
 export class Completion {
   /** The four CQE dwords as written by the device (pynvme's `cpl` tuple). */
   readonly dwords: readonly [number, number, number, number];

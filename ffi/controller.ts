@@ -38,10 +38,31 @@ import {
 } from "./structs.ts";
 import type { FieldType } from "./buffer.ts";
 
-/** A user-supplied initialization: runs instead of the default bring-up. */
+/**
+ * A user-supplied initialization: runs instead of the default bring-up.
+ *
+ * ```ts
+ * const init: InitFunction = (nvme) => {
+ *   nvme.disable(); // CC.EN = 0, wait CSTS.RDY = 0
+ *   nvme.initAdminq();
+ *   nvme.setReg32(Reg.CC, 0x00460001);
+ *   nvme.waitReady(true);
+ *   nvme.identifyController();
+ *   nvme.initNs();
+ * };
+ * using nvme0 = new Controller("qemu", init);
+ * ```
+ */
 export type InitFunction = (nvme: Controller) => void;
 
-/** Controller register offsets (NVMe base spec, "Controller Registers"). */
+/**
+ * Controller register offsets (NVMe base spec, "Controller Registers").
+ *
+ * ```ts
+ * const csts = nvme0.reg32(Reg.CSTS);
+ * console.log(`ready: ${csts & 1}`);
+ * ```
+ */
 export const Reg = {
   CAP: 0x00,
   VS: 0x08,
@@ -55,13 +76,27 @@ export const Reg = {
   ACQ: 0x30,
 } as const;
 
-/** Options of admin commands that take a callback. */
+/**
+ * Options of admin commands that take a callback.
+ *
+ * ```ts
+ * const o: AdminOptions = { cb: (cpl) => console.log(`done: ${cpl.statusText}`) };
+ * nvme0.getlogpage(0x02, buf, { size: 512, ...o }).waitdone();
+ * ```
+ */
 export interface AdminOptions {
   /** Called with the completion. */
   cb?: CommandCallback;
 }
 
-/** Options of Get/Set Features. */
+/**
+ * Options of Get/Set Features.
+ *
+ * ```ts
+ * nvme0.setfeatures(0x04, { cdw11: 350, sv: 0 } satisfies FeatureOptions).waitdone();
+ * const kelvin = nvme0.getfeatures(0x04, { sel: 1 }).waitdone(); // default value
+ * ```
+ */
 export interface FeatureOptions extends AdminOptions {
   /** Select (Get Features): 0 current, 1 default, 2 saved, 3 capabilities. */
   sel?: number;
@@ -83,7 +118,15 @@ export interface FeatureOptions extends AdminOptions {
   cdw15?: number;
 }
 
-/** Raw command fields for {@link Controller.sendCmd}. */
+/**
+ * Raw command fields for {@link Controller.sendCmd}.
+ *
+ * ```ts
+ * // Identify Controller, spelled out
+ * const id: RawCommand = { buf, cdw10: 1 };
+ * nvme0.sendCmd(0x06, id).waitdone();
+ * ```
+ */
 export interface RawCommand extends AdminOptions {
   /** Data buffer (its size is the transfer length unless `len` is given). */
   buf?: Buffer;

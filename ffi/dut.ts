@@ -13,7 +13,14 @@
 import { parseArgs } from "node:util";
 import { ParameterError } from "./errors.ts";
 
-/** Options of the embedded device. */
+/**
+ * Options of the embedded device (the `qemu:<options>` device name).
+ *
+ * ```ts
+ * const dut = parseDut("qemu:size=16T,lba=4096,ns=2");
+ * if (dut.kind === "qemu") console.log(dut.options.ns); // 2
+ * ```
+ */
 export interface QemuOptions {
   /** Namespace size in bytes (each namespace). Default 4 GiB (sparse). */
   size: number;
@@ -41,7 +48,14 @@ export interface QemuOptions {
   throttle?: number;
 }
 
-/** A parsed device name. */
+/**
+ * A parsed device name.
+ *
+ * ```ts
+ * const dut: Dut = parseDut("01:00.0");
+ * console.log(dut.kind); // "pci"
+ * ```
+ */
 export type Dut =
   | { kind: "qemu"; name: string; options: QemuOptions }
   | { kind: "pci"; name: string; bdf: string };
@@ -94,6 +108,11 @@ function parseIntOpt(key: string, v: string, min: number, max: number): number {
 /**
  * Parse a device name; throws a ParameterError naming what is wrong and what
  * is allowed.
+ *
+ * ```ts
+ * parseDut("qemu:size=512M,lba=4096"); // { kind: "qemu", options: { size: 536870912, lba: 4096, ... } }
+ * parseDut("0000:01:00.0"); // { kind: "pci", bdf: "0000:01:00.0", ... }
+ * ```
  */
 export function parseDut(name: string): Dut {
   if (typeof name !== "string" || !name.trim()) {
@@ -224,6 +243,11 @@ export function parseDut(name: string): Dut {
 /**
  * The device under test for this run: `--dut <name>` (or `--dut=<name>`) from
  * the command line, else `NVME_DUT`, else "qemu".
+ *
+ * ```ts
+ * defaultDut(["--dut", "01:00.0"]); // "01:00.0"
+ * using nvme0 = new Controller(defaultDut()); // what `new Controller()` does
+ * ```
  */
 export function defaultDut(args: string[] = Deno.args): string {
   const { values } = parseArgs({

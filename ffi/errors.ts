@@ -7,7 +7,18 @@
 import type { Completion } from "./completion.ts";
 import type { VerifyFailure, VerifyKind } from "./verify.ts";
 
-/** Base class of every error denvme throws. */
+/**
+ * Base class of every error denvme throws.
+ *
+ * ```ts
+ * try {
+ *   nvme0n1.read(qpair, buf, 0, 1).waitdone();
+ * } catch (e) {
+ *   if (!(e instanceof NvmeError)) throw e; // a bug in the script
+ *   console.log(`device or driver error: ${e.message}`);
+ * }
+ * ```
+ */
 export class NvmeError extends Error {
   /** Negative errno from libnvmeshim, when the error came from C. */
   readonly code: number;
@@ -19,7 +30,13 @@ export class NvmeError extends Error {
   }
 }
 
-/** A parameter outside its allowed range: rejected before reaching the device. */
+/**
+ * A parameter outside its allowed range: rejected before reaching the device.
+ *
+ * ```ts
+ * assert.throws(() => new Qpair(nvme0, 1), ParameterError); // depth 2..MQES+1
+ * ```
+ */
 export class ParameterError extends RangeError {
   /** Create a parameter error; the message names the parameter and its range. */
   constructor(message: string) {
@@ -28,7 +45,14 @@ export class ParameterError extends RangeError {
   }
 }
 
-/** Use of an object after `close()` (or after its controller closed). */
+/**
+ * Use of an object after `close()` (or after its controller closed).
+ *
+ * ```ts
+ * qpair.delete();
+ * assert.throws(() => nvme0n1.read(qpair, buf, 0, 1), ClosedError);
+ * ```
+ */
 export class ClosedError extends NvmeError {
   /** Create a closed-object error for `what` (e.g. "Qpair 1"). */
   constructor(what: string) {
@@ -37,7 +61,18 @@ export class ClosedError extends NvmeError {
   }
 }
 
-/** The device went away (QEMU exited, device unplugged). */
+/**
+ * The device went away (QEMU exited, device unplugged).
+ *
+ * ```ts
+ * try {
+ *   qpair.waitdone();
+ * } catch (e) {
+ *   if (e instanceof DeviceGoneError) console.log("the device is gone: power cycle it");
+ *   else throw e;
+ * }
+ * ```
+ */
 export class DeviceGoneError extends NvmeError {
   /** Create a device-gone error. */
   constructor(message: string, code = -19) {
@@ -49,6 +84,15 @@ export class DeviceGoneError extends NvmeError {
 /**
  * A command completed with a non-zero status. The message reads like pynvme's
  * warning: `ERROR status: 00/80 LBA Out of Range (Read, cid 3, sqid 1)`.
+ *
+ * ```ts
+ * try {
+ *   nvme0n1.read(qpair, buf, nvme0n1.capacity, 1).waitdone();
+ * } catch (e) {
+ *   if (!(e instanceof StatusError)) throw e;
+ *   console.log(e.sct, e.sc, e.completion.cid); // 0 128 ...
+ * }
+ * ```
  */
 export class StatusError extends NvmeError {
   /** The completion that carried the status. */
@@ -69,7 +113,19 @@ export class StatusError extends NvmeError {
   }
 }
 
-/** The driver gave up waiting for a command (status 07/FF, synthesized). */
+/**
+ * The driver gave up waiting for a command (status 07/FF, synthesized).
+ *
+ * ```ts
+ * nvme0.timeout = 1000; // ms
+ * try {
+ *   nvme0.format(0).waitdone();
+ * } catch (e) {
+ *   if (e instanceof CommandTimeoutError) console.log("format took longer than 1 s");
+ *   else throw e;
+ * }
+ * ```
+ */
 export class CommandTimeoutError extends StatusError {
   /** Create a timeout error for a synthesized completion. */
   constructor(message: string, completion: Completion) {

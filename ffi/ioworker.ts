@@ -65,7 +65,14 @@ const OFF_MESSAGE = (Q_OP_COUNTS + 256) * 8;
 const STOP_DRAIN = 1, STOP_NOW = 2;
 const ST_RUNNING = 1;
 
-/** pynvme's host error codes, plus two of denvme's (see {@link IoWorkerResult.hostError}). */
+/**
+ * pynvme's host error codes, plus two of denvme's (see {@link IoWorkerResult.hostError}).
+ *
+ * ```ts
+ * const r = nvme0n1.ioworker({ time: 5 }).start().close();
+ * if (r.hostError === IoWorkerHostError.TERMINATED) console.log("stopped by a reset");
+ * ```
+ */
 export const IoWorkerHostError = {
   /** No host-side error. */
   OK: 0,
@@ -94,7 +101,14 @@ export const IoWorkerHostError = {
 
 // --- parameters ---------------------------------------------------------------------
 
-/** One IO of a replayed trace: [time µs from the start, opcode, start LBA, LBA count]. */
+/**
+ * One IO of a replayed trace: [time µs from the start, opcode, start LBA, LBA count].
+ *
+ * ```ts
+ * const trace: IoSequenceEntry[] = [[0, 0x01, 0, 8], [100, 0x02, 0, 8], [250, 0x09, 0, 8]];
+ * nvme0n1.ioworker({ ioSequence: trace }).start().close();
+ * ```
+ */
 export type IoSequenceEntry = readonly [
   timeUs: number,
   opcode: number,
@@ -102,7 +116,22 @@ export type IoSequenceEntry = readonly [
   count: number,
 ];
 
-/** Parameters of {@link Namespace.ioworker} (pynvme's names in camelCase). */
+/**
+ * Parameters of {@link Namespace.ioworker} (pynvme's names in camelCase).
+ *
+ * ```ts
+ * const jedec: IoWorkerOptions = {
+ *   ioSize: { 1: 4, 2: 1, 8: 67, 16: 10, 32: 7, 64: 3, 128: 8 },
+ *   lbaRandom: true,
+ *   readPercentage: 40,
+ *   qdepth: 32,
+ *   time: 60,
+ *   outputIoPerSecond: true,
+ *   outputPercentileLatency: [50, 99, 99.9],
+ * };
+ * const r = nvme0n1.ioworker(jedec).start().close();
+ * ```
+ */
 export interface IoWorkerOptions {
   /**
    * LBAs per IO: a number, a list (equally likely) or `{size: weight}`
@@ -161,7 +190,14 @@ export interface IoWorkerOptions {
   outputCmdlogList?: number | unknown[];
 }
 
-/** One IO from the last-N list. */
+/**
+ * One IO from the last-N list.
+ *
+ * ```ts
+ * const r = nvme0n1.ioworker({ time: 1, outputCmdlogList: 100 }).start().close();
+ * const slow: IoRecord[] = r.cmdlog!.filter((io) => io.latencyUs > 1000);
+ * ```
+ */
 export interface IoRecord {
   /** Start LBA (0 for flush). */
   lba: number;
@@ -179,7 +215,15 @@ export interface IoRecord {
   cid: number;
 }
 
-/** What {@link IoWorker.close} returns (pynvme's result, camelCase). */
+/**
+ * What {@link IoWorker.close} returns (pynvme's result, camelCase).
+ *
+ * ```ts
+ * const r: IoWorkerResult = nvme0n1.ioworker({ time: 2, outputIoPerSecond: true }).start().close();
+ * const iops = (r.ioCountRead + r.ioCountNonread) * 1000 / r.mseconds;
+ * if (!r.ok) throw new Error(r.errorMessage);
+ * ```
+ */
 export interface IoWorkerResult {
   /** Reads (02h) completed. */
   ioCountRead: number;
@@ -219,7 +263,19 @@ export interface IoWorkerResult {
   seed: bigint;
 }
 
-/** Live counters of a running worker ({@link IoWorker.progress}). */
+/**
+ * Live counters of a running worker ({@link IoWorker.progress}).
+ *
+ * ```ts
+ * const w = nvme0n1.ioworker({ time: 10 }).start();
+ * while (w.running) {
+ *   const p: IoWorkerProgress = w.progress;
+ *   console.log(`${p.seconds.toFixed(1)} s: ${p.ioCount} IOs, ${p.inFlight} in flight`);
+ *   await new Promise((r) => setTimeout(r, 1000));
+ * }
+ * w.close();
+ * ```
+ */
 export interface IoWorkerProgress {
   /** Seconds since the first submission. */
   seconds: number;

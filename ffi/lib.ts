@@ -91,7 +91,15 @@ export function mapMemory(addr: bigint, size: number): ArrayBuffer {
   return Deno.UnsafePointerView.getArrayBuffer(p, size);
 }
 
-/** Live object counts, for leak checks in tests. */
+/**
+ * Live object counts, for leak checks in tests.
+ *
+ * ```ts
+ * const before: LibStats = libStats();
+ * // ... the test ...
+ * assert.equal(libStats().buffers, before.buffers, "a Buffer was not closed");
+ * ```
+ */
 export interface LibStats {
   /** Open PCIe devices. */
   pcie: number;
@@ -111,7 +119,14 @@ export interface LibStats {
   arenaSize: number;
 }
 
-/** Read the live object counts of libnvmeshim. */
+/**
+ * Read the live object counts of libnvmeshim.
+ *
+ * ```ts
+ * const { buffers, dmaUsed } = libStats();
+ * console.log(`${buffers} buffers, ${dmaUsed} bytes of DMA memory in use`);
+ * ```
+ */
 export function libStats(): LibStats {
   const o = new BigUint64Array(8);
   unwrap(lib.nvme_stats(o, 8));

@@ -27,7 +27,14 @@ import {
   verifyStats,
 } from "./verify.ts";
 
-/** Options of an I/O command. */
+/**
+ * Options of an I/O command.
+ *
+ * ```ts
+ * const fua: IoOptions = { ioFlags: 0x4000, cb: (cpl) => console.log(cpl.statusText) };
+ * nvme0n1.write(qpair, buf, 0, 8, fua).waitdone(); // Force Unit Access
+ * ```
+ */
 export interface IoOptions {
   /** Upper 16 bits of CDW12 (e.g. FUA = 1 << 14, LR = 1 << 15). */
   ioFlags?: number;
@@ -43,7 +50,15 @@ export interface IoOptions {
   sgl?: boolean;
 }
 
-/** Raw I/O command fields for {@link Namespace.sendCmd}. */
+/**
+ * Raw I/O command fields for {@link Namespace.sendCmd}.
+ *
+ * ```ts
+ * // a vendor-specific read-like command, 8 LBAs from LBA 0
+ * const cmd: RawIoCommand = { buf, cdw10: 0, cdw11: 0, cdw12: 7 };
+ * nvme0n1.sendCmd(0xc2, qpair, cmd).waitdone();
+ * ```
+ */
 export interface RawIoCommand extends IoOptions {
   /** Data buffer. */
   buf?: Buffer;
@@ -67,7 +82,13 @@ export interface RawIoCommand extends IoOptions {
   prp2?: bigint;
 }
 
-/** The driver's per-command transfer limit (one PRP list page per command). */
+/**
+ * The driver's per-command transfer limit (one PRP list page per command).
+ *
+ * ```ts
+ * const maxLbas = Math.min(MAX_TRANSFER, nvme0.mdts) / nvme0n1.lbaSize;
+ * ```
+ */
 export const MAX_TRANSFER = 2 * 1024 * 1024;
 
 /**

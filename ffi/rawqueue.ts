@@ -13,7 +13,14 @@ import { ClosedError, ParameterError } from "./errors.ts";
 import { releaseQid, reserveQid } from "./qpair.ts";
 import { checkInt, checkU64 } from "./validate.ts";
 
-/** Fields of a 64-byte command for {@link sqe}. */
+/**
+ * Fields of a 64-byte command for {@link sqe}.
+ *
+ * ```ts
+ * const read: SqeFields = { opc: 0x02, cid: 1, nsid: 1, prp1: buf.iova, cdw: { 10: 0, 12: 7 } };
+ * sq.set(0, sqe(read));
+ * ```
+ */
 export interface SqeFields {
   /** Opcode. */
   opc: number;
@@ -35,7 +42,15 @@ export interface SqeFields {
   cdw?: Partial<Record<2 | 3 | 10 | 11 | 12 | 13 | 14 | 15, number>>;
 }
 
-/** Build a 64-byte command as 16 dwords. */
+/**
+ * Build a 64-byte command as 16 dwords.
+ *
+ * ```ts
+ * const cmd = sqe({ opc: 0x01, cid: 0x1234, nsid: 1, prp1: buf.iova, cdw: { 10: 100 } });
+ * sq.set(0, cmd); // write LBA 100
+ * sq.tail = 1;
+ * ```
+ */
 export function sqe(f: SqeFields): Uint32Array {
   const dw = new Uint32Array(16);
   const dv = new DataView(dw.buffer);
@@ -57,7 +72,14 @@ export function sqe(f: SqeFields): Uint32Array {
   return dw;
 }
 
-/** A decoded completion queue entry of a raw CQ. */
+/**
+ * A decoded completion queue entry of a raw CQ.
+ *
+ * ```ts
+ * const e: RawCqe | undefined = cq.waitEntry(0, 1); // phase tag 1: the first pass
+ * if (e) console.log(e.sqid, e.cid, e.sqhd, e.status);
+ * ```
+ */
 export interface RawCqe {
   /** DW0. */
   cdw0: number;
@@ -79,7 +101,15 @@ export interface RawCqe {
   dnr: number;
 }
 
-/** What raw submission and completion queues share: id, size, ring, doorbells. */
+/**
+ * What raw submission and completion queues share: id, size, ring, doorbells.
+ *
+ * ```ts
+ * const queues: RawQueue[] = [new IoCQ(nvme0, 5, 16)];
+ * queues.push(new IoSQ(nvme0, 5, 16, queues[0] as IoCQ));
+ * console.log(queues.map((q) => `qid ${q.qid}, ${q.qsize} entries`));
+ * ```
+ */
 export abstract class RawQueue {
   /** The controller. */
   readonly ctrl: Controller;
@@ -137,7 +167,20 @@ export abstract class RawQueue {
   }
 }
 
-/** A raw I/O completion queue (pynvme psd `IOCQ`). */
+/**
+ * A raw I/O completion queue (pynvme psd `IOCQ`).
+ *
+ * ```ts
+ * const cq = new IoCQ(nvme0, 3, 16); // qid 3, 16 entries, vector 3
+ * const sq = new IoSQ(nvme0, 3, 16, cq);
+ * sq.set(0, sqe({ opc: 0x02, cid: 1, nsid: 1, prp1: buf.iova }));
+ * sq.tail = 1;
+ * const e = cq.waitEntry(0, 1);
+ * cq.head = 1;
+ * sq.delete();
+ * cq.delete();
+ * ```
+ */
 export class IoCQ extends RawQueue {
   /** Interrupt vector. */
   readonly iv: number;
@@ -223,7 +266,16 @@ export class IoCQ extends RawQueue {
   }
 }
 
-/** A raw I/O submission queue (pynvme psd `IOSQ`). */
+/**
+ * A raw I/O submission queue (pynvme psd `IOSQ`).
+ *
+ * ```ts
+ * const cq = new IoCQ(nvme0, 4, 8);
+ * const sqA = new IoSQ(nvme0, 4, 8, cq), sqB = new IoSQ(nvme0, 5, 8, cq); // two SQs, one CQ
+ * sqA.set(0, sqe({ opc: 0x00, cid: 7, nsid: 1 })); // flush
+ * sqA.tail = 1;
+ * ```
+ */
 export class IoSQ extends RawQueue {
   /** The completion queue id it posts to. */
   readonly cqid: number;

@@ -127,7 +127,13 @@ const PATH: Record<number, string> = {
   0x71: "Command Aborted By Host",
 };
 
-/** Name of status (sct, sc), e.g. "LBA Out of Range"; "Vendor Specific" for SCT 7. */
+/**
+ * Name of status (sct, sc), e.g. "LBA Out of Range"; "Vendor Specific" for SCT 7.
+ *
+ * ```ts
+ * statusName(0, 0x80); // "LBA Out of Range"
+ * ```
+ */
 export function statusName(sct: number, sc: number): string {
   const table = [GENERIC, SPECIFIC, MEDIA, PATH][sct];
   if (table?.[sc]) return table[sc];
@@ -195,7 +201,14 @@ const IO: Record<number, string> = {
   0x7d: "Zone Append",
 };
 
-/** Name of an admin (`admin = true`) or I/O command opcode. */
+/**
+ * Name of an admin (`admin = true`) or I/O command opcode.
+ *
+ * ```ts
+ * commandName(0x02, true); // "Get Log Page"
+ * commandName(0x02, false); // "Read"
+ * ```
+ */
 export function commandName(opcode: number, admin: boolean): string {
   const name = (admin ? ADMIN : IO)[opcode];
   if (name) return name;

@@ -19,7 +19,13 @@ function u128(dv: DataView, at: number): bigint {
   return dv.getBigUint64(at, true) | dv.getBigUint64(at + 8, true) << 64n;
 }
 
-/** A power state descriptor of Identify Controller. */
+/**
+ * A power state descriptor of Identify Controller.
+ *
+ * ```ts
+ * nvme0.idCtrl.psd.forEach((p: PowerState, i) => console.log(`PS${i}: ${p.mp / 100} W`));
+ * ```
+ */
 export interface PowerState {
   /** Maximum power in centiwatts (MXPS = 0) or 0.0001 W units (MXPS = 1). */
   mp: number;
@@ -31,7 +37,14 @@ export interface PowerState {
   exlat: number;
 }
 
-/** Identify Controller data structure (CNS 01h), named fields. */
+/**
+ * Identify Controller data structure (CNS 01h), named fields.
+ *
+ * ```ts
+ * const id: IdentifyController = nvme0.idCtrl;
+ * console.log(`${id.mn} ${id.sn} ${id.fr}, ${id.nn} namespaces`);
+ * ```
+ */
 export interface IdentifyController {
   /** PCI Vendor ID. */
   vid: number;
@@ -117,7 +130,15 @@ export interface IdentifyController {
   psd: PowerState[];
 }
 
-/** Decode Identify Controller data (4096 bytes). */
+/**
+ * Decode Identify Controller data (4096 bytes).
+ *
+ * ```ts
+ * using buf = new Buffer(4096);
+ * nvme0.identify(buf, 0, 1).waitdone();
+ * console.log(decodeIdentifyController(buf.bytes).mn);
+ * ```
+ */
 export function decodeIdentifyController(d: Uint8Array): IdentifyController {
   const dv = view(d);
   const npss = d[263];
@@ -176,7 +197,14 @@ export function decodeIdentifyController(d: Uint8Array): IdentifyController {
   };
 }
 
-/** An LBA format of Identify Namespace. */
+/**
+ * An LBA format of Identify Namespace.
+ *
+ * ```ts
+ * const formats: LbaFormat[] = decodeIdentifyNamespace(nvme0n1.identifyData).lbaf;
+ * formats.forEach((f, i) => console.log(`lbaf ${i}: ${f.dataSize}+${f.ms}`));
+ * ```
+ */
 export interface LbaFormat {
   /** Metadata size (bytes). */
   ms: number;
@@ -186,7 +214,14 @@ export interface LbaFormat {
   rp: number;
 }
 
-/** Identify Namespace data structure (CNS 00h), named fields. */
+/**
+ * Identify Namespace data structure (CNS 00h), named fields.
+ *
+ * ```ts
+ * const ns: IdentifyNamespace = decodeIdentifyNamespace(nvme0n1.identifyData);
+ * console.log(`${ns.nsze} LBAs, format ${ns.lbaFormat}`);
+ * ```
+ */
 export interface IdentifyNamespace {
   /** Namespace Size (LBAs). */
   nsze: bigint;
@@ -222,7 +257,16 @@ export interface IdentifyNamespace {
   lbaf: LbaFormat[];
 }
 
-/** Decode Identify Namespace data (4096 bytes). */
+/**
+ * Decode Identify Namespace data (4096 bytes).
+ *
+ * ```ts
+ * using buf = new Buffer(4096);
+ * nvme0.identify(buf, 1, 0).waitdone();
+ * const ns = decodeIdentifyNamespace(buf.bytes);
+ * console.log(ns.nsze, ns.lbaf[ns.lbaFormat].dataSize);
+ * ```
+ */
 export function decodeIdentifyNamespace(d: Uint8Array): IdentifyNamespace {
   const dv = view(d);
   const nlbaf = d[25];
@@ -258,7 +302,14 @@ export function decodeIdentifyNamespace(d: Uint8Array): IdentifyNamespace {
   };
 }
 
-/** SMART / Health Information log page (02h). */
+/**
+ * SMART / Health Information log page (02h).
+ *
+ * ```ts
+ * const s: SmartLog = nvme0.smartLog();
+ * console.log(`${s.temperature - 273} C, ${s.percentageUsed}% used, ${s.mediaErrors} media errors`);
+ * ```
+ */
 export interface SmartLog {
   /** Critical Warning bits. */
   criticalWarning: number;
@@ -298,7 +349,15 @@ export interface SmartLog {
   sensors: number[];
 }
 
-/** Decode the SMART / Health Information log page (512 bytes). */
+/**
+ * Decode the SMART / Health Information log page (512 bytes).
+ *
+ * ```ts
+ * using buf = new Buffer(512);
+ * await nvme0.getlogpage(0x02, buf, { size: 512 }).waitdoneAsync();
+ * console.log(decodeSmartLog(buf.bytes).dataUnitsWritten);
+ * ```
+ */
 export function decodeSmartLog(d: Uint8Array): SmartLog {
   const dv = view(d);
   const sensors: number[] = [];
@@ -325,7 +384,14 @@ export function decodeSmartLog(d: Uint8Array): SmartLog {
   };
 }
 
-/** One Error Information log entry (64 bytes). */
+/**
+ * One Error Information log entry (64 bytes).
+ *
+ * ```ts
+ * const errors: ErrorLogEntry[] = nvme0.errorLog().filter((e) => e.errorCount);
+ * for (const e of errors) console.log(`sqid ${e.sqid} cid ${e.cid} status 0x${e.status.toString(16)}`);
+ * ```
+ */
 export interface ErrorLogEntry {
   /** Error Count (0: the entry is empty). */
   errorCount: bigint;
@@ -347,7 +413,13 @@ export interface ErrorLogEntry {
   commandSpecific: bigint;
 }
 
-/** Decode the Error Information log page (a multiple of 64 bytes). */
+/**
+ * Decode the Error Information log page (a multiple of 64 bytes).
+ *
+ * ```ts
+ * const entries = decodeErrorLog(nvme0.logPage(0x01, 64 * (nvme0.idCtrl.elpe + 1)));
+ * ```
+ */
 export function decodeErrorLog(d: Uint8Array): ErrorLogEntry[] {
   const dv = view(d);
   const out: ErrorLogEntry[] = [];
@@ -367,7 +439,14 @@ export function decodeErrorLog(d: Uint8Array): ErrorLogEntry[] {
   return out;
 }
 
-/** Firmware Slot Information log page (03h). */
+/**
+ * Firmware Slot Information log page (03h).
+ *
+ * ```ts
+ * const fw: FirmwareSlotLog = nvme0.firmwareSlotLog();
+ * console.log(`slot ${fw.activeSlot} active: ${fw.frs[fw.activeSlot - 1]}`);
+ * ```
+ */
 export interface FirmwareSlotLog {
   /** Active Firmware Info. */
   afi: number;
@@ -379,14 +458,27 @@ export interface FirmwareSlotLog {
   frs: string[];
 }
 
-/** Decode the Firmware Slot Information log page (512 bytes). */
+/**
+ * Decode the Firmware Slot Information log page (512 bytes).
+ *
+ * ```ts
+ * const fw = decodeFirmwareSlotLog(nvme0.logPage(0x03, 512));
+ * ```
+ */
 export function decodeFirmwareSlotLog(d: Uint8Array): FirmwareSlotLog {
   const frs: string[] = [];
   for (let i = 0; i < 7; i++) frs.push(str(d, 8 + i * 8, 15 + i * 8));
   return { afi: d[0], activeSlot: d[0] & 7, nextSlot: (d[0] >> 4) & 7, frs };
 }
 
-/** Effects of one command (Commands Supported and Effects log, 05h). */
+/**
+ * Effects of one command (Commands Supported and Effects log, 05h).
+ *
+ * ```ts
+ * const write: CommandEffects = nvme0.effectsLog().io[0x01];
+ * console.log(`write supported ${write.csupp}, changes LBA content ${write.lbcc}`);
+ * ```
+ */
 export interface CommandEffects {
   /** Command Supported. */
   csupp: boolean;
@@ -404,7 +496,14 @@ export interface CommandEffects {
   raw: number;
 }
 
-/** Commands Supported and Effects log page, decoded per opcode. */
+/**
+ * Commands Supported and Effects log page, decoded per opcode.
+ *
+ * ```ts
+ * const log: EffectsLog = nvme0.effectsLog();
+ * const adminOpcodes = log.admin.flatMap((e, opc) => e.csupp ? [opc] : []);
+ * ```
+ */
 export interface EffectsLog {
   /** Admin commands by opcode (0..255). */
   admin: CommandEffects[];
@@ -412,7 +511,14 @@ export interface EffectsLog {
   io: CommandEffects[];
 }
 
-/** Decode the Commands Supported and Effects log page (4096 bytes). */
+/**
+ * Decode the Commands Supported and Effects log page (4096 bytes).
+ *
+ * ```ts
+ * const effects = decodeEffectsLog(nvme0.logPage(0x05, 4096));
+ * if (!effects.io[0x09].csupp) console.log("no Dataset Management");
+ * ```
+ */
 export function decodeEffectsLog(d: Uint8Array): EffectsLog {
   const dv = view(d);
   const one = (raw: number): CommandEffects => ({
@@ -433,7 +539,16 @@ export function decodeEffectsLog(d: Uint8Array): EffectsLog {
   return { admin, io };
 }
 
-/** A decoded Asynchronous Event Request completion (CDW0). */
+/**
+ * A decoded Asynchronous Event Request completion (CDW0).
+ *
+ * ```ts
+ * nvme0.aer((cpl) => {
+ *   const e: AsyncEvent = decodeAsyncEvent(cpl.cdw0);
+ *   console.log(`${e.typeName}: ${e.infoName}, read log page ${e.logPage}`);
+ * });
+ * ```
+ */
 export interface AsyncEvent {
   /** The raw CDW0. */
   cdw0: number;
@@ -487,7 +602,13 @@ const AER_INFO: Record<number, Record<number, string>> = {
   },
 };
 
-/** Decode the CDW0 of an AER completion. */
+/**
+ * Decode the CDW0 of an AER completion.
+ *
+ * ```ts
+ * decodeAsyncEvent(0x00020101).typeName; // "SMART / Health status"
+ * ```
+ */
 export function decodeAsyncEvent(cdw0: number): AsyncEvent {
   const type = cdw0 & 7;
   const info = (cdw0 >>> 8) & 0xff;

@@ -15,7 +15,19 @@ const CC = 0x14, CSTS = 0x1c, NSSR = 0x20;
 /** "NVMe": the value that starts an NVM subsystem reset. */
 const NSSR_MAGIC = 0x4e564d65;
 
-/** Power switching for devices the driver cannot power itself (real hardware). */
+/**
+ * Power switching for devices the driver cannot power itself (real hardware).
+ *
+ * ```ts
+ * const power: PowerCallbacks = {
+ *   poweroff: () => new Deno.Command("quarch", { args: ["off"] }).outputSync(),
+ *   poweron: () => new Deno.Command("quarch", { args: ["on"] }).outputSync(),
+ * };
+ * const subsystem = new Subsystem(nvme0, power);
+ * subsystem.powerCycle();
+ * nvme0.reset();
+ * ```
+ */
 export interface PowerCallbacks {
   /** Called by `powerOff()` to cut the device's power (pynvme `poweroff_cb`). */
   poweroff?: () => void;

@@ -8,7 +8,13 @@
  */
 import * as echarts from "echarts";
 
-/** Colours of the reports (distinct, colour-blind friendly where it matters). */
+/**
+ * Colours of the reports (distinct, colour-blind friendly where it matters).
+ *
+ * ```ts
+ * countColor(decodePng(png), PALETTE.blue); // pixels of the read series
+ * ```
+ */
 export const PALETTE = {
   blue: "#2f6fdf",
   orange: "#f28e2b",
@@ -36,7 +42,14 @@ export const SERIES_COLORS: readonly string[] = [
   PALETTE.gray,
 ];
 
-/** An ECharts option object (`setOption`'s argument). */
+/**
+ * An ECharts option object (`setOption`'s argument).
+ *
+ * ```ts
+ * const bar: ChartOption = { xAxis: { type: "category", data: ["a"] }, yAxis: {}, series: [{ type: "bar", data: [1] }] };
+ * const svg = renderSvg(bar, 400, 300);
+ * ```
+ */
 export type ChartOption = Record<string, unknown>;
 
 const TEXT = {
@@ -81,7 +94,13 @@ export function renderSvg(
   }
 }
 
-/** A rectangle in pixels. */
+/**
+ * A rectangle in pixels.
+ *
+ * ```ts
+ * const cells: Rect[] = [{ x: 0, y: 0, w: 600, h: 340 }, { x: 600, y: 0, w: 600, h: 340 }];
+ * ```
+ */
 export interface Rect {
   /** Left edge. */
   x: number;
@@ -96,6 +115,19 @@ export interface Rect {
 /**
  * A chart in a rectangle: what it contributes to a composed option. Axis and
  * grid indices are local (0 = this panel's first); {@link compose} shifts them.
+ *
+ * ```ts
+ * const panel: Panel = {
+ *   title: "queue depth",
+ *   build: (plot) => ({
+ *     grid: [gridAt(plot)],
+ *     xAxis: [{ type: "category", data: ["1", "2"] }],
+ *     yAxis: [{ type: "value" }],
+ *     series: [{ type: "line", data: [3, 5] }],
+ *   }),
+ * };
+ * const svg = compose([panel], [{ x: 0, y: 0, w: 600, h: 340 }], 600, 340);
+ * ```
  */
 export interface Panel {
   /** Title shown above the panel. */
@@ -106,7 +138,13 @@ export interface Panel {
   build(plot: Rect, outer: Rect): PanelParts;
 }
 
-/** What a panel adds to the composed option. */
+/**
+ * What a panel adds to the composed option.
+ *
+ * ```ts
+ * const parts: PanelParts = { series: [{ type: "pie", data: [{ name: "read", value: 7 }] }] };
+ * ```
+ */
 export interface PanelParts {
   /** Cartesian grids (plot areas); usually one, covering `plot`. */
   grid?: ChartOption[];

@@ -43,7 +43,14 @@ export function findChromium(): string | undefined {
   return undefined;
 }
 
-/** Options of {@link screenshot}. */
+/**
+ * Options of {@link screenshot}.
+ *
+ * ```ts
+ * const opts: ScreenshotOptions = { width: 1280, height: 2000, timeoutMs: 30_000 };
+ * await screenshot("report.html", "report.png", opts);
+ * ```
+ */
 export interface ScreenshotOptions {
   /** Viewport width in pixels (the PNG's width). Default 1400. */
   width?: number;

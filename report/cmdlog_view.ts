@@ -22,7 +22,13 @@ const hex = (v: number | bigint, w = 2) =>
   `0x${v.toString(16).padStart(w, "0")}`;
 const hexh = (v: number, w = 2) => `${v.toString(16).padStart(w, "0")}h`;
 
-/** Log page names by identifier. */
+/**
+ * Log page names by identifier.
+ *
+ * ```ts
+ * LOG_PAGES[0x02]; // "SMART / Health Information"
+ * ```
+ */
 export const LOG_PAGES: Readonly<Record<number, string>> = {
   0x01: "Error Information",
   0x02: "SMART / Health Information",
@@ -51,7 +57,13 @@ export const LOG_PAGES: Readonly<Record<number, string>> = {
   0xbe: "Changed Zone List",
 };
 
-/** Feature names by identifier. */
+/**
+ * Feature names by identifier.
+ *
+ * ```ts
+ * FEATURES[0x07]; // "Number of Queues"
+ * ```
+ */
 export const FEATURES: Readonly<Record<number, string>> = {
   0x01: "Arbitration",
   0x02: "Power Management",
@@ -350,7 +362,13 @@ export function commandFields(e: CmdlogEntry, admin: boolean): string {
   return f.join(", ");
 }
 
-/** One decoded row of a cmdlog view. */
+/**
+ * One decoded row of a cmdlog view.
+ *
+ * ```ts
+ * const failed: CmdlogRow[] = cmdlogRows(qpair.cmdlog(), false).filter((r) => r.error);
+ * ```
+ */
 export interface CmdlogRow {
   /** Sequence number on its queue. */
   seq: number;
@@ -417,7 +435,14 @@ export function cmdlogRows(
   }));
 }
 
-/** Options of {@link cmdlogText} and {@link cmdlogHtml}. */
+/**
+ * Options of {@link cmdlogText} and {@link cmdlogHtml}.
+ *
+ * ```ts
+ * const opts: CmdlogViewOptions = { admin: true, color: true, oldestFirst: true };
+ * console.log(cmdlogText(nvme0.cmdlog(20), opts));
+ * ```
+ */
 export interface CmdlogViewOptions {
   /** Admin queue entries (decodes admin opcodes). Default: sqid 0. */
   admin?: boolean;

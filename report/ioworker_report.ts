@@ -51,7 +51,14 @@ import {
   page,
 } from "./html.ts";
 
-/** One ioworker run to report. */
+/**
+ * One ioworker run to report.
+ *
+ * ```ts
+ * const run: IoWorkerRun = { label: "4 KiB random read", result, options, lbaSize: 512 };
+ * const { html } = ioworkerReport(run);
+ * ```
+ */
 export interface IoWorkerRun {
   /** Name in legends and tables (default "ioworker", or "ioworker N" for several). */
   label?: string;
@@ -63,7 +70,14 @@ export interface IoWorkerRun {
   lbaSize?: number;
 }
 
-/** Options of {@link ioworkerReport}. */
+/**
+ * Options of {@link ioworkerReport}.
+ *
+ * ```ts
+ * const opts: IoWorkerReportOptions = { title: "nightly", device: "nvme0n1", width: 1600 };
+ * ioworkerReport(result, opts);
+ * ```
+ */
 export interface IoWorkerReportOptions {
   /** Page and picture title. Default "ioworker report". */
   title?: string;
@@ -77,7 +91,14 @@ export interface IoWorkerReportOptions {
   ioRows?: number;
 }
 
-/** What {@link ioworkerReport} returns. */
+/**
+ * What {@link ioworkerReport} returns.
+ *
+ * ```ts
+ * const report: IoWorkerReport = ioworkerReport(result);
+ * Deno.writeTextFileSync("iops.svg", report.charts.iops);
+ * ```
+ */
 export interface IoWorkerReport {
   /** The self-contained HTML page. */
   html: string;
@@ -95,7 +116,14 @@ export interface IoWorkerReport {
   summary: IoWorkerSummary[];
 }
 
-/** Key figures of one run. */
+/**
+ * Key figures of one run.
+ *
+ * ```ts
+ * const [s]: IoWorkerSummary[] = ioworkerReport(result).summary;
+ * console.log(`${s.iops.toFixed(0)} IOPS, ${s.mbps?.toFixed(1)} MB/s`);
+ * ```
+ */
 export interface IoWorkerSummary {
   /** The run's label. */
   label: string;
@@ -117,7 +145,13 @@ export interface IoWorkerSummary {
   error?: string;
 }
 
-/** Colour of an I/O opcode, the same in every chart. */
+/**
+ * Colour of an I/O opcode, the same in every chart.
+ *
+ * ```ts
+ * opcodeColor(0x02); // "#2f6fdf" (reads are blue)
+ * ```
+ */
 export function opcodeColor(opcode: number): string {
   switch (opcode) {
     case 0x02:
@@ -141,7 +175,13 @@ export function opcodeColor(opcode: number): string {
   }
 }
 
-/** Mean LBAs per IO of an `ioSize` parameter (undefined: unknown). */
+/**
+ * Mean LBAs per IO of an `ioSize` parameter (undefined: unknown).
+ *
+ * ```ts
+ * meanIoSize({ 8: 3, 64: 1 }); // 22 LBAs
+ * ```
+ */
 export function meanIoSize(
   ioSize: IoWorkerOptions["ioSize"] | undefined,
 ): number {
@@ -158,7 +198,14 @@ export function meanIoSize(
   return w ? sum / w : 8;
 }
 
-/** One bin of {@link latencyBins}. */
+/**
+ * One bin of {@link latencyBins}.
+ *
+ * ```ts
+ * const bins: LatencyBin[] = latencyBins(result.latencyDistribution!);
+ * const slowest = bins.at(-1);
+ * ```
+ */
 export interface LatencyBin {
   /** Lowest latency of the bin, µs (inclusive). */
   low: number;
@@ -219,7 +266,14 @@ function label(run: IoWorkerRun, i: number, n: number): string {
   return run.label ?? (n > 1 ? `ioworker ${i + 1}` : "ioworker");
 }
 
-/** The figures of one run (also used by the CLI). */
+/**
+ * The figures of one run (also used by the CLI).
+ *
+ * ```ts
+ * const s = summarize({ result, options: { ioSize: 8 }, lbaSize: 512 });
+ * console.log(s.iops, s.mbps);
+ * ```
+ */
 export function summarize(
   run: IoWorkerRun,
   opts: IoWorkerReportOptions = {},

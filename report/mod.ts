@@ -88,3 +88,11 @@ export {
   decodeCmdlogDump,
   encodeCmdlogDump,
 } from "../testing/cmdlog_json.ts";
+// the driver's types the report API takes (type-only: loads no native library)
+export type {
+  CmdlogEntry,
+  IoRecord,
+  IoSequenceEntry,
+  IoWorkerOptions,
+  IoWorkerResult,
+} from "../mod.ts";

@@ -8,7 +8,14 @@
  */
 import { inflateSync } from "node:zlib";
 
-/** A decoded image: RGBA, 4 bytes per pixel, rows top to bottom. */
+/**
+ * A decoded image: RGBA, 4 bytes per pixel, rows top to bottom.
+ *
+ * ```ts
+ * const img: Image = decodePng(Deno.readFileSync("report.png"));
+ * const [r, g, b, a] = img.rgba.subarray(0, 4); // the top-left pixel
+ * ```
+ */
 export interface Image {
   /** Width in pixels. */
   width: number;
@@ -155,7 +162,13 @@ export function decodePng(png: Uint8Array): Image {
   return { width, height, rgba };
 }
 
-/** "#rrggbb" → [r, g, b]. */
+/**
+ * "#rrggbb" → [r, g, b].
+ *
+ * ```ts
+ * parseHex("#2f6fdf"); // [47, 111, 223]
+ * ```
+ */
 export function parseHex(color: string): [number, number, number] {
   const m = /^#?([0-9a-f]{2})([0-9a-f]{2})([0-9a-f]{2})$/i.exec(color);
   if (!m) throw new Error(`not a #rrggbb colour: ${color}`);

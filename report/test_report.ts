@@ -22,7 +22,14 @@ import { cmdlogHtml, cmdlogRows, cmdlogText } from "./cmdlog_view.ts";
 import { cards, type Cell, escapeHtml, htmlTable, page } from "./html.ts";
 import type { TestOutcome, TestRecord, TestRun } from "./testlog.ts";
 
-/** Options of {@link testRunReport}. */
+/**
+ * Options of {@link testRunReport}.
+ *
+ * ```ts
+ * const opts: TestReportOptions = { title: "nightly", textCommands: 20 };
+ * console.log(testRunReport(run, opts).text);
+ * ```
+ */
 export interface TestReportOptions {
   /** Page title. Default "denvme test run". */
   title?: string;
@@ -32,7 +39,14 @@ export interface TestReportOptions {
   htmlCommands?: number;
 }
 
-/** What {@link testRunReport} returns. */
+/**
+ * What {@link testRunReport} returns.
+ *
+ * ```ts
+ * const { html, counts }: TestReport = testRunReport(run);
+ * if (counts.fail) Deno.writeTextFileSync("failures.html", html);
+ * ```
+ */
 export interface TestReport {
   /** The self-contained HTML page. */
   html: string;
@@ -58,7 +72,13 @@ const WORDS: Record<TestOutcome, string> = {
   unfinished: "did not finish",
 };
 
-/** Count tests by outcome. */
+/**
+ * Count tests by outcome.
+ *
+ * ```ts
+ * countOutcomes(run.tests); // { pass: 170, fail: 1, skip: 4, deviation: 20, unfinished: 0 }
+ * ```
+ */
 export function countOutcomes(
   tests: readonly TestRecord[],
 ): Record<TestOutcome, number> {

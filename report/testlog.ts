@@ -26,10 +26,24 @@ import {
   decodeCmdlogDump,
 } from "../testing/cmdlog_json.ts";
 
-/** How a test ended ("unfinished": started, never ended — a crash or hang). */
+/**
+ * How a test ended ("unfinished": started, never ended — a crash or hang).
+ *
+ * ```ts
+ * const failed = (o: TestOutcome) => o === "fail" || o === "unfinished";
+ * ```
+ */
 export type TestOutcome = "pass" | "fail" | "skip" | "deviation" | "unfinished";
 
-/** One test of a run. */
+/**
+ * One test of a run.
+ *
+ * ```ts
+ * const run = parseTestLog(text);
+ * const t: TestRecord | undefined = run.tests.find((t) => t.outcome === "fail");
+ * console.log(t?.seed, t?.cmdlogs.map((d) => d.queue));
+ * ```
+ */
 export interface TestRecord {
   /** Test name. */
   name: string;
@@ -57,7 +71,14 @@ export interface TestRecord {
   notes: string[];
 }
 
-/** A parsed test run. */
+/**
+ * A parsed test run.
+ *
+ * ```ts
+ * const run: TestRun = parseTestLog(Deno.readTextFileSync("test-results/test.log"));
+ * console.log(run.devices, run.tests.length);
+ * ```
+ */
 export interface TestRun {
   /** Run identity from the log header ("pid 1234" or DENVME_RUN_ID). */
   run?: string;
@@ -69,7 +90,13 @@ export interface TestRun {
   tests: TestRecord[];
 }
 
-/** One LogTape text record. */
+/**
+ * One LogTape text record.
+ *
+ * ```ts
+ * const errors = logRecords(text).filter((r: LogLine) => r.level === "ERR");
+ * ```
+ */
 export interface LogLine {
   /** "2026-11-21 06:46:20.228 +00:00". */
   time: string;
@@ -322,7 +349,13 @@ export function parseTestLog(text: string): TestRun {
   return run;
 }
 
-/** One `<testcase>` of JUnit XML. */
+/**
+ * One `<testcase>` of JUnit XML.
+ *
+ * ```ts
+ * const failed = parseJUnit(xml).filter((c: JUnitCase) => c.failure);
+ * ```
+ */
 export interface JUnitCase {
   /** The test suite (Deno: the test file). */
   suite: string;

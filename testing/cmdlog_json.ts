@@ -17,7 +17,14 @@ import { commandName, statusName, statusText } from "../ffi/status.ts";
 /** The marker before the JSON in a log message. */
 export const CMDLOG_JSON_MARK = " as JSON: ";
 
-/** A queue's cmdlog as written to and read from the test log. */
+/**
+ * A queue's cmdlog as written to and read from the test log.
+ *
+ * ```ts
+ * const dump: CmdlogDump = decodeCmdlogDump(line);
+ * console.log(`${dump.queue}: ${dump.entries.length} commands`);
+ * ```
+ */
 export interface CmdlogDump {
   /** The test's name. */
   test: string;
