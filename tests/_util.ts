@@ -4,6 +4,7 @@
  * @module
  */
 import assert from "node:assert/strict";
+import type { Buffer, Namespace, Qpair } from "../mod.ts";
 
 /** Assert that `fn` throws an instance of `cls` whose message matches every regex. */
 export function throwsWith(
@@ -26,4 +27,23 @@ export function throwsWith(
   );
   for (const p of patterns) assert.match(caught.message, p);
   return caught;
+}
+
+/**
+ * On a throttled embedded device ("qemu:throttle=N"), read until one read
+ * waits for the throttle (takes over `slowMs`): the burst allowance is then
+ * used up and the next read takes about 1/N s, whatever the machine's load.
+ */
+export function drainThrottle(
+  ns: Namespace,
+  q: Qpair,
+  buf: Buffer,
+  slowMs = 100,
+): void {
+  for (let i = 0; i < 200; i++) {
+    const t0 = performance.now();
+    ns.read(q, buf, i).waitdone();
+    if (performance.now() - t0 > slowMs) return;
+  }
+  assert.fail("the throttled device never slowed down");
 }

@@ -21,7 +21,7 @@ import {
 } from "../mod.ts";
 import { findExtCap } from "../ffi/pcie.ts";
 import { cstr, lib, unwrap } from "../ffi/lib.ts";
-import { throwsWith } from "./_util.ts";
+import { drainThrottle, throwsWith } from "./_util.ts";
 
 /** Offsets of QEMU's NVMe model (1b36:0010): MSI-X @0x40, PM @0x60, PCIe @0x80. */
 const MSIX = 0x40, PM = 0x60, EXP = 0x80;
@@ -185,19 +185,18 @@ Deno.test("extended capabilities of an SR-IOV function: ARI and SR-IOV found thr
 });
 
 Deno.test("FLR clears the function; commands in flight end as lost at once; nvme0.reset() brings it back", () => {
-  using nvme0 = new Controller("qemu:size=64M,throttle=10");
+  using nvme0 = new Controller("qemu:size=64M,throttle=4");
   using ns = new Namespace(nvme0, 1);
   using data = new Buffer(4096, "data", 0x5eed1234, PTYPE_DWORD);
   using r = new Buffer(4096, "r");
   const pcie = nvme0.pcie;
   const q = new Qpair(nvme0, 16);
-  for (let i = 0; i < 12; i++) ns.read(q, r, i); // use up the throttle's burst
-  q.waitdone(12);
+  drainThrottle(ns, q, r); // from here each I/O waits ~250 ms for the throttle
   ns.write(q, data, 0, 8).waitdone();
   const resets = pcie.resetCount;
   assert.equal(pcie.msixEnabled, true);
 
-  // reads in flight on a 10 IOPS device when the FLR hits
+  // reads in flight on a 4 IOPS device when the FLR hits
   const seen: string[] = [];
   for (let i = 0; i < 4; i++) {
     ns.read(q, r, 100 + i, 1, (c) => seen.push(c.statusText));
@@ -345,15 +344,14 @@ Deno.test("hot reset: the function and the controller are reset, DMA memory is k
 });
 
 Deno.test("INTx: asserted after a completion and not before, INTMS/INTMC, lowered by the CQ head doorbell", () => {
-  // a slow namespace (20 IOPS once the burst is used) keeps a read in flight
-  using nvme0 = new Controller("qemu:size=64M,throttle=20");
+  // a slow namespace (4 IOPS once the burst is used) keeps a read in flight
+  using nvme0 = new Controller("qemu:size=64M,throttle=4");
   using ns = new Namespace(nvme0, 1);
   using buf = new Buffer(4096);
   const pcie = nvme0.pcie;
   {
     using warm = new Qpair(nvme0, 64);
-    for (let i = 0; i < 24; i++) ns.read(warm, buf, i);
-    warm.waitdone(24);
+    drainThrottle(ns, warm, buf);
   }
   // MSI-X mode: INTx never moves
   assert.equal(pcie.intxAsserted(), false);
