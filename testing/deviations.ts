@@ -9,7 +9,14 @@
  * @module
  */
 
-/** What identifies a device model. */
+/**
+ * What identifies a device model.
+ *
+ * ```ts
+ * const id: DeviceIdentity = { dut: "qemu", vid: 0x1b36, did: 0x0010, mn: "QEMU NVMe Ctrl" };
+ * findDeviation(registeredDeviations(), id, "abort: a queued command is aborted");
+ * ```
+ */
 export interface DeviceIdentity {
   /** Device name (`--dut`). */
   dut: string;
@@ -23,7 +30,17 @@ export interface DeviceIdentity {
   fr?: string;
 }
 
-/** One known deviation of one test. */
+/**
+ * One known deviation of one test.
+ *
+ * ```ts
+ * const d: KnownDeviation = {
+ *   spec: "NVMe Base 2.0, Abort: the command to abort is aborted when possible",
+ *   observed: "QEMU never aborts (cdw0 bit 0 = 1)",
+ *   match: /command not aborted/,
+ * };
+ * ```
+ */
 export interface KnownDeviation {
   /** The rule broken: specification, section and what it requires. */
   spec: string;
@@ -36,7 +53,18 @@ export interface KnownDeviation {
   match: RegExp;
 }
 
-/** The known deviations of one device model, keyed by test name. */
+/**
+ * The known deviations of one device model, keyed by test name.
+ *
+ * ```ts
+ * const qemu: DeviationList = {
+ *   model: "QEMU 7.2 NVMe (1b36:0010)",
+ *   applies: (id) => id.vid === 0x1b36 && id.did === 0x0010,
+ *   tests: { "abort: a queued command is aborted": { spec: "...", observed: "...", match: /not aborted/ } },
+ * };
+ * registerDeviations(qemu);
+ * ```
+ */
 export interface DeviationList {
   /** The model, for reports (e.g. "QEMU 7.2 NVMe (1b36:0010)"). */
   model: string;
@@ -48,17 +76,37 @@ export interface DeviationList {
 
 const registry: DeviationList[] = [];
 
-/** Add a list of known deviations (consulted by every nvmeTest of this module). */
+/**
+ * Add a list of known deviations (consulted by every nvmeTest of this module).
+ *
+ * ```ts
+ * import { qemu72 } from "./tests/conformance/known_deviations.ts";
+ * registerDeviations(qemu72);
+ * ```
+ */
 export function registerDeviations(list: DeviationList): void {
   if (!registry.includes(list)) registry.push(list);
 }
 
-/** The lists registered so far. */
+/**
+ * The lists registered so far.
+ *
+ * ```ts
+ * console.log(registeredDeviations().map((l) => l.model));
+ * ```
+ */
 export function registeredDeviations(): readonly DeviationList[] {
   return registry;
 }
 
-/** A known deviation found for a failure. */
+/**
+ * A known deviation found for a failure.
+ *
+ * ```ts
+ * const m: DeviationMatch | undefined = findDeviation(registeredDeviations(), id, name, err.message);
+ * if (m) console.log(`known deviation of ${m.model}: ${m.spec}`);
+ * ```
+ */
 export interface DeviationMatch extends KnownDeviation {
   /** The model of the list it comes from. */
   model: string;
@@ -67,6 +115,10 @@ export interface DeviationMatch extends KnownDeviation {
 /**
  * The known deviation of test `name` on device `id` that explains `message`,
  * if any.
+ *
+ * ```ts
+ * const known = findDeviation([qemu72], { dut: "qemu", vid: 0x1b36, did: 0x10 }, name, message);
+ * ```
  */
 export function findDeviation(
   lists: readonly DeviationList[],

@@ -60,7 +60,15 @@ import { type Outcome, writeResult } from "./results.ts";
 import { formatSeed, nextSeed, Rng } from "./rng.ts";
 import { SpecViolation } from "./spec.ts";
 
-/** Every fixture a test can ask for, by name. */
+/**
+ * Every fixture a test can ask for, by name.
+ *
+ * ```ts
+ * nvmeTest("smart", { needs: ["nvme0"] }, ({ nvme0 }: Pick<Fixtures, "nvme0">) => {
+ *   nvme0.smartLog();
+ * });
+ * ```
+ */
 export interface Fixtures {
   /** The PCIe function of the device under test. */
   pcie: Pcie;
@@ -78,10 +86,26 @@ export interface Fixtures {
   subsystem: Subsystem;
 }
 
-/** A fixture name. */
+/**
+ * A fixture name.
+ *
+ * ```ts
+ * const needs: FixtureName[] = ["nvme0n1", "qpair", "buf"];
+ * ```
+ */
 export type FixtureName = keyof Fixtures;
 
-/** What every test gets besides its fixtures. */
+/**
+ * What every test gets besides its fixtures.
+ *
+ * ```ts
+ * nvmeTest("seeded", {}, ({ rng, seed, log, skip, defer }: TestEnv) => {
+ *   log.info("seed {seed}", { seed });
+ *   if (rng.int(0, 1)) skip("not this time");
+ *   defer(() => log.info("teardown"));
+ * });
+ * ```
+ */
 export interface TestEnv {
   /** The Deno test context (steps). */
   t: Deno.TestContext;
@@ -99,7 +123,13 @@ export interface TestEnv {
   defer(fn: () => void | Promise<void>): void;
 }
 
-/** The fixtures `N` bring along (qpair brings nvme0 and pcie, ...). */
+/**
+ * The fixtures `N` bring along (qpair brings nvme0 and pcie, ...).
+ *
+ * ```ts
+ * type QpairNeeds = WithDependencies<"qpair">; // "qpair" | "nvme0" | "pcie"
+ * ```
+ */
 export type WithDependencies<N extends FixtureName> =
   | N
   | (N extends "nvme0n1" | "qpair" | "verify" | "subsystem" | "nvme0" ? "pcie"
@@ -107,12 +137,31 @@ export type WithDependencies<N extends FixtureName> =
   | (N extends "nvme0n1" | "qpair" | "verify" | "subsystem" ? "nvme0" : never)
   | (N extends "verify" ? "nvme0n1" : never);
 
-/** The argument of a test function: the fixtures asked for (and their dependencies), and the environment. */
+/**
+ * The argument of a test function: the fixtures asked for (and their dependencies), and the environment.
+ *
+ * ```ts
+ * function fillAndWrite({ nvme0n1, qpair, buf, rng }: TestContext<"nvme0n1" | "qpair" | "buf">) {
+ *   rng.fill(buf.bytes);
+ *   nvme0n1.write(qpair, buf, 0, 8).waitdone();
+ * }
+ * nvmeTest("write random data", { needs: ["nvme0n1", "qpair", "buf"] }, fillAndWrite);
+ * ```
+ */
 export type TestContext<N extends FixtureName = never> =
   & TestEnv
   & Pick<Fixtures, WithDependencies<N>>;
 
-/** Options of {@link nvmeTest}. */
+/**
+ * Options of {@link nvmeTest}.
+ *
+ * ```ts
+ * const opts: NvmeTestOptions<"nvme0n1"> = { needs: ["nvme0n1"], qemu: "ns=2,lba=4096", area: "namespaces" };
+ * nvmeTest("two namespaces of 4 KiB LBAs", opts, ({ nvme0n1 }) => {
+ *   if (nvme0n1.lbaSize !== 4096) throw new Error(`${nvme0n1.lbaSize}`);
+ * });
+ * ```
+ */
 export interface NvmeTestOptions<N extends FixtureName = never> {
   /** Fixtures the test needs (dependencies come along: qpair brings nvme0, ...). */
   needs?: readonly N[];
@@ -137,7 +186,15 @@ export interface NvmeTestOptions<N extends FixtureName = never> {
   only?: boolean;
 }
 
-/** Thrown by `skip(reason)`: the test ends as skipped. */
+/**
+ * Thrown by `skip(reason)`: the test ends as skipped.
+ *
+ * ```ts
+ * function requireSanitize(nvme0: Controller) {
+ *   if (!nvme0.idCtrl.sanicap) throw new SkipTest("no sanitize (SANICAP = 0)");
+ * }
+ * ```
+ */
 export class SkipTest extends Error {
   /** Why the test was skipped. */
   readonly reason: string;
@@ -524,7 +581,15 @@ export function nvmeTest<const N extends FixtureName = never>(
   opts: NvmeTestOptions<N>,
   fn: (ctx: TestContext<N>) => void | Promise<void>,
 ): void;
-/** Register a test that needs no fixtures. */
+/**
+ * Register a test that needs no fixtures.
+ *
+ * ```ts
+ * nvmeTest("the seed replays", ({ rng, seed }) => {
+ *   if (new Rng(seed).u32() !== rng.u32()) throw new Error("not deterministic");
+ * });
+ * ```
+ */
 export function nvmeTest(
   name: string,
   fn: (ctx: TestContext) => void | Promise<void>,

@@ -39,6 +39,12 @@ import { CMDLOG_JSON_MARK, encodeCmdlogDump } from "./cmdlog_json.ts";
 /**
  * The logging methods of the harness's loggers (LogTape loggers; a message
  * template with `{name}` placeholders filled from `properties`).
+ *
+ * ```ts
+ * nvmeTest("logs", {}, ({ log }: { log: TestLog }) => {
+ *   log.info("temperature {kelvin} K", { kelvin: 323 });
+ * });
+ * ```
  */
 export interface TestLog {
   /** Debug detail (the file only, by default). */
@@ -55,11 +61,29 @@ export interface TestLog {
   with(properties: Record<string, unknown>): TestLog;
 }
 
-/** The logger of test life-cycle messages. */
+/**
+ * The logger of test life-cycle messages.
+ *
+ * ```ts
+ * testLogger.info("{test}: formatted in {ms} ms", { test: "format", ms: 12 });
+ * ```
+ */
 export const testLogger: TestLog = getLogger(["denvme", "test"]);
-/** The logger of device information. */
+/**
+ * The logger of device information.
+ *
+ * ```ts
+ * deviceLogger.info("firmware {fr}", { fr: nvme0.idCtrl.fr });
+ * ```
+ */
 export const deviceLogger: TestLog = getLogger(["denvme", "device"]);
-/** The logger of commands (one record per command, debug). */
+/**
+ * The logger of commands (one record per command, debug).
+ *
+ * ```ts
+ * if (cmdLogger.isEnabledFor("debug")) cmdLogger.debug("{line}", { line: "..." });
+ * ```
+ */
 export const cmdLogger: TestLog = getLogger(["denvme", "cmd"]);
 /** The logger of queue dumps (cmdlogs of failing tests). */
 export const cmdlogLogger: Logger = getLogger(["denvme", "cmdlog"]);
@@ -83,7 +107,13 @@ export function runId(): string {
   return env("DENVME_RUN_ID") || `pid ${Deno.pid}`;
 }
 
-/** Path of the test log file of this run, or undefined when logging to a file is off. */
+/**
+ * Path of the test log file of this run, or undefined when logging to a file is off.
+ *
+ * ```ts
+ * console.log(`full log: ${testLogPath() ?? "(off)"}`); // test-results/test.log
+ * ```
+ */
 export function testLogPath(): string | undefined {
   ensureLogging();
   return logPath;
@@ -130,6 +160,11 @@ function fileSink(path: string): Sink {
 /**
  * Configure LogTape for a test run unless the script already did: console at
  * `DENVME_LOG_CONSOLE` (default warning), the file at debug. Idempotent.
+ *
+ * ```ts
+ * ensureLogging(); // nvmeTest does this; a script using testLogger directly calls it first
+ * testLogger.warn("{what} is slow", { what: "format" });
+ * ```
  */
 export function ensureLogging(): void {
   if (configured) return;

@@ -7,10 +7,23 @@
  * @module
  */
 
-/** How a test ended. */
+/**
+ * How a test ended.
+ *
+ * ```ts
+ * const failed = readResults("results.jsonl").filter((r) => r.outcome === ("fail" satisfies Outcome));
+ * ```
+ */
 export type Outcome = "pass" | "fail" | "skip" | "deviation";
 
-/** A result line. */
+/**
+ * A result line.
+ *
+ * ```ts
+ * const r: ResultRecord = { event: "end", name: "t", area: "admin", file: "t_test.ts", seed: "0x1", outcome: "pass", ms: 12 };
+ * writeResult(r);
+ * ```
+ */
 export interface ResultRecord {
   /** "start" or "end". */
   event: "start" | "end";
@@ -44,14 +57,26 @@ function path(): string | undefined {
   }
 }
 
-/** Append a result line (when DENVME_RESULTS is set). */
+/**
+ * Append a result line (when DENVME_RESULTS is set).
+ *
+ * ```ts
+ * writeResult({ event: "start", name: "t", area: "admin", file: "t_test.ts", seed: "0x1" });
+ * ```
+ */
 export function writeResult(r: ResultRecord): void {
   const p = path();
   if (!p) return;
   Deno.writeTextFileSync(p, JSON.stringify(r) + "\n", { append: true });
 }
 
-/** Read a results file: the last record of each test (start only = did not finish). */
+/**
+ * Read a results file: the last record of each test (start only = did not finish).
+ *
+ * ```ts
+ * const crashed = readResults("test-results/conformance.jsonl").filter((r) => r.event === "start");
+ * ```
+ */
 export function readResults(file: string): ResultRecord[] {
   let text = "";
   try {

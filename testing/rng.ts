@@ -5,7 +5,15 @@
  * @module
  */
 
-/** A deterministic random source (sfc32, 32-bit state words). */
+/**
+ * A deterministic random source (sfc32, 32-bit state words).
+ *
+ * ```ts
+ * const rng = new Rng(0x1234abcd);
+ * const lba = rng.int(0, 1000); // the same sequence for the same seed
+ * rng.fill(buf.bytes);
+ * ```
+ */
 export class Rng {
   /** The seed this generator started from. */
   readonly seed: number;
@@ -87,7 +95,13 @@ export class Rng {
   }
 }
 
-/** Parse a seed written as decimal or 0x-hex; throws on anything else. */
+/**
+ * Parse a seed written as decimal or 0x-hex; throws on anything else.
+ *
+ * ```ts
+ * parseSeed("0x298bca0a"); // 697027082
+ * ```
+ */
 export function parseSeed(text: string): number {
   const t = text.trim();
   const v = /^0x[0-9a-f]{1,8}$/i.test(t)
@@ -103,7 +117,13 @@ export function parseSeed(text: string): number {
   return v;
 }
 
-/** A seed as the log writes it: 0x followed by 8 hex digits. */
+/**
+ * A seed as the log writes it: 0x followed by 8 hex digits.
+ *
+ * ```ts
+ * formatSeed(697027082); // "0x298bca0a"
+ * ```
+ */
 export function formatSeed(seed: number): string {
   return `0x${(seed >>> 0).toString(16).padStart(8, "0")}`;
 }
@@ -111,6 +131,11 @@ export function formatSeed(seed: number): string {
 /**
  * The seed for the next test: `DENVME_SEED` when set (replay), otherwise a
  * fresh random one.
+ *
+ * ```ts
+ * const rng = new Rng(nextSeed());
+ * console.log(`seed ${formatSeed(rng.seed)}`);
+ * ```
  */
 export function nextSeed(): number {
   const env = envGet("DENVME_SEED");

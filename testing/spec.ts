@@ -14,7 +14,13 @@ import { StatusError } from "../ffi/errors.ts";
 import type { Namespace, RawIoCommand } from "../ffi/namespace.ts";
 import type { Qpair } from "../ffi/qpair.ts";
 
-/** The device broke a rule of the specification. */
+/**
+ * The device broke a rule of the specification.
+ *
+ * ```ts
+ * throw new SpecViolation("NVMe Base 2.0, 3.1.3.3: CSTS.RDY follows CC.EN", "RDY stayed 1 for 10 s");
+ * ```
+ */
 export class SpecViolation extends Error {
   /** The rule (specification reference and requirement). */
   readonly rule: string;
@@ -29,7 +35,14 @@ export class SpecViolation extends Error {
   }
 }
 
-/** "00/02 Invalid Field in Command", or "success" / "command timeout". */
+/**
+ * "00/02 Invalid Field in Command", or "success" / "command timeout".
+ *
+ * ```ts
+ * const cpl = adminCmd(nvme0, 0x06, { buf, cdw10: 0xff });
+ * console.log(describe(cpl)); // "00/02 Invalid Field in Command"
+ * ```
+ */
 export function describe(cpl: Completion): string {
   if (cpl.timedOut) return "no completion (command timeout)";
   if (cpl.ok) return `success (00/00, cdw0 0x${cpl.cdw0.toString(16)})`;
@@ -50,6 +63,11 @@ function capture(run: (cb: (c: Completion) => void) => void): Completion {
 /**
  * Send admin command `opcode` (low word of CDW0) and return its completion,
  * whatever its status (a status never throws here).
+ *
+ * ```ts
+ * const cpl = adminCmd(nvme0, 0x0a, { cdw10: 0x07 }); // Get Features, Number of Queues
+ * requireSuccess(cpl, "NVMe Base 2.0, 5.27.1.5: Number of Queues is mandatory");
+ * ```
  */
 export function adminCmd(
   nvme0: Controller,
@@ -67,7 +85,14 @@ export function adminCmd(
   );
 }
 
-/** Send I/O command `opcode` on `qpair` and return its completion, whatever its status. */
+/**
+ * Send I/O command `opcode` on `qpair` and return its completion, whatever its status.
+ *
+ * ```ts
+ * const cpl = ioCmd(nvme0n1, qpair, 0x02, lbaFields(nvme0n1.capacity, 1, { buf }));
+ * requireStatus(cpl, "00/80", "NVMe NVM 1.0, Read: an LBA past the end → LBA Out of Range");
+ * ```
+ */
 export function ioCmd(
   ns: Namespace,
   qpair: Qpair,
@@ -88,6 +113,10 @@ export function ioCmd(
 /**
  * Build an LBA command's fields: SLBA in CDW10/11, NLB (1-based `count`) and
  * `flags` in CDW12.
+ *
+ * ```ts
+ * lbaFields(0x1_0000_0000n, 8, { buf, flags: 0x4000 }); // cdw10 0, cdw11 1, cdw12 0x40000007 (FUA)
+ * ```
  */
 export function lbaFields(
   lba: number | bigint,
@@ -107,6 +136,11 @@ export function lbaFields(
 /**
  * Run `fn` (one command and its wait) and return the completion it got,
  * whatever its status; `fn` receives the callback to pass to the command.
+ *
+ * ```ts
+ * const cpl = completionOf((cb) => nvme0.getlogpage(0x6f, buf, { size: 512, cb }).waitdone());
+ * requireStatus(cpl, "01/09", "NVMe Base 2.0, Get Log Page: a reserved LID → Invalid Log Page");
+ * ```
  */
 export function completionOf(
   fn: (cb: (c: Completion) => void) => void,
@@ -122,6 +156,11 @@ function st(cpl: Completion): string {
 /**
  * Require one of the `expected` statuses ("00/0b" style). Throws
  * {@link SpecViolation} naming `rule` otherwise.
+ *
+ * ```ts
+ * const cpl = adminCmd(nvme0, 0x04, { cdw10: 0 }); // delete the admin CQ
+ * requireStatus(cpl, ["01/01", "00/02"], "NVMe Base 2.0, Delete I/O CQ: QID 0 → Invalid Queue Identifier");
+ * ```
  */
 export function requireStatus(
   cpl: Completion,
@@ -139,14 +178,26 @@ export function requireStatus(
   }
 }
 
-/** Require success. */
+/**
+ * Require success.
+ *
+ * ```ts
+ * requireSuccess(adminCmd(nvme0, 0x06, { buf, cdw10: 1 }), "NVMe Base 2.0, Identify CNS 01h is mandatory");
+ * ```
+ */
 export function requireSuccess(cpl: Completion, rule: string): void {
   if (!cpl.ok || cpl.timedOut) {
     throw new SpecViolation(`${rule} → success`, describe(cpl));
   }
 }
 
-/** Require any error status (not success), optionally not one of `not`. */
+/**
+ * Require any error status (not success), optionally not one of `not`.
+ *
+ * ```ts
+ * requireError(adminCmd(nvme0, 0x01, { cdw10: 0 }), "Create I/O SQ with QID 0 must fail", ["00/01"]);
+ * ```
+ */
 export function requireError(
   cpl: Completion,
   rule: string,
@@ -162,7 +213,14 @@ export function requireError(
   }
 }
 
-/** Require `cond`; `observed` says what the device did when it is false. */
+/**
+ * Require `cond`; `observed` says what the device did when it is false.
+ *
+ * ```ts
+ * const mqes = nvme0.mqes;
+ * conform(mqes >= 1, "NVMe Base 2.0, CAP.MQES: at least 1 (2 entries)", () => `MQES ${mqes}`);
+ * ```
+ */
 export function conform(
   cond: boolean,
   rule: string,
@@ -176,7 +234,13 @@ export function conform(
   }
 }
 
-/** Hex for messages: 0x-prefixed, at least `width` digits. */
+/**
+ * Hex for messages: 0x-prefixed, at least `width` digits.
+ *
+ * ```ts
+ * hex(0x3f, 4); // "0x003f"
+ * ```
+ */
 export function hex(v: number | bigint, width = 1): string {
   return `0x${v.toString(16).padStart(width, "0")}`;
 }
