@@ -62,6 +62,10 @@ export interface SubmitOptions {
   detail?: string;
   /** Asynchronous Event Request: not counted by waitdone, handled by the owner. */
   aer?: boolean;
+  /** Separate metadata buffer: MPTR points at its `offset`, `metaLen` bytes. */
+  meta?: Buffer;
+  /** Metadata bytes the command transfers. */
+  metaLen?: number;
 }
 
 interface Pending {
@@ -71,6 +75,7 @@ interface Pending {
   aer?: boolean;
   internal?: (cpl: Completion) => void;
   buf?: Buffer; // kept reachable while the device may DMA into it
+  meta?: Buffer;
 }
 
 /**
@@ -192,16 +197,30 @@ export class CommandQueue {
     const tag = this.#tag = (this.#tag + 1) >>> 0 || 1;
     const deadline = Date.now() + this.#guardMs();
     for (;;) {
-      const rc = lib.nvme_sq_submit_cmd(
-        this.#sq,
-        sqe,
-        64,
-        bufHandle,
-        off,
-        len,
-        tag,
-        o.flags ?? 0,
-      );
+      const rc = o.meta
+        ? lib.nvme_sq_submit_meta(
+          this.#sq,
+          sqe,
+          64,
+          bufHandle,
+          off,
+          len,
+          o.meta.handle,
+          o.meta.offset,
+          o.metaLen ?? 0,
+          tag,
+          o.flags ?? 0,
+        )
+        : lib.nvme_sq_submit_cmd(
+          this.#sq,
+          sqe,
+          64,
+          bufHandle,
+          off,
+          len,
+          tag,
+          o.flags ?? 0,
+        );
       if (rc >= 0) {
         this.#pending.set(tag, {
           opcode: sqe[0],
@@ -209,6 +228,7 @@ export class CommandQueue {
           detail: o.detail,
           aer: o.aer,
           buf: o.buf,
+          meta: o.meta,
         });
         if (o.aer) this.#aers++;
         this.#owner.scheduleFlush();

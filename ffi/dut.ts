@@ -30,6 +30,8 @@ export interface QemuOptions {
   lbas: (512 | 4096)[];
   /** Metadata bytes per LBA per namespace (`ms=0/8`, separate buffer): 0, 8, 16 or 64. */
   ms: number[];
+  /** Protection information type (1, 2 or 3) of namespaces with metadata (`pi=1`), first 8 metadata bytes with `pil=1`. */
+  pi?: number;
   /** Zoned namespaces with this zone size in bytes (`zoned=4M`); the controller then enables all I/O command sets. */
   zoned?: number;
   /** Number of namespaces, 1..32. Default 1. */
@@ -69,7 +71,7 @@ const SIZE_UNITS: Record<string, number> = {
 };
 
 const HELP =
-  'use "qemu", "qemu:<options>" (size=4G,lba=512|4096[/...],ms=0|8|16|64[/...],zoned=SIZE,ns=1..32,backend=file|null,image=PATH,mdts=1..9,queues=1..256,serial=S,throttle=IOPS) or a PCI address such as "0000:01:00.0"';
+  'use "qemu", "qemu:<options>" (size=4G,lba=512|4096[/...],ms=0|8|16|64[/...],pi=1..3,zoned=SIZE,ns=1..32,backend=file|null,image=PATH,mdts=1..9,queues=1..256,serial=S,throttle=IOPS) or a PCI address such as "0000:01:00.0"';
 
 /** Default options of the embedded device. */
 export function defaultQemuOptions(): QemuOptions {
@@ -170,6 +172,9 @@ export function parseDut(name: string): Dut {
         o.ms = list.map(Number);
         break;
       }
+      case "pi":
+        o.pi = parseIntOpt(key, v, 1, 3);
+        break;
       case "zoned":
         o.zoned = parseSize(key, v);
         if (o.zoned < 2 ** 20 || (o.zoned & (o.zoned - 1))) {
@@ -302,7 +307,7 @@ export function qemuCommandLine(
     args.push(
       "-device",
       `nvme-ns,drive=ns${n},bus=nvme0,nsid=${n},logical_block_size=${lba},physical_block_size=${lba}${
-        ms ? `,ms=${ms}` : ""
+        ms ? `,ms=${ms}${o.pi ? `,pi=${o.pi}` : ""}` : ""
       }${o.zoned ? `,zoned=on,zoned.zone_size=${o.zoned}` : ""}`,
     );
   }

@@ -48,6 +48,19 @@ export interface IoOptions {
   cb?: CommandCallback;
   /** Describe the data with an SGL (one Data Block descriptor) instead of PRPs. */
   sgl?: boolean;
+  /**
+   * Separate metadata buffer (namespaces formatted with metadata in a separate
+   * buffer): MPTR points at its offset; `lbaCount × metadataSize` bytes move.
+   */
+  meta?: Buffer;
+  /** Protection information action and checks (CDW12 PRINFO: PRACT << 3 | PRCHK guard/app/ref). */
+  prinfo?: number;
+  /** Expected initial logical block reference tag (CDW14). */
+  reftag?: number;
+  /** Application tag (CDW15 bits 15:0). */
+  apptag?: number;
+  /** Application tag mask (CDW15 bits 31:16). */
+  appmask?: number;
 }
 
 /**
@@ -225,12 +238,41 @@ export class Namespace {
         );
       }
     }
+    let metaLen = 0;
+    if (o.meta) {
+      if (!(o.meta instanceof Buffer)) {
+        throw new ParameterError("meta must be a Buffer");
+      }
+      if (!this.#ms) {
+        throw new ParameterError(
+          `namespace ${this.nsid} has no metadata (its LBA format has 0 metadata bytes)`,
+        );
+      }
+      metaLen = lbaCount * this.#ms;
+      if (metaLen > o.meta.size) {
+        throw new ParameterError(
+          `metadata buffer "${o.meta.name}" too small: ${lbaCount} LBA(s) × ${this.#ms} bytes need ${metaLen}, it has ${o.meta.size}`,
+        );
+      }
+    }
+    const prinfo = checkInt("prinfo", o.prinfo ?? 0, 0, 0xf);
     const { sqe, dv } = CommandQueue.command(opcode, this.nsid);
     dv.setBigUint64(40, slba, true);
-    dv.setUint32(48, ((lbaCount - 1) | ioFlags << 16) >>> 0, true);
+    dv.setUint32(
+      48,
+      ((lbaCount - 1) | ioFlags << 16 | prinfo << 26) >>> 0,
+      true,
+    );
     setDw(dv, 13, o.cdw13);
-    setDw(dv, 14, o.cdw14);
-    setDw(dv, 15, o.cdw15);
+    setDw(dv, 14, o.reftag ?? o.cdw14);
+    if (o.apptag !== undefined || o.appmask !== undefined) {
+      setDw(
+        dv,
+        15,
+        (checkInt("appmask", o.appmask ?? 0, 0, 0xffff) << 16 |
+          checkInt("apptag", o.apptag ?? 0, 0, 0xffff)) >>> 0,
+      );
+    } else setDw(dv, 15, o.cdw15);
     const end = slba + BigInt(lbaCount);
     const past = end > this.#nsze
       ? `, past the end: namespace ${this.nsid} has ${this.#nsze} LBAs`
@@ -238,6 +280,8 @@ export class Namespace {
     q.submit(sqe, {
       buf,
       len,
+      meta: o.meta,
+      metaLen,
       cb: o.cb,
       flags: o.sgl ? SUBMIT_SGL : 0,
       detail: `lba ${slba} count ${lbaCount}${past}`,

@@ -90,6 +90,23 @@ export const symbols = {
     parameters: ["u32", "buffer", "u32", "u32", "u32", "u32", "u32", "u32"],
     result: "i32",
   },
+  /** int nvme_sq_submit_meta(uint32_t sq, const uint8_t *sqe, uint32_t sqe_len, uint32_t buf, uint32_t off, uint32_t len, uint32_t mbuf, uint32_t moff, uint32_t mlen, uint32_t tag, uint32_t flags) */
+  nvme_sq_submit_meta: {
+    parameters: [
+      "u32",
+      "buffer",
+      "u32",
+      "u32",
+      "u32",
+      "u32",
+      "u32",
+      "u32",
+      "u32",
+      "u32",
+      "u32",
+    ],
+    result: "i32",
+  },
   /** int nvme_cq_reap(uint32_t cq, struct nvme_cpl *out, uint32_t max) */
   nvme_cq_reap: { parameters: ["u32", "buffer", "u32"], result: "i32" },
   /** int nvme_cq_irq_gate(uint32_t cq, uint32_t on) */

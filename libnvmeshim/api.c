@@ -451,6 +451,36 @@ int nvme_sq_submit_cmd(uint32_t sqh, const uint8_t *sqe, uint32_t sqe_len, uint3
 	return nvme_sq_submit(sq, sqe, buf, off, len, tag, flags);
 }
 
+int nvme_sq_submit_meta(uint32_t sqh, const uint8_t *sqe, uint32_t sqe_len, uint32_t bufh,
+			uint32_t off, uint32_t len, uint32_t mbufh, uint32_t moff, uint32_t mlen,
+			uint32_t tag, uint32_t flags)
+{
+	struct nvme_buf *mbuf = nvme_handle_get(mbufh, NVME_H_BUF);
+	uint8_t cmd[64];
+	uint64_t mptr;
+	int cid;
+
+	if (!mbuf)
+		return bad_handle(mbufh, NVME_H_BUF);
+	if (!sqe || sqe_len != 64)
+		return nvme_set_error(-EINVAL, "a command is 64 bytes, %u given", sqe_len);
+	if ((uint64_t)moff + mlen > mbuf->alloc || (moff & 3))
+		return nvme_set_error(-EINVAL, "metadata of %u bytes at offset %u: the buffer has %llu "
+				      "bytes and MPTR must be dword aligned", mlen, moff,
+				      (unsigned long long)mbuf->alloc);
+	memcpy(cmd, sqe, 64);
+	mptr = mbuf->iova + moff;
+	memcpy(cmd + 16, &mptr, 8);
+	cid = nvme_sq_submit_cmd(sqh, cmd, 64, bufh, off, len, tag, flags);
+	if (cid >= 0) {
+		struct nvme_sq *sq = nvme_handle_get(sqh, NVME_H_SQ);
+
+		nvme_buf_get(mbuf);
+		sq->tr[cid].mbuf = mbuf; /* the doorbell is not written yet */
+	}
+	return cid;
+}
+
 int nvme_cq_reap(uint32_t cqh, struct nvme_cpl *out, uint32_t max)
 {
 	GET(cq, struct nvme_cq, NVME_H_CQ, cqh);

@@ -121,6 +121,14 @@ NVME_API int nvme_sq_delete(uint32_t h);
  */
 NVME_API int nvme_sq_submit_cmd(uint32_t sq, const uint8_t *sqe, uint32_t sqe_len, uint32_t buf,
 				uint32_t off, uint32_t len, uint32_t tag, uint32_t flags);
+/**
+ * nvme_sq_submit_meta() - nvme_sq_submit_cmd() with a separate metadata buffer:
+ * MPTR is set to @mlen bytes at @moff of buffer @mbuf (dword aligned), which is
+ * kept alive until the command completes.
+ */
+NVME_API int nvme_sq_submit_meta(uint32_t sq, const uint8_t *sqe, uint32_t sqe_len, uint32_t buf,
+				 uint32_t off, uint32_t len, uint32_t mbuf, uint32_t moff,
+				 uint32_t mlen, uint32_t tag, uint32_t flags);
 /** nvme_cq_reap() - up to @max completion records (32 bytes each) into @out. */
 NVME_API int nvme_cq_reap(uint32_t cq, struct nvme_cpl *out, uint32_t max);
 /**

@@ -146,6 +146,9 @@ static void tracker_release(struct nvme_sq *sq, uint16_t cid)
 	if (t->buf)
 		nvme_buf_put(t->buf);
 	t->buf = NULL;
+	if (t->mbuf)
+		nvme_buf_put(t->mbuf);
+	t->mbuf = NULL;
 	if (t->state == TR_TIMEDOUT)
 		sq->timedout--;
 	else

@@ -78,6 +78,7 @@ _Static_assert(sizeof(struct nvme_cmdlog_entry) == 128, "cmdlog entry is 128 byt
 struct nvme_tracker {
 	uint64_t submit_ns, deadline_ns;
 	struct nvme_buf *buf;
+	struct nvme_buf *mbuf; /* separate metadata buffer (MPTR), or NULL */
 	uint64_t *prp_list;
 	uint64_t prp_iova;
 	uint64_t log_seq; /* this command's cmdlog entry */

@@ -85,3 +85,53 @@ Deno.test("zoned namespace: report, append, invalid write, reset", () => {
     "Select All + Reset",
   );
 });
+
+Deno.test("separate metadata (MPTR) and protection information fields", () => {
+  using nvme0 = new Controller("qemu:size=64M,ms=8,pi=1");
+  const ns = new Namespace(nvme0, 1);
+  assert.equal(ns.metadataSize, 8);
+  using q = new Qpair(nvme0, 8);
+  using data = new Buffer(4096, "data", 0x600d, PTYPE_DWORD);
+  using meta = new Buffer(64, "meta");
+  // PRACT: the controller generates the PI (guard, app tag, reference tag = LBA)
+  ns.write(q, data, 10, 8, { meta, prinfo: 0x8 | 0x7, reftag: 10 }).waitdone();
+  const w = q.cmdlog(1)[0];
+  assert.equal(
+    new DataView(w.sqe.buffer).getBigUint64(16, true),
+    meta.iova,
+    "MPTR",
+  );
+  assert.equal(w.cdw[12] >>> 26, 0xf, "PRINFO");
+  assert.equal(w.cdw[14], 10, "reference tag");
+  using back = new Buffer(64, "meta back");
+  ns.read(q, data, 10, 8, { meta: back }).waitdone();
+  const dv = new DataView(back.bytes.buffer, back.bytes.byteOffset, 64);
+  for (let i = 0; i < 8; i++) {
+    assert.equal(
+      dv.getUint32(i * 8 + 4, false),
+      10 + i,
+      `reference tag of LBA ${10 + i}`,
+    );
+  }
+  // checks: the right reference tag passes, a wrong one is reported
+  ns.read(q, data, 10, 1, { meta: back, prinfo: 0x1, reftag: 10 }).waitdone();
+  assert.throws(
+    () =>
+      ns.read(q, data, 10, 1, { meta: back, prinfo: 0x1, reftag: 11 })
+        .waitdone(),
+    /01\/81 Invalid Protection Information/,
+  );
+  // metadata buffer too small, or metadata on a namespace without it
+  using tiny = new Buffer(8);
+  assert.throws(
+    () => ns.read(q, data, 0, 2, { meta: tiny }),
+    /metadata buffer "buffer" too small/,
+  );
+  using plain = new Controller("qemu:size=64M");
+  const pns = new Namespace(plain, 1);
+  using pq = new Qpair(plain, 4);
+  assert.throws(
+    () => pns.read(pq, data, 0, 1, { meta: tiny }),
+    /has no metadata/,
+  );
+});
