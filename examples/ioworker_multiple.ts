@@ -1,8 +1,9 @@
 /**
- * Multiple ioworkers at once (pynvme's `test_multiple_ioworkers`): random
- * 4 KiB writes, random 4 KiB reads and sequential 128 KiB reads run together,
- * each on its own IO queue pair in its own region of the namespace, while the
- * script waits; then each worker's IOPS and latency, and the total.
+ * Multiple ioworkers at once (pynvme's tutorial opens several
+ * `nvme0n1.ioworker(...)` in one `with`): random 4 KiB writes, random 4 KiB
+ * reads and sequential 128 KiB reads run together, each on its own IO queue
+ * pair in its own region of the namespace, while the script waits; then each
+ * worker's IOPS and latency, and the total.
  * `--report FILE.html` writes the ioworker report of the three runs (one line
  * per worker in the IOPS chart, plus the total).
  *

@@ -1,5 +1,5 @@
 /**
- * Two namespaces (pynvme's `test_two_namespace_ioworkers`): an ioworker on
+ * Two namespaces (as pynvme's two-namespace ioworker test): an ioworker on
  * each of two namespaces at the same time — namespaces 1 and 2 of one
  * controller, or namespace 1 of two controllers with `--dut2` — then a check
  * that each namespace kept its own data (a different pattern written to LBA 0
