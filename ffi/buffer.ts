@@ -101,11 +101,25 @@ export class Buffer {
     if (!this.#handle) throw new ClosedError(`Buffer "${this.name}"`);
     return this.#handle;
   }
-  /** True after {@link Buffer.close}. */
+  /**
+   * True after {@link Buffer.close}.
+   *
+   * ```ts
+   * buf.close();
+   * buf.closed; // true
+   * ```
+   */
   get closed(): boolean {
     return this.#handle === 0;
   }
-  /** Bytes used by commands (settable up to `capacity - offset`). */
+  /**
+   * Bytes used by commands (settable up to `capacity - offset`).
+   *
+   * ```ts
+   * using buf = new Buffer(8192);
+   * buf.size = 4096; // commands now transfer the first 4 KiB
+   * ```
+   */
   get size(): number {
     return this.#size;
   }
@@ -113,7 +127,16 @@ export class Buffer {
     this.handle;
     this.#size = checkInt("Buffer.size", v, 1, this.capacity - this.#offset);
   }
-  /** Byte offset where transfers start (PRP offset tests); dword aligned. */
+  /**
+   * Byte offset where transfers start (PRP offset tests); dword aligned.
+   *
+   * ```ts
+   * using buf = new Buffer(8192);
+   * buf.offset = 0x800; // PRP1 not page aligned
+   * buf.size = 4096;
+   * nvme0n1.read(qpair, buf, 0, 8).waitdone();
+   * ```
+   */
   get offset(): number {
     return this.#offset;
   }
@@ -128,27 +151,58 @@ export class Buffer {
     this.#offset = v;
     if (this.#size > this.capacity - v) this.#size = this.capacity - v;
   }
-  /** Bus address of the first byte (at `offset`), as the device sees it. */
+  /**
+   * Bus address of the first byte (at `offset`), as the device sees it.
+   *
+   * ```ts
+   * sq.set(0, sqe({ opc: 0x02, nsid: 1, prp1: buf.iova })); // a raw read into buf
+   * ```
+   */
   get iova(): bigint {
     this.handle;
     return this.#iova + BigInt(this.#offset);
   }
-  /** Bus address (pynvme's `phys_addr`). */
+  /**
+   * Bus address (pynvme's `phys_addr`).
+   *
+   * ```ts
+   * console.log(`buffer at 0x${buf.physAddr.toString(16)}`);
+   * ```
+   */
   get physAddr(): bigint {
     return this.iova;
   }
-  /** The whole buffer as bytes, without copying. Do not keep it past close(). */
+  /**
+   * The whole buffer as bytes, without copying. Do not keep it past close().
+   *
+   * ```ts
+   * crypto.getRandomValues(buf.bytes.subarray(0, 4096));
+   * const allZero = buf.bytes.every((b) => b === 0);
+   * ```
+   */
   get bytes(): Uint8Array {
     this.handle;
     return this.#u8;
   }
 
-  /** Byte at index `i`. */
+  /**
+   * Byte at index `i`.
+   *
+   * ```ts
+   * buf.get(0); // pynvme buf[0]
+   * ```
+   */
   get(i: number): number {
     this.handle;
     return this.#u8[checkInt("index", i, 0, this.capacity - 1)];
   }
-  /** Set byte `i` to `v` (0..255). */
+  /**
+   * Set byte `i` to `v` (0..255).
+   *
+   * ```ts
+   * buf.set(0, 0x5a); // pynvme buf[0] = 0x5a
+   * ```
+   */
   set(i: number, v: number): void {
     this.handle;
     this.#u8[checkInt("index", i, 0, this.capacity - 1)] = checkInt(
@@ -158,14 +212,27 @@ export class Buffer {
       255,
     );
   }
-  /** A copy of bytes [begin, end). */
+  /**
+   * A copy of bytes [begin, end).
+   *
+   * ```ts
+   * const lba0 = buf.slice(0, 512); // pynvme buf[0:512]
+   * ```
+   */
   slice(begin = 0, end = this.capacity): Uint8Array<ArrayBuffer> {
     this.handle;
     checkInt("begin", begin, 0, this.capacity);
     checkInt("end", end, begin, this.capacity);
     return this.#u8.slice(begin, end);
   }
-  /** Copy `data` (bytes or a string, UTF-8) into the buffer at `at`. */
+  /**
+   * Copy `data` (bytes or a string, UTF-8) into the buffer at `at`.
+   *
+   * ```ts
+   * buf.write("hello world", 100); // pynvme buf[100:] = b"hello world"
+   * buf.write(new Uint8Array([1, 2, 3]));
+   * ```
+   */
   write(data: Uint8Array | string, at = 0): void {
     this.handle;
     const bytes = typeof data === "string"
@@ -174,12 +241,25 @@ export class Buffer {
     checkInt("at", at, 0, this.capacity - bytes.length);
     this.#u8.set(bytes, at);
   }
-  /** Little-endian 32-bit value at byte `at`. */
+  /**
+   * Little-endian 32-bit value at byte `at`.
+   *
+   * ```ts
+   * nvme0.identify(buf, 0, 2).waitdone();
+   * const firstNsid = buf.u32(0);
+   * ```
+   */
   u32(at: number): number {
     this.handle;
     return this.#dv.getUint32(checkInt("at", at, 0, this.capacity - 4), true);
   }
-  /** Little-endian 64-bit value at byte `at`. */
+  /**
+   * Little-endian 64-bit value at byte `at`.
+   *
+   * ```ts
+   * const stampedLba = buf.u64(0); // verification stamps each block's LBA here
+   * ```
+   */
   u64(at: number): bigint {
     this.handle;
     return this.#dv.getBigUint64(
@@ -194,11 +274,30 @@ export class Buffer {
    * the model number in Identify Controller data. With one argument, one byte.
    * "int" returns a number (fields up to 6 bytes), "bigint" any width, "str" ASCII
    * with trailing spaces and NULs removed.
+   *
+   * ```ts
+   * nvme0.identify(buf).waitdone();
+   * buf.data(63, 24, "str"); // model number
+   * buf.data(1, 0); // vendor id
+   * buf.data(295, 280, "bigint"); // TNVMCAP (16 bytes)
+   * ```
    */
   data(end: number, begin: number | undefined, type: "str"): string;
-  /** A field as a BigInt (any width). */
+  /**
+   * A field as a BigInt (any width).
+   *
+   * ```ts
+   * const dataUnitsRead = buf.data(47, 32, "bigint"); // SMART log, 16 bytes
+   * ```
+   */
   data(end: number, begin: number | undefined, type: "bigint"): bigint;
-  /** A field as a number (up to 6 bytes), BigInt or string. */
+  /**
+   * A field as a number (up to 6 bytes), BigInt or string.
+   *
+   * ```ts
+   * const kelvin = buf.data(2, 1) as number; // SMART composite temperature
+   * ```
+   */
   data(end: number, begin?: number, type?: FieldType): number | bigint | string;
   data(
     end: number,
@@ -225,7 +324,14 @@ export class Buffer {
     return Number(v);
   }
 
-  /** Refill with a pattern (see the constructor). */
+  /**
+   * Refill with a pattern (see the constructor).
+   *
+   * ```ts
+   * buf.fill(PTYPE_DWORD, 0xa5a5a5a5);
+   * buf.fill(); // zeros
+   * ```
+   */
   fill(ptype = 0, pvalue = 0): this {
     this.handle;
     checkPattern(ptype, pvalue);
@@ -253,6 +359,11 @@ export class Buffer {
   /**
    * Write a Dataset Management range descriptor at `index` (16 bytes each):
    * context attributes, length in LBAs, starting LBA.
+   *
+   * ```ts
+   * ranges.setDsmRange(0, 0, 8);
+   * nvme0n1.dsm(qpair, ranges, 1).waitdone(); // deallocate LBAs 0..7
+   * ```
    */
   setDsmRange(
     index: number,
@@ -271,7 +382,15 @@ export class Buffer {
     this.#dv.setBigUint64(at + 8, slba, true);
   }
 
-  /** Hex dump of the first `size` bytes (default: all), 16 bytes a line. */
+  /**
+   * Hex dump of the first `size` bytes (default: all), 16 bytes a line.
+   *
+   * ```ts
+   * console.log(buf.dump(64));
+   * // data
+   * // 00000000  36 1b f4 1a ...
+   * ```
+   */
   dump(size = this.capacity): string {
     this.handle;
     checkInt("size", size, 0, this.capacity);
@@ -291,7 +410,15 @@ export class Buffer {
     return lines.join("\n");
   }
 
-  /** Free the memory (it stays valid until commands using it complete). */
+  /**
+   * Free the memory (it stays valid until commands using it complete).
+   *
+   * ```ts
+   * const buf = new Buffer(4096);
+   * nvme0n1.read(qpair, buf, 0, 8).waitdone();
+   * buf.close(); // or `using buf = ...`
+   * ```
+   */
   close(): void {
     if (!this.#handle) return;
     registry.unregister(this);
@@ -304,7 +431,13 @@ export class Buffer {
     this.close();
   }
 
-  /** `<buffer name: data>` */
+  /**
+   * `<buffer name: data>`
+   *
+   * ```ts
+   * String(new Buffer(512, "data")); // "<buffer name: data>"
+   * ```
+   */
   toString(): string {
     return `<buffer name: ${this.name}>`;
   }

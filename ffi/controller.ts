@@ -219,6 +219,14 @@ export class Controller implements QueueOwner {
   /**
    * pynvme's default initialization: CC.EN=0, wait RDY=0, admin queue,
    * CC=0x00460001, wait RDY=1, identify, namespaces, Set Features 07h, one AER.
+   *
+   * ```ts
+   * // a user init that does the default one, then more
+   * using nvme0 = new Controller("qemu", (nvme) => {
+   *   Controller.defaultInit(nvme);
+   *   nvme.setfeatures(0x08, { cdw11: 0x0a01 }).waitdone(); // interrupt coalescing
+   * });
+   * ```
    */
   static defaultInit(nvme: Controller): void {
     nvme.disable();
@@ -243,7 +251,13 @@ export class Controller implements QueueOwner {
   get closed(): boolean {
     return this.#h === 0;
   }
-  /** Command timeout in ms (default 10 000; 0: never). */
+  /**
+   * Command timeout in ms (default 10 000; 0: never).
+   *
+   * ```ts
+   * nvme0.timeout = 600_000; // a format of a big drive may take minutes
+   * ```
+   */
   get timeout(): number {
     return this.#timeout;
   }
@@ -265,27 +279,52 @@ export class Controller implements QueueOwner {
 
   // --- registers ---------------------------------------------------------
 
-  /** Read a 32-bit controller register (pynvme `nvme0[off]`). */
+  /**
+   * Read a 32-bit controller register (pynvme `nvme0[off]`).
+   *
+   * ```ts
+   * const ready = nvme0.reg32(Reg.CSTS) & 1;
+   * ```
+   */
   reg32(offset: number): number {
     checkInt("register offset", offset, 0, 0xfffc);
     const v = new Uint32Array(1);
     unwrap(lib.nvme_ctrl_reg_read32(this.ctrlHandle, offset, v));
     return v[0];
   }
-  /** Write a 32-bit controller register (pynvme `nvme0[off] = v`). */
+  /**
+   * Write a 32-bit controller register (pynvme `nvme0[off] = v`).
+   *
+   * ```ts
+   * nvme0.setReg32(Reg.INTMS, 1); // mask interrupt vector 0
+   * ```
+   */
   setReg32(offset: number, value: number): void {
     checkInt("register offset", offset, 0, 0xfffc);
     checkInt("register value", value, 0, 0xffffffff);
     unwrap(lib.nvme_ctrl_reg_write32(this.ctrlHandle, offset, value));
   }
-  /** Read a 64-bit controller register. */
+  /**
+   * Read a 64-bit controller register.
+   *
+   * ```ts
+   * const asq = nvme0.reg64(Reg.ASQ); // admin SQ base address
+   * ```
+   */
   reg64(offset: number): bigint {
     checkInt("register offset", offset, 0, 0xfff8);
     const v = new BigUint64Array(1);
     unwrap(lib.nvme_ctrl_reg_read64(this.ctrlHandle, offset, v));
     return v[0];
   }
-  /** Write a 64-bit controller register. */
+  /**
+   * Write a 64-bit controller register.
+   *
+   * ```ts
+   * nvme0.disable();
+   * nvme0.setReg64(Reg.ACQ, acqBuffer.iova); // with the controller disabled
+   * ```
+   */
   setReg64(offset: number, value: bigint | number): void {
     checkInt("register offset", offset, 0, 0xfff8);
     unwrap(
@@ -311,7 +350,14 @@ export class Controller implements QueueOwner {
     return id[77] ? Math.min(page * 2 ** id[77], 2 ** 31) : 1 << 20;
   }
 
-  /** Clear CC.EN and wait for CSTS.RDY = 0. */
+  /**
+   * Clear CC.EN and wait for CSTS.RDY = 0.
+   *
+   * ```ts
+   * nvme0.disable();
+   * nvme0.reset(); // bring it back with the default (or the given) init
+   * ```
+   */
   disable(): void {
     stopIoworkers(this, "a controller disable (CC.EN = 0)");
     const cc = this.reg32(Reg.CC);
@@ -321,7 +367,14 @@ export class Controller implements QueueOwner {
     for (const c of [...this.#children]) c.controllerReset();
   }
 
-  /** Wait for CSTS.RDY to become `ready` within CAP.TO. */
+  /**
+   * Wait for CSTS.RDY to become `ready` within CAP.TO.
+   *
+   * ```ts
+   * nvme0.setReg32(Reg.CC, 0x00460001);
+   * nvme0.waitReady(true);
+   * ```
+   */
   waitReady(ready: boolean): void {
     const to = Number((this.cap >> 24n) & 0xffn) * 500 || 500;
     const end = Date.now() + to;
@@ -352,6 +405,15 @@ export class Controller implements QueueOwner {
   /**
    * Create the admin queue pair (depth entries each) and program AQA/ASQ/ACQ.
    * The controller must be disabled.
+   *
+   * ```ts
+   * using nvme0 = new Controller("qemu", (nvme) => {
+   *   nvme.disable();
+   *   nvme.initAdminq(8); // a small admin queue
+   *   nvme.setReg32(Reg.CC, 0x00460001);
+   *   nvme.waitReady(true);
+   * });
+   * ```
    */
   initAdminq(depth = ADMIN_DEPTH): void {
     checkInt("admin queue depth", depth, 2, 4096);
@@ -376,14 +438,27 @@ export class Controller implements QueueOwner {
     this.setReg64(Reg.ACQ, cqIova[0]);
   }
 
-  /** Read Identify Controller data into the cache (done by the default init). */
+  /**
+   * Read Identify Controller data into the cache (done by the default init).
+   *
+   * ```ts
+   * nvme.identifyController(); // in a user init, before nvme.idCtrl is used
+   * ```
+   */
   identifyController(): void {
     using buf = new Buffer(4096, "identify controller");
     this.exec(0x06, { buf, len: 4096, cdw10: 1 });
     this.#idctrl = buf.slice(0, 4096);
   }
 
-  /** Check the namespaces (default init step): NN must be non-zero. */
+  /**
+   * Check the namespaces (default init step): NN must be non-zero.
+   *
+   * ```ts
+   * nvme.identifyController();
+   * nvme.initNs(); // in a user init
+   * ```
+   */
   initNs(): void {
     const nn = this.identifyData.subarray(516, 520);
     if (new DataView(nn.buffer, nn.byteOffset, 4).getUint32(0, true) === 0) {
@@ -391,7 +466,13 @@ export class Controller implements QueueOwner {
     }
   }
 
-  /** Record the queue counts granted by Set Features 07h (its CDW0). */
+  /**
+   * Record the queue counts granted by Set Features 07h (its CDW0).
+   *
+   * ```ts
+   * nvme.initQueues(nvme.setfeatures(0x07, { cdw11: 0x00070007 }).waitdone()); // 8 + 8 queues
+   * ```
+   */
   initQueues(cdw0: number): void {
     this.#queues = { nsqa: (cdw0 & 0xffff) + 1, ncqa: (cdw0 >>> 16) + 1 };
   }
@@ -422,6 +503,12 @@ export class Controller implements QueueOwner {
   /**
    * A field of Identify data, spec style (pynvme `id_data`): bytes begin..end
    * inclusive. Issues an Identify command and waits for it.
+   *
+   * ```ts
+   * nvme0.idData(63, 24, "str"); // model number
+   * nvme0.idData(1, 0); // PCI vendor id
+   * nvme0.idData(7, 0, "bigint", { nsid: 1, cns: 0 }); // NSZE of namespace 1
+   * ```
    */
   idData(
     end: number,
@@ -461,20 +548,45 @@ export class Controller implements QueueOwner {
   /**
    * The last `count` admin commands (0: all kept, up to 2048), newest first,
    * decoded (pynvme `nvme0.cmdlog`).
+   *
+   * ```ts
+   * const [latest] = nvme0.cmdlog(1);
+   * console.log(latest.name, latest.status, latest.latencyUs);
+   * ```
    */
   cmdlog(count = 0): CmdlogEntry[] {
     return this.#q().log.entries(checkInt("count", count, 0, 1 << 20));
   }
-  /** {@link Controller.cmdlog} as text, one command per line, newest first. */
+  /**
+   * {@link Controller.cmdlog} as text, one command per line, newest first.
+   *
+   * ```ts
+   * console.log(nvme0.cmdlogText(10));
+   * ```
+   */
   cmdlogText(count = 0): string {
     return this.#q().log.text(checkInt("count", count, 0, 1 << 20));
   }
 
-  /** Wait for `expected` admin completions; returns CDW0 of the latest. */
+  /**
+   * Wait for `expected` admin completions; returns CDW0 of the latest.
+   *
+   * ```ts
+   * nvme0.getfeatures(0x07);
+   * nvme0.getfeatures(0x04);
+   * const kelvin = nvme0.waitdone(2); // CDW0 of the second: the threshold
+   * ```
+   */
   waitdone(expected = 1): number {
     return this.#q().waitdone(expected);
   }
-  /** {@link Controller.waitdone} without blocking the event loop. */
+  /**
+   * {@link Controller.waitdone} without blocking the event loop.
+   *
+   * ```ts
+   * const queues = await nvme0.getfeatures(0x07).waitdoneAsync(); // timers and workers keep running
+   * ```
+   */
   async waitdoneAsync(expected = 1): Promise<number> {
     // async: a closed controller rejects the promise instead of throwing at the call
     return await this.#q().waitdoneAsync(expected);
@@ -534,7 +646,16 @@ export class Controller implements QueueOwner {
     };
   }
 
-  /** Identify (06h) into `buf` (4 KiB). */
+  /**
+   * Identify (06h) into `buf` (4 KiB).
+   *
+   * ```ts
+   * using buf = new Buffer(4096);
+   * nvme0.identify(buf).waitdone(); // CNS 01h: the controller
+   * nvme0.identify(buf, 1, 0).waitdone(); // CNS 00h: namespace 1
+   * nvme0.identify(buf, 0, 2).waitdone(); // CNS 02h: active namespace list
+   * ```
+   */
   identify(
     buf: Buffer,
     nsid = 0,
@@ -555,7 +676,14 @@ export class Controller implements QueueOwner {
     });
   }
 
-  /** Get Features (0Ah): `fid`, select, buffer, cdw11..15. */
+  /**
+   * Get Features (0Ah): `fid`, select, buffer, cdw11..15.
+   *
+   * ```ts
+   * const nq = nvme0.getfeatures(0x07).waitdone(); // Number of Queues: NSQA | NCQA << 16
+   * const saved = nvme0.getfeatures(0x04, { sel: 2 }).waitdone(); // saved temperature threshold
+   * ```
+   */
   getfeatures(fid: number, o: FeatureOptions = {}): this {
     checkInt("fid", fid, 0, 0xff);
     const sel = checkInt("sel", o.sel ?? 0, 0, 7);
@@ -566,7 +694,13 @@ export class Controller implements QueueOwner {
     });
   }
 
-  /** Set Features (09h): `fid`, save, buffer, cdw11..15. */
+  /**
+   * Set Features (09h): `fid`, save, buffer, cdw11..15.
+   *
+   * ```ts
+   * nvme0.setfeatures(0x06, { cdw11: 1 }).waitdone(); // volatile write cache on
+   * ```
+   */
   setfeatures(fid: number, o: FeatureOptions = {}): this {
     checkInt("fid", fid, 0, 0xff);
     return this.#admin_(0x09, {
@@ -579,6 +713,12 @@ export class Controller implements QueueOwner {
   /**
    * Get Log Page (02h): `size` bytes (dword multiple, default the buffer's size)
    * from byte `offset`, split into NUMDL/NUMDU and LPOL/LPOU.
+   *
+   * ```ts
+   * using buf = new Buffer(512);
+   * nvme0.getlogpage(0x02, buf, { size: 512 }).waitdone(); // SMART / Health
+   * const kelvin = buf.data(2, 1);
+   * ```
    */
   getlogpage(
     lid: number,
@@ -620,6 +760,10 @@ export class Controller implements QueueOwner {
    * Asynchronous Event Request (0Ch). It stays outstanding (never times out,
    * not counted by waitdone); when it completes the event is logged, `cb` runs
    * and a new AER is sent with the same callback.
+   *
+   * ```ts
+   * nvme0.aer((cpl) => console.log(decodeAsyncEvent(cpl.cdw0).infoName));
+   * ```
    */
   aer(cb?: CommandCallback): this {
     if (cb) this.#aerCb = cb;
@@ -651,14 +795,28 @@ export class Controller implements QueueOwner {
       p.cb?.(cpl); // the status itself is reported by the next waitdone
     }
   }
-  /** AER completions received so far (oldest first); cleared by reading. */
+  /**
+   * AER completions received so far (oldest first); cleared by reading.
+   *
+   * ```ts
+   * for (const cpl of nvme0.takeAerEvents()) console.log(decodeAsyncEvent(cpl.cdw0).typeName);
+   * ```
+   */
   takeAerEvents(): Completion[] {
     const e = this.#aerEvents;
     this.#aerEvents = [];
     return e;
   }
 
-  /** Abort (08h) command `cid` on `sqid`. */
+  /**
+   * Abort (08h) command `cid` on `sqid`.
+   *
+   * ```ts
+   * nvme0n1.read(qpair, buf, 0, 8);
+   * const cdw0 = nvme0.abort(qpair.latestCid, qpair.sqid).waitdone(); // bit 0: 1 = not aborted
+   * qpair.waitdone();
+   * ```
+   */
   abort(cid: number, sqid = 0, cb?: CommandCallback): this {
     checkInt("cid", cid, 0, 0xffff);
     checkInt("sqid", sqid, 0, 0xffff);
@@ -668,6 +826,11 @@ export class Controller implements QueueOwner {
   /**
    * Format NVM (80h) of namespace `nsid` (0xFFFFFFFF: all) to LBA format
    * `lbaf` with Secure Erase Settings `ses` (0 none, 1 user data, 2 crypto).
+   *
+   * ```ts
+   * nvme0.format(0, 1).waitdone(); // namespace 1, LBA format 0, user data erase
+   * nvme0n1.refresh(); // re-read its identify data (LBA size, ...)
+   * ```
    */
   format(
     lbaf = 0,
@@ -692,6 +855,10 @@ export class Controller implements QueueOwner {
   /**
    * Sanitize (84h): `sanact` 1 exit failure mode, 2 block erase, 3 overwrite,
    * 4 crypto erase; `pattern` for overwrite. Progress is in log page 81h.
+   *
+   * ```ts
+   * nvme0.sanitize(2).waitdone(); // block erase; examples/sanitize.ts follows its progress
+   * ```
    */
   sanitize(
     sanact = 2,
@@ -715,7 +882,13 @@ export class Controller implements QueueOwner {
     });
   }
 
-  /** Device Self-test (14h): `stc` 1 short, 2 extended, 0xE vendor, 0xF abort. */
+  /**
+   * Device Self-test (14h): `stc` 1 short, 2 extended, 0xE vendor, 0xF abort.
+   *
+   * ```ts
+   * nvme0.dst(1).waitdone(); // short self-test of every namespace; results in log page 06h
+   * ```
+   */
   dst(stc = 1, nsid = 0xffffffff, cb?: CommandCallback): this {
     checkInt("stc", stc, 0, 0xf);
     checkInt("nsid", nsid, 0, 0xffffffff);
@@ -725,6 +898,12 @@ export class Controller implements QueueOwner {
   /**
    * Firmware Image Download (11h): `size` bytes of `buf` (default its size,
    * a dword multiple) at byte `offset` of the image.
+   *
+   * ```ts
+   * using chunk = new Buffer(4096);
+   * chunk.write(image.subarray(0, 4096));
+   * nvme0.fwDownload(chunk, 0).waitdone(); // then the next chunk at 4096, ...
+   * ```
    */
   fwDownload(
     buf: Buffer,
@@ -751,6 +930,11 @@ export class Controller implements QueueOwner {
   /**
    * Firmware Commit (10h): `slot` 0..7, `action` 0 replace, 1 replace and
    * activate at reset, 2 activate at reset, 3 activate now, 6/7 boot partition.
+   *
+   * ```ts
+   * nvme0.fwCommit(2, 1).waitdone(); // the downloaded image into slot 2, active after a reset
+   * nvme0.reset();
+   * ```
    */
   fwCommit(slot: number, action: number, cb?: CommandCallback): this {
     checkInt("slot", slot, 0, 7);
@@ -762,6 +946,11 @@ export class Controller implements QueueOwner {
    * Download a firmware file and commit it (pynvme `downfw`): chunks of the
    * firmware update granularity (4 KiB when not given, at most MDTS), then
    * Firmware Commit. Synchronous; returns CDW0 of the commit.
+   *
+   * ```ts
+   * nvme0.downfw("fw_v2.bin", 2, 1); // or: deno task nvme fw-download fw_v2.bin --slot 2
+   * nvme0.reset();
+   * ```
    */
   downfw(path: string, slot = 0, action = 1): number {
     checkInt("slot", slot, 0, 7);
@@ -789,7 +978,13 @@ export class Controller implements QueueOwner {
     return this.exec(0x10, { cdw10: slot | action << 3 }).cdw0;
   }
 
-  /** Security Send (81h): `size` bytes (default the buffer's) to security protocol `secp`. */
+  /**
+   * Security Send (81h): `size` bytes (default the buffer's) to security protocol `secp`.
+   *
+   * ```ts
+   * nvme0.securitySend(comPacket, 0x0001, 0x01).waitdone(); // TCG, ComID 1
+   * ```
+   */
   securitySend(
     buf: Buffer,
     spsp: number,
@@ -801,7 +996,14 @@ export class Controller implements QueueOwner {
     return this.#security(0x81, buf, spsp, secp, nssf, size, cb);
   }
 
-  /** Security Receive (82h): up to `size` bytes (default the buffer's). */
+  /**
+   * Security Receive (82h): up to `size` bytes (default the buffer's).
+   *
+   * ```ts
+   * using resp = new Buffer(2048);
+   * nvme0.securityReceive(resp, 0x0001, 0x00).waitdone(); // protocol 0: supported protocols
+   * ```
+   */
   securityReceive(
     buf: Buffer,
     spsp: number,
@@ -835,7 +1037,13 @@ export class Controller implements QueueOwner {
     });
   }
 
-  /** NVMe-MI Send (1Dh), pynvme's encoding: cdw10 = mtype << 11 | 4, cdw11 = MI opcode. */
+  /**
+   * NVMe-MI Send (1Dh), pynvme's encoding: cdw10 = mtype << 11 | 4, cdw11 = MI opcode.
+   *
+   * ```ts
+   * nvme0.miSend(0x04, 0, 0).waitdone(); // MI opcode 04h: Configuration Set
+   * ```
+   */
   miSend(
     opcode: number,
     dword0 = 0,
@@ -847,7 +1055,14 @@ export class Controller implements QueueOwner {
     return this.#mi(0x1d, opcode, dword0, dword1, buf, mtype, cb);
   }
 
-  /** NVMe-MI Receive (1Eh). */
+  /**
+   * NVMe-MI Receive (1Eh).
+   *
+   * ```ts
+   * using buf = new Buffer(4096);
+   * nvme0.miReceive(0x00, 0, 0, buf).waitdone(); // MI opcode 00h: Read NVMe-MI Data Structure
+   * ```
+   */
   miReceive(
     opcode: number,
     dword0 = 0,
@@ -880,7 +1095,15 @@ export class Controller implements QueueOwner {
     });
   }
 
-  /** Namespace Attachment (15h): attach (or detach) `nsid` to the controller ids listed. */
+  /**
+   * Namespace Attachment (15h): attach (or detach) `nsid` to the controller ids listed.
+   *
+   * ```ts
+   * const cntlid = nvme0.idCtrl.cntlid;
+   * nvme0.nsAttach(2, [cntlid], true).waitdone(); // detach namespace 2
+   * nvme0.nsAttach(2, [cntlid]).waitdone(); // and attach it again
+   * ```
+   */
   nsAttach(
     nsid: number,
     controllers: number[],
@@ -916,7 +1139,14 @@ export class Controller implements QueueOwner {
     return decodeIdentifyController(this.identifyData);
   }
 
-  /** Read log page `lid` (synchronously) into a new byte array of `size` bytes. */
+  /**
+   * Read log page `lid` (synchronously) into a new byte array of `size` bytes.
+   *
+   * ```ts
+   * const sanitizeStatus = nvme0.logPage(0x81, 20);
+   * const progress = (sanitizeStatus[0] | sanitizeStatus[1] << 8) / 65536;
+   * ```
+   */
   logPage(
     lid: number,
     size: number,
@@ -936,21 +1166,45 @@ export class Controller implements QueueOwner {
     });
     return buf.slice(0, size);
   }
-  /** SMART / Health Information (log 02h), decoded. */
+  /**
+   * SMART / Health Information (log 02h), decoded.
+   *
+   * ```ts
+   * const { temperature, powerOnHours, unsafeShutdowns } = nvme0.smartLog();
+   * ```
+   */
   smartLog(nsid = 0xffffffff): SmartLog {
     return decodeSmartLog(this.logPage(0x02, 512, nsid));
   }
-  /** Error Information entries (log 01h; ELPE + 1 entries), decoded. */
+  /**
+   * Error Information entries (log 01h; ELPE + 1 entries), decoded.
+   *
+   * ```ts
+   * const latest = nvme0.errorLog().find((e) => e.errorCount);
+   * ```
+   */
   errorLog(): ErrorLogEntry[] {
     return decodeErrorLog(
       this.logPage(0x01, 64 * (this.identifyData[262] + 1)),
     );
   }
-  /** Firmware Slot Information (log 03h), decoded. */
+  /**
+   * Firmware Slot Information (log 03h), decoded.
+   *
+   * ```ts
+   * const { activeSlot, frs } = nvme0.firmwareSlotLog();
+   * ```
+   */
   firmwareSlotLog(): FirmwareSlotLog {
     return decodeFirmwareSlotLog(this.logPage(0x03, 512));
   }
-  /** Commands Supported and Effects (log 05h), decoded; cached after the first read. */
+  /**
+   * Commands Supported and Effects (log 05h), decoded; cached after the first read.
+   *
+   * ```ts
+   * const formatChangesLbas = nvme0.effectsLog().admin[0x80].lbcc;
+   * ```
+   */
   effectsLog(): EffectsLog {
     if (!this.#effects) {
       this.#effects = decodeEffectsLog(this.logPage(0x05, 4096, 0));
@@ -960,6 +1214,11 @@ export class Controller implements QueueOwner {
   /**
    * True when the controller reports `opcode` as supported in the Commands
    * Supported and Effects log (admin, or I/O with `io`).
+   *
+   * ```ts
+   * if (!nvme0.supports(0x84)) console.log("no Sanitize");
+   * if (nvme0.supports(0x19, true)) console.log("Copy is supported");
+   * ```
    */
   supports(opcode: number, io = false): boolean {
     checkInt("opcode", opcode, 0, 0xff);
@@ -970,6 +1229,11 @@ export class Controller implements QueueOwner {
   /**
    * Any admin command (pynvme `send_cmd`): `opcode` is the whole low word of
    * CDW0 (so FUSE and PSDT bits can be set); the CID is the driver's.
+   *
+   * ```ts
+   * using buf = new Buffer(4096);
+   * nvme0.sendCmd(0xc0, { buf, cdw10: 1, cdw12: 0x1000 }).waitdone(); // a vendor command
+   * ```
    */
   sendCmd(opcode: number, f: RawCommand = {}): this {
     checkInt("opcode", opcode, 0, 0xffff);
@@ -977,7 +1241,13 @@ export class Controller implements QueueOwner {
     return this.#admin_(opcode, f);
   }
 
-  /** Admin command name of `opcode`. */
+  /**
+   * Admin command name of `opcode`.
+   *
+   * ```ts
+   * nvme0.cmdname(0x06); // "Identify"
+   * ```
+   */
   cmdname(opcode: number): string {
     return commandName(checkInt("opcode", opcode, 0, 0xff), true);
   }
@@ -997,6 +1267,11 @@ export class Controller implements QueueOwner {
    * Controller reset (pynvme `reset()`): outstanding commands complete with a
    * "lost" status, every Qpair is closed (create new ones), and the init runs
    * again (CC.EN 1→0→1).
+   *
+   * ```ts
+   * nvme0.reset();
+   * using qpair = new Qpair(nvme0, 16); // queues of before are closed
+   * ```
    */
   reset(): void {
     this.ctrlHandle;
@@ -1007,7 +1282,18 @@ export class Controller implements QueueOwner {
     this.#runInit();
   }
 
-  /** Free the controller (and its device if it opened it). Idempotent. */
+  /**
+   * Free the controller (and its device if it opened it). Idempotent.
+   *
+   * ```ts
+   * const nvme0 = new Controller("qemu");
+   * try {
+   *   nvme0.getfeatures(7).waitdone();
+   * } finally {
+   *   nvme0.close(); // or `using nvme0 = ...`
+   * }
+   * ```
+   */
   close(): void {
     if (this.#h) {
       stopIoworkers(this, "closing the controller");

@@ -947,11 +947,25 @@ export class IoWorker {
     this.label = `ioworker ${++serial} (nsid ${ns.nsid})`;
   }
 
-  /** The queue pair the worker drives (after start; deleted by close). */
+  /**
+   * The queue pair the worker drives (after start; deleted by close).
+   *
+   * ```ts
+   * const w = nvme0n1.ioworker({ time: 1 }).start();
+   * console.log(`on I/O queue ${w.qpair?.sqid}`);
+   * ```
+   */
   get qpair(): Qpair | undefined {
     return this.#qpair;
   }
-  /** The seed of the workload's random generator. */
+  /**
+   * The seed of the workload's random generator.
+   *
+   * ```ts
+   * const w = nvme0n1.ioworker({ time: 1 });
+   * const again = nvme0n1.ioworker({ time: 1, seed: w.seed }); // the same LBAs and sizes
+   * ```
+   */
   get seed(): bigint {
     return this.#plan.seed;
   }
@@ -959,6 +973,12 @@ export class IoWorker {
   /**
    * Create the queue pair and start the workload; returns once its loop runs
    * (like pynvme, which waits for the child's "STARTED").
+   *
+   * ```ts
+   * const w = nvme0n1.ioworker({ ioSize: 8, time: 5 }).start();
+   * // ... the script goes on while the IO flows ...
+   * const r = w.close();
+   * ```
    */
   start(): this {
     if (this.#started) throw new NvmeError(`${this.label} was already started`);
@@ -1037,13 +1057,26 @@ export class IoWorker {
     return this;
   }
 
-  /** True from start() until the workload ended. */
+  /**
+   * True from start() until the workload ended.
+   *
+   * ```ts
+   * while (w.running) await new Promise((r) => setTimeout(r, 100));
+   * ```
+   */
   get running(): boolean {
     return this.#started && !this.#finished &&
       !Atomics.load(this.#i32!, W_DONE);
   }
 
-  /** Live counters (zeros before start). */
+  /**
+   * Live counters (zeros before start).
+   *
+   * ```ts
+   * const { seconds, ioCount } = w.progress;
+   * console.log(`${(ioCount / seconds).toFixed(0)} IOPS so far`);
+   * ```
+   */
   get progress(): IoWorkerProgress {
     const u = this.#u64;
     if (!u) {
@@ -1070,6 +1103,12 @@ export class IoWorker {
   /**
    * Ask the worker to stop early: no new IOs, the ones in flight complete. Does
    * not wait (close() does); the result then has `stopped: true`.
+   *
+   * ```ts
+   * const w = nvme0n1.ioworker({ time: 3600 }).start();
+   * setTimeout(() => w.stop(), 5000);
+   * const r = await w.closeAsync(); // r.stopped === true
+   * ```
    */
   stop(): void {
     if (!this.running) return;
@@ -1111,7 +1150,14 @@ export class IoWorker {
     for (const w of this.#doneWaiters.splice(0)) w();
   }
 
-  /** Wait (sync) for the end, then delete the queue pair and decode the result. */
+  /**
+   * Wait (sync) for the end, then delete the queue pair and decode the result.
+   *
+   * ```ts
+   * const r = nvme0n1.ioworker({ ioSize: 8, ioCount: 10_000 }).start().close();
+   * console.log(r.ioCountRead, r.mseconds, r.latencyAverageUs);
+   * ```
+   */
   close(): IoWorkerResult {
     if (this.#result) return this.#result;
     if (!this.#started) {
@@ -1124,7 +1170,13 @@ export class IoWorker {
     return this.#result!;
   }
 
-  /** {@link IoWorker.close} that lets the event loop run while the workload ends. */
+  /**
+   * {@link IoWorker.close} that lets the event loop run while the workload ends.
+   *
+   * ```ts
+   * const [a, b] = await Promise.all([wa.closeAsync(), wb.closeAsync()]);
+   * ```
+   */
   async closeAsync(): Promise<IoWorkerResult> {
     if (this.#started && !this.#finished && !Atomics.load(this.#i32!, W_DONE)) {
       await new Promise<void>((resolve) => {
@@ -1147,6 +1199,12 @@ export class IoWorker {
   /**
    * pynvme's `iops_consistency`: the IOPS of the second at `slowestPercentage`
    * (from the slowest) divided by the average (needs outputIoPerSecond).
+   *
+   * ```ts
+   * const w = nvme0n1.ioworker({ time: 60, outputIoPerSecond: true }).start();
+   * w.close();
+   * if (w.iopsConsistency(99.9) < 0.9) console.log("IOPS not consistent");
+   * ```
    */
   iopsConsistency(slowestPercentage = 99.9): number {
     const ips = this.#result?.ioPerSecond;

@@ -119,7 +119,13 @@ export class Namespace {
   readonly ctrl: Controller;
   /** Namespace id. */
   readonly nsid: number;
-  /** Data verification covers LBAs 0..nlbaVerify-1 only (0: the whole namespace). */
+  /**
+   * Data verification covers LBAs 0..nlbaVerify-1 only (0: the whole namespace).
+   *
+   * ```ts
+   * const nvme0n1 = new Namespace(nvme0, 1, 1 << 20); // verify the first 1 Mi LBAs only
+   * ```
+   */
   readonly nlbaVerify: number;
   #nsze = 0n;
   #lbaSize = 512;
@@ -141,7 +147,15 @@ export class Namespace {
     this.refresh();
   }
 
-  /** Re-read Identify Namespace (after a format). */
+  /**
+   * Re-read Identify Namespace (after a format).
+   *
+   * ```ts
+   * nvme0.format(1).waitdone(); // another LBA format, e.g. 4096-byte LBAs
+   * nvme0n1.refresh();
+   * console.log(nvme0n1.lbaSize);
+   * ```
+   */
   refresh(): void {
     using buf = new Buffer(4096, "identify namespace");
     this.ctrl.exec(0x06, { buf, len: 4096, nsid: this.nsid, cdw10: 0 });
@@ -161,23 +175,55 @@ export class Namespace {
     if (v.enabled && v.lbaSize !== this.#lbaSize) this.verifyEnable(true);
   }
 
-  /** Namespace size in LBAs (NSZE). */
+  /**
+   * Namespace size in LBAs (NSZE).
+   *
+   * ```ts
+   * const gib = nvme0n1.capacity * nvme0n1.lbaSize / 2 ** 30;
+   * nvme0n1.read(qpair, buf, nvme0n1.capacity - 1, 1).waitdone(); // the last LBA
+   * ```
+   */
   get capacity(): number {
     return Number(this.#nsze);
   }
-  /** Bytes per LBA (data). */
+  /**
+   * Bytes per LBA (data).
+   *
+   * ```ts
+   * const lbasPer4k = 4096 / nvme0n1.lbaSize; // 8 or 1
+   * ```
+   */
   get lbaSize(): number {
     return this.#lbaSize;
   }
-  /** Metadata bytes per LBA. */
+  /**
+   * Metadata bytes per LBA.
+   *
+   * ```ts
+   * if (nvme0n1.metadataSize) console.log(`${nvme0n1.metadataSize} bytes of metadata per LBA`);
+   * ```
+   */
   get metadataSize(): number {
     return this.#ms;
   }
-  /** Identify Namespace data as read at open/refresh. */
+  /**
+   * Identify Namespace data as read at open/refresh.
+   *
+   * ```ts
+   * const dlfeat = nvme0n1.identifyData[33] & 7; // 1: deallocated blocks read as zeros
+   * ```
+   */
   get identifyData(): Uint8Array {
     return this.#id;
   }
-  /** A field of Identify Namespace data (pynvme `id_data`), bytes begin..end. */
+  /**
+   * A field of Identify Namespace data (pynvme `id_data`), bytes begin..end.
+   *
+   * ```ts
+   * const nsze = nvme0n1.idData(7, 0); // Namespace Size
+   * const flbas = nvme0n1.idData(26); // Formatted LBA Size
+   * ```
+   */
   idData(
     end: number,
     begin?: number,
@@ -187,7 +233,13 @@ export class Namespace {
     this.ctrl.exec(0x06, { buf, len: 4096, nsid: this.nsid, cdw10: 0 });
     return buf.data(end, begin, type);
   }
-  /** I/O command name of `opcode`. */
+  /**
+   * I/O command name of `opcode`.
+   *
+   * ```ts
+   * nvme0n1.cmdname(0x09); // "Dataset Management"
+   * ```
+   */
   cmdname(opcode: number): string {
     return commandName(checkInt("opcode", opcode, 0, 0xff), false);
   }
@@ -289,7 +341,15 @@ export class Namespace {
     return qpair;
   }
 
-  /** Read (02h) `lbaCount` LBAs from `lba` into `buf`. */
+  /**
+   * Read (02h) `lbaCount` LBAs from `lba` into `buf`.
+   *
+   * ```ts
+   * nvme0n1.read(qpair, buf, 0, 8).waitdone();
+   * nvme0n1.read(qpair, buf, 8, 8, (cpl) => console.log(cpl.latencyUs)); // with a callback
+   * qpair.waitdone();
+   * ```
+   */
   read(
     qpair: Qpair,
     buf: Buffer,
@@ -300,7 +360,15 @@ export class Namespace {
     if (!buf) throw new ParameterError("read needs a buffer");
     return this.#lbaCmd(0x02, qpair, buf, lba, lbaCount, this.#opts(opts));
   }
-  /** Write (01h) `lbaCount` LBAs at `lba` from `buf`. */
+  /**
+   * Write (01h) `lbaCount` LBAs at `lba` from `buf`.
+   *
+   * ```ts
+   * buf.write("hello world");
+   * nvme0n1.write(qpair, buf, 0, 1).waitdone();
+   * nvme0n1.write(qpair, buf, 0, 1, { ioFlags: 0x4000 }).waitdone(); // FUA
+   * ```
+   */
   write(
     qpair: Qpair,
     buf: Buffer,
@@ -311,7 +379,13 @@ export class Namespace {
     if (!buf) throw new ParameterError("write needs a buffer");
     return this.#lbaCmd(0x01, qpair, buf, lba, lbaCount, this.#opts(opts));
   }
-  /** Compare (05h) `lbaCount` LBAs at `lba` with `buf`. */
+  /**
+   * Compare (05h) `lbaCount` LBAs at `lba` with `buf`.
+   *
+   * ```ts
+   * nvme0n1.compare(qpair, buf, 0, 8).waitdone(); // throws 02/85 Compare Failure on a mismatch
+   * ```
+   */
   compare(
     qpair: Qpair,
     buf: Buffer,
@@ -322,7 +396,14 @@ export class Namespace {
     if (!buf) throw new ParameterError("compare needs a buffer");
     return this.#lbaCmd(0x05, qpair, buf, lba, lbaCount, this.#opts(opts));
   }
-  /** Write Zeroes (08h). */
+  /**
+   * Write Zeroes (08h).
+   *
+   * ```ts
+   * nvme0n1.writeZeroes(qpair, 0, 256).waitdone();
+   * nvme0n1.writeZeroes(qpair, 0, 256, { ioFlags: 0x0200 }).waitdone(); // DEAC: deallocate too
+   * ```
+   */
   writeZeroes(
     qpair: Qpair,
     lba: number | bigint,
@@ -338,7 +419,14 @@ export class Namespace {
       this.#opts(opts),
     );
   }
-  /** Write Uncorrectable (04h). */
+  /**
+   * Write Uncorrectable (04h).
+   *
+   * ```ts
+   * nvme0n1.writeUncorrectable(qpair, 100, 1).waitdone();
+   * expectStatus("02/81", () => nvme0n1.read(qpair, buf, 100, 1).waitdone()); // Unrecovered Read Error
+   * ```
+   */
   writeUncorrectable(
     qpair: Qpair,
     lba: number | bigint,
@@ -354,7 +442,13 @@ export class Namespace {
       this.#opts(opts),
     );
   }
-  /** Verify (0Ch). */
+  /**
+   * Verify (0Ch).
+   *
+   * ```ts
+   * nvme0n1.verify(qpair, 0, 64).waitdone(); // the device checks the LBAs; no data moves
+   * ```
+   */
   verify(
     qpair: Qpair,
     lba: number | bigint,
@@ -370,7 +464,14 @@ export class Namespace {
       this.#opts(opts),
     );
   }
-  /** Flush (00h). */
+  /**
+   * Flush (00h).
+   *
+   * ```ts
+   * nvme0n1.write(qpair, buf, 0, 8).waitdone();
+   * nvme0n1.flush(qpair).waitdone(); // out of the volatile write cache
+   * ```
+   */
   flush(qpair: Qpair, cb?: CommandCallback): Qpair {
     const q = this.#queue(qpair);
     q.submit(CommandQueue.command(0x00, this.nsid).sqe, { cb });
@@ -379,6 +480,13 @@ export class Namespace {
   /**
    * Dataset Management (09h) with `rangeCount` ranges from `buf` (see
    * `Buffer.setDsmRange`); `attribute` 0x4 = deallocate.
+   *
+   * ```ts
+   * using ranges = new Buffer(4096);
+   * ranges.setDsmRange(0, 0, 256); // LBA 0, 256 LBAs
+   * ranges.setDsmRange(1, 4096, 8);
+   * nvme0n1.dsm(qpair, ranges, 2).waitdone(); // trim both
+   * ```
    */
   dsm(
     qpair: Qpair,
@@ -410,6 +518,10 @@ export class Namespace {
   }
   /**
    * Copy (19h): copy the source `ranges` (format 0 descriptors) to `dest`.
+   *
+   * ```ts
+   * nvme0n1.copy(qpair, 1000, [{ lba: 0, count: 8 }, { lba: 64, count: 8 }]).waitdone();
+   * ```
    */
   copy(
     qpair: Qpair,
@@ -460,6 +572,11 @@ export class Namespace {
   /**
    * Zone Management Send (79h): `action` 1 close, 2 finish, 3 open, 4 reset,
    * 5 offline, 0x10 set zone descriptor extension; `all` selects every zone.
+   *
+   * ```ts
+   * // on "qemu:zoned=4M"
+   * nvme0n1.zoneMgmtSend(qpair, 0, 4, true).waitdone(); // reset every zone
+   * ```
    */
   zoneMgmtSend(
     qpair: Qpair,
@@ -486,6 +603,12 @@ export class Namespace {
   /**
    * Zone Management Receive (7Ah) into `buf`: `zra` 0 report zones, 1 extended
    * report; `zrasf` filters by state (0 all); `partial` reports only what fits.
+   *
+   * ```ts
+   * using report = new Buffer(4096);
+   * nvme0n1.zoneMgmtRecv(qpair, report, 0).waitdone();
+   * const zones = report.u64(0); // number of zones reported
+   * ```
    */
   zoneMgmtRecv(
     qpair: Qpair,
@@ -521,6 +644,11 @@ export class Namespace {
   /**
    * Zone Append (7Dh) of `lbaCount` LBAs to the zone starting at `zslba`; the
    * completion's DW0/DW1 hold the LBA the data went to.
+   *
+   * ```ts
+   * let at = 0n;
+   * nvme0n1.zoneAppend(qpair, buf, 0, 8, (cpl) => at = BigInt(cpl.cdw0) | BigInt(cpl.dw1) << 32n).waitdone();
+   * ```
    */
   zoneAppend(
     qpair: Qpair,
@@ -536,6 +664,13 @@ export class Namespace {
   /**
    * Any I/O command (pynvme `send_cmd`): `opcode` is the whole low word of CDW0
    * (FUSE and PSDT settable); NSID defaults to this namespace.
+   *
+   * ```ts
+   * // a fused Compare and Write: compare first (FUSE 01b), write second (FUSE 10b)
+   * nvme0n1.sendCmd(0x05 | 1 << 8, qpair, { buf, cdw10: 0, cdw12: 0 });
+   * nvme0n1.sendCmd(0x01 | 2 << 8, qpair, { buf: wbuf, cdw10: 0, cdw12: 0 });
+   * qpair.waitdone(2);
+   * ```
    */
   sendCmd(opcode: number, qpair: Qpair, f: RawIoCommand = {}): Qpair {
     const q = this.#queue(qpair);
@@ -703,6 +838,12 @@ export class Namespace {
   /**
    * Close the namespace object (no device resources are held); verification
    * turned on through it is turned off when no command uses it.
+   *
+   * ```ts
+   * const nvme0n1 = new Namespace(nvme0, 1);
+   * nvme0n1.verifyEnable();
+   * nvme0n1.close(); // or `using nvme0n1 = ...`
+   * ```
    */
   close(): void {
     if (this.#closed) return;

@@ -74,15 +74,34 @@ export class Pcie {
     unwrap(lib.nvme_pcie_info(this.handle, o, 6));
     return [...o];
   }
-  /** Process id of the embedded device's QEMU (0 for real hardware). */
+  /**
+   * Process id of the embedded device's QEMU (0 for real hardware).
+   *
+   * ```ts
+   * console.log(`QEMU runs as pid ${nvme0.pcie.qemuPid}`);
+   * ```
+   */
   get qemuPid(): number {
     return Number(this.#info()[0]);
   }
-  /** MSI-X vectors the function offers. */
+  /**
+   * MSI-X vectors the function offers.
+   *
+   * ```ts
+   * const lastIv = nvme0.pcie.msixVectors - 1;
+   * using q = new Qpair(nvme0, 16, 0, true, lastIv);
+   * ```
+   */
   get msixVectors(): number {
     return Number(this.#info()[2]);
   }
-  /** False once the device is gone (QEMU exited). */
+  /**
+   * False once the device is gone (QEMU exited).
+   *
+   * ```ts
+   * if (!nvme0.pcie.alive) console.log("the device is gone");
+   * ```
+   */
   get alive(): boolean {
     return this.#info()[5] === 1n;
   }
@@ -90,6 +109,11 @@ export class Pcie {
   /**
    * Read `size` (1, 2 or 4) bytes of config space at `offset` (0..0xfff,
    * naturally aligned; offsets from 0x100 are the extended config space).
+   *
+   * ```ts
+   * const ids = pcie.cfg(0, 4); // device id << 16 | vendor id
+   * const classCode = pcie.cfg(0x0b); // 0x01: mass storage
+   * ```
    */
   cfg(offset: number, size: 1 | 2 | 4 = 1): number {
     checkCfg(offset, size);
@@ -97,7 +121,14 @@ export class Pcie {
     unwrap(lib.nvme_pcie_cfg_read(this.handle, offset, size, v));
     return v[0];
   }
-  /** Write `size` (1, 2 or 4) bytes of config space at `offset` (0..0xfff, aligned). */
+  /**
+   * Write `size` (1, 2 or 4) bytes of config space at `offset` (0..0xfff, aligned).
+   *
+   * ```ts
+   * const cmd = pcie.cfg(0x04, 2);
+   * pcie.setCfg(0x04, cmd | 0x400, 2); // Interrupt Disable (INTx off)
+   * ```
+   */
   setCfg(offset: number, value: number, size: 1 | 2 | 4 = 1): void {
     checkCfg(offset, size);
     checkInt(
@@ -108,7 +139,13 @@ export class Pcie {
     );
     unwrap(lib.nvme_pcie_cfg_write(this.handle, offset, size, value));
   }
-  /** Little-endian value of `byteCount` (1..4) config bytes at `offset` (pynvme `register`). */
+  /**
+   * Little-endian value of `byteCount` (1..4) config bytes at `offset` (pynvme `register`).
+   *
+   * ```ts
+   * const vendorId = pcie.register(0, 2);
+   * ```
+   */
   register(offset: number, byteCount = 4): number {
     checkInt("byteCount", byteCount, 1, 4);
     checkInt("offset", offset, 0, 0x1000 - byteCount);
@@ -118,7 +155,14 @@ export class Pcie {
     }
     return v;
   }
-  /** Offset of standard capability `id` in config space, or undefined. */
+  /**
+   * Offset of standard capability `id` in config space, or undefined.
+   *
+   * ```ts
+   * const pm = pcie.capOffset(0x01); // Power Management
+   * const pcieCap = pcie.capOffset(0x10); // PCI Express
+   * ```
+   */
   capOffset(id: number): number | undefined {
     checkInt("capability id", id, 0, 0xff);
     if (!(this.cfg(0x06, 2) & 0x10)) return undefined;
@@ -138,6 +182,11 @@ export class Pcie {
    * ARI, 0x0010 SR-IOV) in the extended config space (from 0x100), or
    * undefined when the function has none. QEMU's NVMe model has extended
    * capabilities only with SR-IOV.
+   *
+   * ```ts
+   * const aer = pcie.extCapOffset(0x0001);
+   * if (aer !== undefined) console.log(`uncorrectable status 0x${pcie.cfg(aer + 4, 4).toString(16)}`);
+   * ```
    */
   extCapOffset(id: number): number | undefined {
     checkInt("extended capability id", id, 0, 0xffff);
@@ -162,6 +211,11 @@ export class Pcie {
    * (default) it is enabled again afterwards (BAR0, command register, the
    * MSI-X vectors routed before). Then call `nvme0.reset()`: queues created
    * before the FLR are closed, commands in flight complete as lost.
+   *
+   * ```ts
+   * nvme0.pcie.flr();
+   * nvme0.reset();
+   * ```
    */
   flr(enable = true): void {
     const exp = this.#cap(0x10, "PCI Express");
@@ -181,6 +235,11 @@ export class Pcie {
    * Power state from the PM capability's PMCSR bits 1:0 (pynvme
    * `power_state`): 0 = D0, 3 = D3hot (1, 2 = D1, D2). Setting writes those
    * bits and keeps the rest of PMCSR.
+   *
+   * ```ts
+   * pcie.powerState = 3; // D3hot
+   * pcie.powerState = 0; // back to D0
+   * ```
    */
   get powerState(): number {
     return this.cfg(this.#cap(0x01, "power management") + 4, 2) & 3;
@@ -199,6 +258,10 @@ export class Pcie {
    * 1:0; pynvme `aspm`): 0 disabled, 1 L0s, 2 L1, 3 L0s and L1. The bits are
    * read-only zero where the function does not implement ASPM control (as on
    * the embedded device).
+   *
+   * ```ts
+   * pcie.aspm = 2; // L1 only
+   * ```
    */
   get aspm(): number {
     return this.cfg(this.#cap(0x10, "PCI Express") + 0x10, 2) & 3;
@@ -214,6 +277,11 @@ export class Pcie {
    * `Pcie.reset`). On the embedded device this is QEMU's system reset (guest
    * RAM, the DMA memory, is kept). `rstFn` replaces the built-in reset (e.g. a
    * secondary bus reset through the upstream bridge). Then call `nvme0.reset()`.
+   *
+   * ```ts
+   * nvme0.pcie.reset();
+   * nvme0.reset();
+   * ```
    */
   reset(rstFn?: () => void): void {
     if (rstFn) {
@@ -230,6 +298,13 @@ export class Pcie {
    * completion on a CQ with interrupts enabled, while MSI-X is off (clear the
    * Enable bit of the MSI-X capability), INTMS bit 0 clear, until the CQ head
    * doorbell empties the CQ. The embedded device reports the IOAPIC line.
+   *
+   * ```ts
+   * nvme0n1.read(intxQpair, buf, 0, 1); // a queue created with iv 0 while MSI-X is off
+   * const end = Date.now() + 1000;
+   * while (!pcie.intxAsserted() && Date.now() < end) await new Promise((r) => setTimeout(r, 1));
+   * intxQpair.waitdone();
+   * ```
    */
   intxAsserted(): boolean {
     const v = new Uint32Array(1);
@@ -242,15 +317,38 @@ export class Pcie {
     unwrap(lib.nvme_pcie_state(this.handle, o, 4));
     return o;
   }
-  /** True while MSI-X is enabled with the driver's vectors routed (false: INTx mode or after a reset before `enable()`). */
+  /**
+   * True while MSI-X is enabled with the driver's vectors routed (false: INTx mode or after a reset before `enable()`).
+   *
+   * ```ts
+   * nvme0.pcie.flr(false); // no re-enable
+   * nvme0.pcie.msixEnabled; // false
+   * nvme0.pcie.enable();
+   * ```
+   */
   get msixEnabled(): boolean {
     return this.#state()[2] > 0;
   }
-  /** True between `Subsystem.powerOff()` and `powerOn()` (embedded device). */
+  /**
+   * True between `Subsystem.powerOff()` and `powerOn()` (embedded device).
+   *
+   * ```ts
+   * new Subsystem(nvme0).powerOff();
+   * nvme0.pcie.poweredOff; // true: every access fails with DeviceGoneError
+   * ```
+   */
   get poweredOff(): boolean {
     return this.#state()[0] === 1;
   }
-  /** Resets of the function so far (FLR, hot reset, power cycle). */
+  /**
+   * Resets of the function so far (FLR, hot reset, power cycle).
+   *
+   * ```ts
+   * const before = pcie.resetCount;
+   * pcie.flr();
+   * pcie.resetCount - before; // 1
+   * ```
+   */
   get resetCount(): number {
     return this.#state()[1];
   }
@@ -276,6 +374,14 @@ export class Pcie {
    * Send a QMP command to the embedded device's QEMU, e.g.
    * `qmp("qom-set", {path: "/machine/peripheral/nvme0", property: "smart_critical_warning", value: 1})`.
    * Returns the "return" member; throws on an "error" reply.
+   *
+   * ```ts
+   * nvme0.pcie.qmp("qom-set", {
+   *   path: "/machine/peripheral/nvme0",
+   *   property: "smart_critical_warning",
+   *   value: 1,
+   * }); // a SMART critical warning and its AER
+   * ```
    */
   qmp(command: string, args?: Record<string, unknown>): unknown {
     if (this.dut.kind !== "qemu") {
@@ -299,12 +405,28 @@ export class Pcie {
     return reply.return;
   }
 
-  /** Reprogram BAR0 and the command register (after an FLR). */
+  /**
+   * Reprogram BAR0 and the command register (after an FLR).
+   *
+   * ```ts
+   * pcie.flr(false); // inspect the function as the FLR left it ...
+   * pcie.enable(); // ... then make it usable again
+   * nvme0.reset();
+   * ```
+   */
   enable(): void {
     unwrap(lib.nvme_pcie_enable(this.handle));
   }
 
-  /** Stop the device (closes the controller on it first). */
+  /**
+   * Stop the device (closes the controller on it first).
+   *
+   * ```ts
+   * const pcie = new Pcie("qemu");
+   * using nvme0 = new Controller(pcie);
+   * pcie.close(); // nvme0 is closed too
+   * ```
+   */
   close(): void {
     if (!this.#h) return;
     this.controller?.close();
@@ -317,7 +439,13 @@ export class Pcie {
   [Symbol.dispose](): void {
     this.close();
   }
-  /** Every device open in this process. */
+  /**
+   * Every device open in this process.
+   *
+   * ```ts
+   * console.log(Pcie.open.map((p) => p.dut.name));
+   * ```
+   */
   static get open(): readonly Pcie[] {
     return [...open];
   }

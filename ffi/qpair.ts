@@ -162,28 +162,70 @@ export class Qpair {
   unclaim(): void {
     this.#owner = undefined;
   }
-  /** True after delete()/close() or a controller reset. */
+  /**
+   * True after delete()/close() or a controller reset.
+   *
+   * ```ts
+   * nvme0.reset();
+   * qpair.closed; // true: create a new Qpair
+   * ```
+   */
   get closed(): boolean {
     return !this.#q;
   }
-  /** Commands in flight. */
+  /**
+   * Commands in flight.
+   *
+   * ```ts
+   * nvme0n1.read(qpair, buf, 0, 8);
+   * qpair.outstanding; // 1
+   * qpair.waitdone();
+   * ```
+   */
   get outstanding(): number {
     return this.queue.outstanding;
   }
-  /** CID of the latest completion. */
+  /**
+   * CID of the latest completion.
+   *
+   * ```ts
+   * nvme0n1.read(qpair, buf, 0, 1).waitdone();
+   * console.log(`cid ${qpair.latestCid}, ${qpair.latestLatency} µs`);
+   * ```
+   */
   get latestCid(): number {
     return this.queue.latest?.cid ?? 0;
   }
-  /** Latency of the latest completion in µs. */
+  /**
+   * Latency of the latest completion in µs.
+   *
+   * ```ts
+   * nvme0n1.flush(qpair).waitdone();
+   * if (qpair.latestLatency > 10_000) console.log("slow flush");
+   * ```
+   */
   get latestLatency(): number {
     return this.queue.latest?.latencyUs ?? 0;
   }
 
-  /** Wait for `expected` completions; returns CDW0 of the latest. */
+  /**
+   * Wait for `expected` completions; returns CDW0 of the latest.
+   *
+   * ```ts
+   * for (let i = 0; i < 8; i++) nvme0n1.read(qpair, buf, i * 8, 8);
+   * qpair.waitdone(8); // all eight; callbacks run here
+   * ```
+   */
   waitdone(expected = 1): number {
     return this.queue.waitdone(expected);
   }
-  /** {@link Qpair.waitdone} without blocking the event loop. */
+  /**
+   * {@link Qpair.waitdone} without blocking the event loop.
+   *
+   * ```ts
+   * await nvme0n1.write(qpair, buf, 0, 8).waitdoneAsync();
+   * ```
+   */
   async waitdoneAsync(expected = 1): Promise<number> {
     // async: a closed qpair rejects the promise instead of throwing at the call
     return await this.queue.waitdoneAsync(expected);
@@ -192,11 +234,21 @@ export class Qpair {
   /**
    * The last `count` commands of this queue (0: all kept, up to 2048), newest
    * first, decoded (pynvme `cmdlog`). Still readable after delete().
+   *
+   * ```ts
+   * const failed = qpair.cmdlog().filter((e) => e.status && e.status !== "00/00");
+   * ```
    */
   cmdlog(count = 0): CmdlogEntry[] {
     return this.#log().entries(checkInt("count", count, 0, 1 << 20));
   }
-  /** {@link Qpair.cmdlog} as text, one command per line, newest first. */
+  /**
+   * {@link Qpair.cmdlog} as text, one command per line, newest first.
+   *
+   * ```ts
+   * console.log(qpair.cmdlogText(5));
+   * ```
+   */
   cmdlogText(count = 0): string {
     return this.#log().text(checkInt("count", count, 0, 1 << 20));
   }
@@ -205,23 +257,56 @@ export class Qpair {
     return this.#lastLog;
   }
 
-  /** Clear this queue's interrupt indication. */
+  /**
+   * Clear this queue's interrupt indication.
+   *
+   * ```ts
+   * qpair.msixClear();
+   * nvme0n1.read(qpair, buf, 0, 1).waitdone();
+   * qpair.msixIsSet(); // true: the completion interrupted
+   * ```
+   */
   msixClear(): void {
     this.queue;
     this.ctrl.pcie.irqWords[this.iv] = 0;
   }
-  /** True once the queue's interrupt vector fired since msixClear(). */
+  /**
+   * True once the queue's interrupt vector fired since msixClear().
+   *
+   * ```ts
+   * qpair.msixClear();
+   * nvme0n1.write(qpair, buf, 0, 1).waitdone();
+   * if (!qpair.msixIsSet()) throw new Error("no interrupt");
+   * ```
+   */
   msixIsSet(): boolean {
     this.queue;
     lib.nvme_ctrl_flush_doorbells(this.ctrl.ctrlHandle);
     return this.ctrl.pcie.irqWords[this.iv] !== 0;
   }
-  /** Mask the queue's MSI-X vector (the device holds the interrupt pending). */
+  /**
+   * Mask the queue's MSI-X vector (the device holds the interrupt pending).
+   *
+   * ```ts
+   * qpair.msixClear();
+   * qpair.msixMask();
+   * nvme0n1.read(qpair, buf, 0, 1).waitdone(); // IO queues are polled: it completes
+   * qpair.msixIsSet(); // false while masked
+   * qpair.msixUnmask(); // the pending interrupt is delivered now
+   * ```
+   */
   msixMask(): void {
     this.queue;
     this.ctrl.pcie.maskVector(this.iv, true);
   }
-  /** Unmask the queue's MSI-X vector (a pending interrupt is delivered). */
+  /**
+   * Unmask the queue's MSI-X vector (a pending interrupt is delivered).
+   *
+   * ```ts
+   * qpair.msixUnmask();
+   * qpair.msixIsSet(); // true if a completion came while masked
+   * ```
+   */
   msixUnmask(): void {
     this.queue;
     this.ctrl.pcie.maskVector(this.iv, false);
@@ -244,6 +329,12 @@ export class Qpair {
   /**
    * Delete the queues on the device (Delete I/O SQ, then CQ) and free them.
    * Commands still in flight complete as "lost". Idempotent.
+   *
+   * ```ts
+   * const qpair = new Qpair(nvme0, 64);
+   * // ...
+   * qpair.delete(); // or `using qpair = ...`
+   * ```
    */
   delete(): void {
     if (!this.#q) return;

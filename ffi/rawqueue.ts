@@ -213,7 +213,14 @@ export class IoCQ extends RawQueue {
     });
   }
 
-  /** Entry `i` as the device wrote it. */
+  /**
+   * Entry `i` as the device wrote it.
+   *
+   * ```ts
+   * const e = cq.get(0);
+   * console.log(e.p, e.cid, e.sqhd); // phase tag, CID, SQ head
+   * ```
+   */
   get(i: number): RawCqe {
     this.check();
     checkInt("index", i, 0, this.qsize - 1);
@@ -234,7 +241,14 @@ export class IoCQ extends RawQueue {
     };
   }
 
-  /** Write the CQ head doorbell (any value: invalid ones included). */
+  /**
+   * Write the CQ head doorbell (any value: invalid ones included).
+   *
+   * ```ts
+   * cq.head = 1; // entry 0 consumed
+   * cq.head = cq.qsize; // an invalid value: the device reports an AER
+   * ```
+   */
   set head(v: number) {
     this.check();
     this.ctrl.setReg32(this.doorbell(true), checkInt("head", v, 0, 0xffffffff));
@@ -243,6 +257,12 @@ export class IoCQ extends RawQueue {
   /**
    * Wait until entry `i` has phase tag `phase` (a new completion) or `ms`
    * passes; returns the entry or undefined.
+   *
+   * ```ts
+   * sq.tail = 1;
+   * const e = cq.waitEntry(0, 1, 1000);
+   * if (!e) throw new Error("no completion within 1 s");
+   * ```
    */
   waitEntry(i: number, phase: number, ms = 2000): RawCqe | undefined {
     const end = Date.now() + ms;
@@ -254,7 +274,14 @@ export class IoCQ extends RawQueue {
     }
   }
 
-  /** Delete I/O Completion Queue (04h); throws on a non-zero status. */
+  /**
+   * Delete I/O Completion Queue (04h); throws on a non-zero status.
+   *
+   * ```ts
+   * sq.delete(); // its SQs first
+   * cq.delete();
+   * ```
+   */
   delete(): void {
     this.remove(0x04);
   }
@@ -305,7 +332,15 @@ export class IoSQ extends RawQueue {
     });
   }
 
-  /** Write entry `i` (16 dwords, see {@link sqe}). */
+  /**
+   * Write entry `i` (16 dwords, see {@link sqe}).
+   *
+   * ```ts
+   * sq.set(0, sqe({ opc: 0x00, cid: 1, nsid: 1 })); // flush
+   * sq.set(1, sqe({ opc: 0x02, cid: 2, nsid: 1, prp1: buf.iova }));
+   * sq.tail = 2;
+   * ```
+   */
   set(i: number, cmd: Uint32Array | number[]): void {
     this.check();
     checkInt("index", i, 0, this.qsize - 1);
@@ -315,7 +350,13 @@ export class IoSQ extends RawQueue {
     for (let k = 0; k < 16; k++) dv.setUint32(at + k * 4, cmd[k] >>> 0, true);
   }
 
-  /** Write the SQ tail doorbell (any value: invalid ones included). */
+  /**
+   * Write the SQ tail doorbell (any value: invalid ones included).
+   *
+   * ```ts
+   * sq.tail = 1; // submit entry 0
+   * ```
+   */
   set tail(v: number) {
     this.check();
     this.ctrl.setReg32(
@@ -324,7 +365,14 @@ export class IoSQ extends RawQueue {
     );
   }
 
-  /** Delete I/O Submission Queue (00h); throws on a non-zero status. */
+  /**
+   * Delete I/O Submission Queue (00h); throws on a non-zero status.
+   *
+   * ```ts
+   * sq.delete();
+   * cq.delete();
+   * ```
+   */
   delete(): void {
     this.remove(0x00);
   }

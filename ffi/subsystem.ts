@@ -71,6 +71,11 @@ export class Subsystem {
    * wait until CSTS.SHST reads 10b (shutdown complete), within RTD3E
    * (Identify Controller) or 10 s when the controller reports none.
    * @returns the milliseconds it took
+   *
+   * ```ts
+   * const ms = new Subsystem(nvme0).shutdownNotify();
+   * nvme0.reset(); // commands again
+   * ```
    */
   shutdownNotify(abrupt = false): number {
     const nvme = this.nvme;
@@ -109,6 +114,13 @@ export class Subsystem {
    * NVM subsystem reset (write "NVMe" to NSSR), then enable the function
    * again; call `nvme0.reset()` afterwards. Throws without touching the
    * device when CAP.NSSRS = 0 (the embedded device's case).
+   *
+   * ```ts
+   * if ((nvme0.cap >> 36n) & 1n) {
+   *   subsystem.reset();
+   *   nvme0.reset();
+   * }
+   * ```
    */
   reset(): void {
     const nvme = this.nvme;
@@ -127,6 +139,13 @@ export class Subsystem {
    * Cut the power: on the embedded device QEMU is killed (SIGKILL, a dirty
    * power loss: writes completed before are on the image, nothing else is
    * flushed); with a `poweroff` callback that is called instead.
+   *
+   * ```ts
+   * subsystem.powerOff(); // a dirty power loss, IO in flight or not
+   * subsystem.powerOn();
+   * nvme0.reset();
+   * console.log(nvme0.smartLog().unsafeShutdowns);
+   * ```
    */
   powerOff(): void {
     const pcie = this.nvme.pcie;
@@ -142,6 +161,13 @@ export class Subsystem {
    * arguments on the same images and DMA memory, its function enabled; with a
    * `poweron` callback that is called, then the function is enabled. Call
    * `nvme0.reset()` afterwards.
+   *
+   * ```ts
+   * subsystem.powerOff();
+   * await new Promise((r) => setTimeout(r, 2000)); // off for 2 s
+   * subsystem.powerOn();
+   * nvme0.reset();
+   * ```
    */
   powerOn(): void {
     const pcie = this.nvme.pcie;
@@ -153,7 +179,14 @@ export class Subsystem {
     unwrap(lib.nvme_pcie_power(pcie.handle, 1), "power on");
   }
 
-  /** `powerOff()`, wait `seconds` (default 0), `powerOn()` (pynvme `power_cycle`). */
+  /**
+   * `powerOff()`, wait `seconds` (default 0), `powerOn()` (pynvme `power_cycle`).
+   *
+   * ```ts
+   * subsystem.powerCycle(1);
+   * nvme0.reset();
+   * ```
+   */
   powerCycle(seconds = 0): void {
     checkInt("seconds", seconds, 0, 3600);
     this.powerOff();
@@ -161,7 +194,13 @@ export class Subsystem {
     this.powerOn();
   }
 
-  /** True while powered off by `powerOff()` (embedded device). */
+  /**
+   * True while powered off by `powerOff()` (embedded device).
+   *
+   * ```ts
+   * if (subsystem.poweredOff) subsystem.powerOn();
+   * ```
+   */
   get poweredOff(): boolean {
     return this.nvme.pcie.poweredOff;
   }
