@@ -475,7 +475,7 @@ function percentilesPanel(runs: readonly IoWorkerRun[]): Panel {
             : PALETTE.purple,
           itemStyle: { borderRadius: [3, 3, 0, 0] },
           label: {
-            show: true,
+            show: n === 1, // side by side, the values would overlap
             position: "top",
             fontSize: 11,
             color: "#1d2330",
@@ -497,7 +497,9 @@ function histogramPanel(runs: readonly IoWorkerRun[]): Panel {
   return {
     title: "Latency histogram",
     subtitle: with_.length
-      ? "IOs per latency bin (log scale), and the cumulative share"
+      ? n > 1
+        ? "IOs per latency bin (log scale), per worker"
+        : "IOs per latency bin (log scale), and the cumulative share"
       : undefined,
     build(plot, outer) {
       if (!with_.length) {
@@ -529,11 +531,12 @@ function histogramPanel(runs: readonly IoWorkerRun[]): Panel {
           barCategoryGap: "12%",
           color: n > 1 ? SERIES_COLORS[i % SERIES_COLORS.length] : PALETTE.teal,
         });
+        if (n > 1) return; // one cumulative line per run would crowd the chart
         const total = counts.reduce((a, b) => a + b, 0);
         let acc = 0;
         series.push({
           type: "line",
-          name: n > 1 ? `${name} cumulative %` : "cumulative %",
+          name: "cumulative %",
           yAxisIndex: 1,
           data: counts.map((c) => +(100 * (acc += c) / total).toFixed(3)),
           symbol: "none",
@@ -541,7 +544,7 @@ function histogramPanel(runs: readonly IoWorkerRun[]): Panel {
           lineStyle: { width: 2 },
           color: n > 1 ? SERIES_COLORS[i % SERIES_COLORS.length] : PALETTE.red,
         });
-        names.push(n > 1 ? `${name} cumulative %` : "cumulative %");
+        names.push("cumulative %");
       });
       return {
         grid: [gridAt(plot)],
@@ -555,7 +558,7 @@ function histogramPanel(runs: readonly IoWorkerRun[]): Panel {
         })],
         yAxis: [
           valueAxis({ type: "log", name: "IOs", min: 1, ...yName }),
-          axisStyle({
+          ...(n > 1 ? [] : [axisStyle({
             type: "value",
             name: "cumulative %",
             ...yName,
@@ -565,7 +568,7 @@ function histogramPanel(runs: readonly IoWorkerRun[]): Panel {
             max: 100,
             position: "right",
             splitLine: { show: false },
-          }),
+          })]),
         ],
         series,
         legend: [legendAbove(plot, outer, names)],
@@ -627,7 +630,17 @@ function opcodesPanel(runs: readonly IoWorkerRun[]): Panel {
       const names = runs.map((r, i) => label(r, i, n));
       return {
         grid: [gridAt(plot)],
-        xAxis: [axisStyle({ type: "category", data: names })],
+        xAxis: [axisStyle({
+          type: "category",
+          data: names,
+          axisLabel: {
+            color: "#3b4352",
+            fontSize: 11,
+            interval: 0,
+            width: plot.w / n - 8,
+            overflow: "break",
+          },
+        })],
         yAxis: [valueAxis({ name: "IOs", min: 0, ...yName })],
         series: ops.map((op) => ({
           type: "bar",
