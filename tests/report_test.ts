@@ -287,7 +287,6 @@ Deno.test("ioworker report of a real run, rendered by headless Chromium: charts 
   const options: IoWorkerOptions = {
     ioSize: { 8: 70, 64: 25, 256: 5 },
     readPercentage: 70,
-    opPercentage: undefined,
     qdepth: 32,
     time: 4,
     outputIoPerSecond: true,
