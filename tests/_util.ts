@@ -47,3 +47,34 @@ export function drainThrottle(
   }
   assert.fail("the throttled device never slowed down");
 }
+
+const ROOT = new URL("..", import.meta.url).pathname;
+
+/**
+ * Run `examples/<example>` on the embedded device as a child process, the way
+ * a user runs it; assert it exits 0 and return its stdout + stderr.
+ */
+export async function runExample(
+  example: string,
+  ...args: string[]
+): Promise<string> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-ffi",
+      "--allow-env",
+      "--allow-read",
+      `${ROOT}examples/${example}`,
+      "--dut",
+      "qemu",
+      ...args,
+    ],
+    env: { NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout) +
+    new TextDecoder().decode(out.stderr);
+  assert.equal(out.code, 0, `${example} exited with ${out.code}:\n${text}`);
+  return text;
+}

@@ -3,29 +3,9 @@
  * the way a user runs it).
  */
 import assert from "node:assert/strict";
+import { runExample } from "./_util.ts";
 
-const root = new URL("..", import.meta.url).pathname;
-
-async function run(example: string, ...args: string[]): Promise<string> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-ffi",
-      "--allow-env",
-      "--allow-read",
-      `${root}examples/${example}`,
-      "--dut",
-      "qemu",
-      ...args,
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = new TextDecoder().decode(out.stdout) +
-    new TextDecoder().decode(out.stderr);
-  assert.equal(out.code, 0, `${example} exited with ${out.code}:\n${text}`);
-  return text;
-}
+const run = runExample;
 
 Deno.test("examples/hello_world.ts", async () => {
   const out = await run("hello_world.ts");

@@ -3,30 +3,9 @@
  * processes the way a user runs them, with short run times.
  */
 import assert from "node:assert/strict";
+import { runExample } from "./_util.ts";
 
-const root = new URL("..", import.meta.url).pathname;
-
-async function run(example: string, ...args: string[]): Promise<string> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-ffi",
-      "--allow-env",
-      "--allow-read",
-      `${root}examples/${example}`,
-      "--dut",
-      "qemu",
-      ...args,
-    ],
-    env: { NO_COLOR: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = new TextDecoder().decode(out.stdout) +
-    new TextDecoder().decode(out.stderr);
-  assert.equal(out.code, 0, `${example} exited with ${out.code}:\n${text}`);
-  return text;
-}
+const run = runExample;
 
 Deno.test("examples/ioworker_multiple_queues.ts", async () => {
   const out = await run(
