@@ -25,6 +25,8 @@ export type { CommandCallback, QueueOwner } from "./ffi/cmdqueue.ts";
 export { type CmdlogEntry, formatEntry } from "./ffi/cmdlog.ts";
 export { Completion } from "./ffi/completion.ts";
 export {
+  AdminCommands,
+  AdminLogs,
   type AdminOptions,
   Controller,
   type FeatureOptions,

@@ -195,8 +195,9 @@ export class CommandQueue {
       throw new ParameterError(`a ${len}-byte transfer needs a buffer`);
     }
     const tag = this.#tag = (this.#tag + 1) >>> 0 || 1;
-    const deadline = Date.now() + this.#guardMs();
-    for (;;) {
+    let cid = -1;
+    let locked = "";
+    const attempt = (): boolean => {
       const rc = o.meta
         ? lib.nvme_sq_submit_meta(
           this.#sq,
@@ -222,33 +223,63 @@ export class CommandQueue {
           o.flags ?? 0,
         );
       if (rc >= 0) {
-        this.#pending.set(tag, {
-          opcode: sqe[0],
-          cb: o.cb,
-          detail: o.detail,
-          aer: o.aer,
-          buf: o.buf,
-          meta: o.meta,
-        });
-        if (o.aer) this.#aers++;
-        this.#owner.scheduleFlush();
-        return rc;
+        cid = rc;
+        return true;
       }
       if (rc !== EAGAIN) {
         unwrap(rc, `${this.label}: ${this.#name(sqe[0])}`);
       }
       // queue full, or LBAs locked by a command in flight (data verification): make room
-      const locked = this.#pending.size < this.depth - 1 ? lastError() : "";
-      if (this.process() === 0) {
-        if (Date.now() > deadline) {
-          throw new NvmeError(
-            locked
-              ? `${this.label}: ${locked}; nothing completed within ${this.#guardMs()} ms`
-              : `${this.label} is full (${this.depth} entries) and nothing completed within ${this.#guardMs()} ms`,
-          );
-        }
-        lib.nvme_cq_poll_wait(this.#cq, 1000);
+      locked = this.#pending.size < this.depth - 1 ? lastError() : "";
+      return false;
+    };
+    if (!attempt()) {
+      this.#wait(
+        attempt,
+        () =>
+          locked
+            ? `${this.label}: ${locked}; nothing completed within ${this.#guardMs()} ms`
+            : `${this.label} is full (${this.depth} entries) and nothing completed within ${this.#guardMs()} ms`,
+      );
+    }
+    this.#pending.set(tag, {
+      opcode: sqe[0],
+      cb: o.cb,
+      detail: o.detail,
+      aer: o.aer,
+      buf: o.buf,
+      meta: o.meta,
+    });
+    if (o.aer) this.#aers++;
+    this.#owner.scheduleFlush();
+    return cid;
+  }
+
+  /**
+   * The one wait loop of the queue: reap completions until `done()`; each
+   * time nothing completed, give up with `giveUp()` past the guard deadline,
+   * else yield so that the caller blocks on the completion queue (synchronously
+   * or not). `each` runs before every reap.
+   */
+  *#polls(
+    done: () => boolean,
+    giveUp: () => string,
+    each?: () => void,
+  ): Generator<void> {
+    const deadline = Date.now() + this.#guardMs();
+    while (!done()) {
+      each?.();
+      if (this.process() === 0 && !done()) {
+        if (Date.now() > deadline) throw new NvmeError(giveUp());
+        yield;
       }
+    }
+  }
+
+  /** {@link CommandQueue.#polls}, blocking in C between reaps. */
+  #wait(done: () => boolean, giveUp: () => string, each?: () => void): void {
+    for (const _ of this.#polls(done, giveUp, each)) {
+      lib.nvme_cq_poll_wait(this.#cq, 1000);
     }
   }
 
@@ -267,17 +298,12 @@ export class CommandQueue {
     const tag = this.#tag;
     const p = this.#pending.get(tag)!;
     p.internal = (c) => got = c;
-    const deadline = Date.now() + this.#guardMs();
-    while (!got) {
-      if (this.process() === 0 && !got) {
-        if (Date.now() > deadline) {
-          throw new NvmeError(`${this.label}: cid ${cid} never completed`);
-        }
-        lib.nvme_cq_poll_wait(this.#cq, 1000);
-      }
-    }
-    if (!allowError && !got.ok) throw this.#statusError(got, p);
-    return got;
+    this.#wait(
+      () => got !== undefined,
+      () => `${this.label}: cid ${cid} never completed`,
+    );
+    if (!allowError && !got!.ok) throw this.#statusError(got!, p);
+    return got!;
   }
 
   /**
@@ -436,39 +462,33 @@ export class CommandQueue {
    */
   waitdone(expected = 1): number {
     this.#checkWait(expected);
-    const deadline = Date.now() + this.#guardMs();
-    while (this.#done < expected) {
-      this.#stuck(expected);
-      if (this.process() === 0 && this.#done < expected) {
-        if (Date.now() > deadline) {
-          throw new NvmeError(
-            `${this.label}: waitdone(${expected}) gave up after ${this.#guardMs()} ms`,
-          );
-        }
-        lib.nvme_cq_poll_wait(this.#cq, 1000);
-      }
-    }
+    this.#wait(
+      () => this.#done >= expected,
+      () => this.#gaveUp(expected),
+      () => this.#stuck(expected),
+    );
     return this.#take(expected);
   }
 
   /** {@link CommandQueue.waitdone} that lets the event loop run while waiting. */
   async waitdoneAsync(expected = 1): Promise<number> {
     this.#checkWait(expected);
-    const deadline = Date.now() + this.#guardMs();
-    while (this.#done < expected) {
-      this.#stuck(expected);
-      if (this.process() === 0 && this.#done < expected) {
-        if (Date.now() > deadline) {
-          throw new NvmeError(
-            `${this.label}: waitdone(${expected}) gave up after ${this.#guardMs()} ms`,
-          );
-        }
-        const { cq } = this.handles;
-        unwrap(await lib.nvme_cq_poll_wait_nb(cq, 2000), this.label);
-        this.#check();
-      }
+    for (
+      const _ of this.#polls(
+        () => this.#done >= expected,
+        () => this.#gaveUp(expected),
+        () => this.#stuck(expected),
+      )
+    ) {
+      const { cq } = this.handles;
+      unwrap(await lib.nvme_cq_poll_wait_nb(cq, 2000), this.label);
+      this.#check();
     }
     return this.#take(expected);
+  }
+
+  #gaveUp(expected: number): string {
+    return `${this.label}: waitdone(${expected}) gave up after ${this.#guardMs()} ms`;
   }
 
   /**

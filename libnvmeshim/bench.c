@@ -76,15 +76,7 @@ int nvme_bench_loop(uint32_t sqh, uint32_t cqh, uint32_t mode, uint32_t nsid, ui
 			k++;
 		}
 		/* one exchange: CQ head of what was reaped, SQ tail of what was posted */
-		if (cq->head != cq->phead) {
-			w[nw++] = (struct nvme_reg_write){ nvme_cq_db(c, cq->qid), cq->head };
-			cq->phead = cq->head;
-		}
-		if (sq->tail != sq->ptail) {
-			nvme_wmb();
-			w[nw++] = (struct nvme_reg_write){ nvme_sq_db(c, sq->qid), sq->tail };
-			sq->ptail = sq->tail;
-		}
+		nw = nvme_q_doorbells(sq, cq, false, w);
 		if (nw && (r = c->t->ops->bar_write_batch(c->t, w, nw)))
 			break;
 		/* reap by phase tag */
@@ -119,12 +111,8 @@ int nvme_bench_loop(uint32_t sqh, uint32_t cqh, uint32_t mode, uint32_t nsid, ui
 	out[1] = nvme_now_ns() - t0;
 	out[2] = errors;
 	/* the CQ head of the last completions */
-	if (!r && cq->head != cq->phead) {
-		struct nvme_reg_write w = { nvme_cq_db(c, cq->qid), cq->head };
-
-		cq->phead = cq->head;
-		r = c->t->ops->bar_write_batch(c->t, &w, 1);
-	}
+	if (!r)
+		r = nvme_q_ring(NULL, cq);
 	nvme_dma_free(buf, 4096);
 out:
 	__atomic_store_n(&cq->priv, 0, __ATOMIC_RELEASE);

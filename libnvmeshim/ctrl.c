@@ -56,10 +56,8 @@ void nvme_ctrl_free(struct nvme_ctrl *c)
 				nvme_sq_free(c->sqs[q]);
 	if (c->cqs)
 		for (uint32_t q = 0; q <= c->max_qid_used; q++)
-			if (c->cqs[q]) {
-				c->cqs[q]->nsq = 0;
-				nvme_cq_free(c->cqs[q]);
-			}
+			if (c->cqs[q])
+				nvme_cq_release(c->cqs[q]);
 	nvme_verify_ctrl_fini(c); /* after the queues: no command holds a table now */
 	free(c->sqs);
 	free(c->cqs);
@@ -76,19 +74,8 @@ int nvme_ctrl_flush(struct nvme_ctrl *c)
 		return 0;
 	pthread_mutex_lock(&c->lock);
 	for (uint32_t q = 0; q <= c->max_qid_used; q++) {
-		struct nvme_sq *sq = c->sqs[q];
-
-		struct nvme_cq *cq = c->cqs[q];
-
 		/* queues driven by an ioworker thread are rung by that thread */
-		if (cq && !__atomic_load_n(&cq->priv, __ATOMIC_ACQUIRE) && cq->head != cq->phead) {
-			w[n++] = (struct nvme_reg_write){ nvme_cq_db(c, cq->qid), cq->head };
-			cq->phead = cq->head;
-		}
-		if (sq && !__atomic_load_n(&sq->priv, __ATOMIC_ACQUIRE) && sq->tail != sq->ptail) {
-			w[n++] = (struct nvme_reg_write){ nvme_sq_db(c, sq->qid), sq->tail };
-			sq->ptail = sq->tail;
-		}
+		n += nvme_q_doorbells(c->sqs[q], c->cqs[q], true, w + n);
 		if (n >= ARRAY_SIZE(w) - 1) {
 			r = c->t->ops->bar_write_batch(c->t, w, n);
 			n = 0;

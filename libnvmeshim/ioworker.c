@@ -17,6 +17,7 @@
 #include "dma.h"
 #include "handle.h"
 #include "ioworker.h"
+#include "nvme_opcodes.h"
 #include "queue.h"
 #include "util.h"
 
@@ -250,7 +251,7 @@ void iow_gen_next(struct iow_gen *g, struct iow_io *io)
 	bool random;
 
 	io->opcode = g->op_slot[iow_rng_below(&g->rng, 100)];
-	if (io->opcode == 0x00) { /* flush: no LBA range, the sequence does not move */
+	if (io->opcode == NVME_IO_FLUSH) { /* no LBA range, the sequence does not move */
 		io->slba = 0;
 		io->nlb = 0;
 		return;
@@ -459,7 +460,7 @@ static int submit_one(struct iow *w, const struct iow_io *io, uint64_t now)
 
 	sqe[0] = io->opcode;
 	put32(sqe + 4, w->a->nsid);
-	if (io->opcode == 0x09) { /* Dataset Management, one range, deallocate */
+	if (io->opcode == NVME_IO_DSM) { /* one range, deallocate */
 		uint8_t *range = w->dsm->vaddr + (uint64_t)i * 16;
 
 		put32(range, 0);
@@ -469,7 +470,7 @@ static int submit_one(struct iow *w, const struct iow_io *io, uint64_t now)
 		buf = w->dsm;
 		off = (uint64_t)i * 16;
 		len = 16;
-	} else if (io->opcode != 0x00) {
+	} else if (io->opcode != NVME_IO_FLUSH) {
 		unsigned dir = iow_data_dir(io->opcode);
 
 		put64(sqe + 40, io->slba);
@@ -507,17 +508,9 @@ static int submit_one(struct iow *w, const struct iow_io *io, uint64_t now)
 
 static const char *opname(uint8_t opc)
 {
-	switch (opc) {
-	case 0x00: return "Flush";
-	case 0x01: return "Write";
-	case 0x02: return "Read";
-	case 0x04: return "Write Uncorrectable";
-	case 0x05: return "Compare";
-	case 0x08: return "Write Zeroes";
-	case 0x09: return "Dataset Management";
-	case 0x0c: return "Verify";
-	default: return opc >= 0x80 ? "vendor command" : "command";
-	}
+	const char *name = nvme_opcode_name(opc, 0);
+
+	return name ? name : opc >= 0x80 ? "vendor command" : "command";
 }
 
 static void release_ctx(struct iow *w, uint16_t i)
@@ -570,11 +563,11 @@ static void complete(struct iow *w, const struct nvme_cpl *p, uint64_t now)
 		w->lat_max = lat;
 	w->hist[iow_hist_index((lat + 500) / 1000)]++;
 	s->op_counts[x->opcode]++;
-	if (x->opcode == 0x02)
+	if (x->opcode == NVME_IO_READ)
 		s->reads++;
 	else
 		s->nonreads++;
-	if (x->opcode == 0x01)
+	if (x->opcode == NVME_IO_WRITE)
 		s->writes++;
 	if (status && !s->error) {
 		/* pynvme: the first failing IO stops the worker */
@@ -700,18 +693,7 @@ static unsigned submit_due(struct iow *w, uint64_t now)
 /* One register exchange: the CQ head of what was reaped, the SQ tail of what was posted. */
 static int ring(struct iow *w)
 {
-	struct nvme_reg_write wr[2];
-	unsigned n = 0;
-
-	if (w->cq->head != w->cq->phead) {
-		wr[n++] = (struct nvme_reg_write){ nvme_cq_db(w->c, w->cq->qid), w->cq->head };
-		w->cq->phead = w->cq->head;
-	}
-	if (w->sq->tail != w->sq->ptail) {
-		wr[n++] = (struct nvme_reg_write){ nvme_sq_db(w->c, w->sq->qid), w->sq->tail };
-		w->sq->ptail = w->sq->tail;
-	}
-	return n ? w->c->t->ops->bar_write_batch(w->c->t, wr, n) : 0;
+	return nvme_q_ring(w->sq, w->cq);
 }
 
 /* Nothing completed for a while: is the device still there and ready? */

@@ -526,3 +526,37 @@ int nvme_sq_fail_all(struct nvme_sq *sq, struct nvme_cpl *out, unsigned max)
 	}
 	return (int)n;
 }
+
+unsigned nvme_q_doorbells(struct nvme_sq *sq, struct nvme_cq *cq, bool shared,
+			  struct nvme_reg_write *w)
+{
+	unsigned n = 0;
+
+	if (cq && !(shared && __atomic_load_n(&cq->priv, __ATOMIC_ACQUIRE)) &&
+	    cq->head != cq->phead) {
+		w[n++] = (struct nvme_reg_write){ nvme_cq_db(cq->ctrl, cq->qid), cq->head };
+		cq->phead = cq->head;
+	}
+	if (sq && !(shared && __atomic_load_n(&sq->priv, __ATOMIC_ACQUIRE)) &&
+	    sq->tail != sq->ptail) {
+		nvme_wmb();
+		w[n++] = (struct nvme_reg_write){ nvme_sq_db(sq->ctrl, sq->qid), sq->tail };
+		sq->ptail = sq->tail;
+	}
+	return n;
+}
+
+int nvme_q_ring(struct nvme_sq *sq, struct nvme_cq *cq)
+{
+	struct nvme_reg_write w[2];
+	unsigned n = nvme_q_doorbells(sq, cq, false, w);
+	struct nvme_ctrl *c = sq ? sq->ctrl : cq ? cq->ctrl : NULL;
+
+	return n ? c->t->ops->bar_write_batch(c->t, w, n) : 0;
+}
+
+void nvme_cq_release(struct nvme_cq *cq)
+{
+	cq->nsq = 0;
+	nvme_cq_free(cq);
+}

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "dma.h"
+#include "transport.h"
 #include "verify.h"
 
 struct nvme_ctrl;
@@ -205,6 +206,40 @@ int nvme_cq_process(struct nvme_cq *cq, struct nvme_cpl *out, unsigned max);
  * Return: 1 when something can be reaped (or a deadline passed), 0 on timeout.
  */
 int nvme_cq_wait(struct nvme_cq *cq, uint32_t timeout_us);
+
+/**
+ * nvme_q_doorbells() - the doorbell writes a queue pair owes the device: the one
+ * place that decides them (nvme_ctrl_flush(), the ioworker and the bench loop).
+ * @sq: submission queue, or NULL
+ * @cq: completion queue, or NULL
+ * @shared: true for the controller-wide flush, which leaves a queue driven by an
+ *          ioworker thread (priv) to that thread
+ * @w: room for two register writes
+ *
+ * The CQ head doorbell when entries were reaped since it was last written, then
+ * the SQ tail doorbell (after a write barrier: the SQEs are visible first) when
+ * commands were posted since; both are recorded as written.
+ *
+ * Return: the number of writes put in @w (0, 1 or 2).
+ */
+unsigned nvme_q_doorbells(struct nvme_sq *sq, struct nvme_cq *cq, bool shared,
+			  struct nvme_reg_write *w);
+
+/**
+ * nvme_q_ring() - write the doorbells of one queue pair (nvme_q_doorbells()) in
+ * one register exchange.
+ * @sq: submission queue, or NULL
+ * @cq: completion queue, or NULL
+ *
+ * Return: 0, or a negative errno from the transport.
+ */
+int nvme_q_ring(struct nvme_sq *sq, struct nvme_cq *cq);
+
+/**
+ * nvme_cq_release() - free a CQ at controller teardown, SQs still counted or
+ * not (they were freed first).
+ */
+void nvme_cq_release(struct nvme_cq *cq);
 
 /** nvme_sq_fail_all() - complete everything in flight with NVME_CPL_GONE (reset). */
 int nvme_sq_fail_all(struct nvme_sq *sq, struct nvme_cpl *out, unsigned max);

@@ -15,6 +15,7 @@
 #include "ctrl.h"
 #include "dma.h"
 #include "handle.h"
+#include "nvme_opcodes.h"
 #include "queue.h"
 #include "util.h"
 #include "verify.h"
@@ -881,10 +882,10 @@ static int parse_ranges(struct nvme_vcmd *v, const uint8_t *sqe, const uint8_t *
 {
 	uint8_t opc = sqe[0];
 	uint32_t cdw10 = get32(sqe + 40), cdw12 = get32(sqe + 48);
-	unsigned nr = opc == 0x09 ? (cdw10 & 0xff) + 1 : (cdw12 & 0xff) + 1;
-	unsigned dsize = opc == 0x09 ? 16 : ((cdw12 >> 8) & 0xf) == 0 ? 32 : 40;
+	unsigned nr = opc == NVME_IO_DSM ? (cdw10 & 0xff) + 1 : (cdw12 & 0xff) + 1;
+	unsigned dsize = opc == NVME_IO_DSM ? 16 : ((cdw12 >> 8) & 0xf) == 0 ? 32 : 40;
 
-	if (opc == 0x19 && ((cdw12 >> 8) & 0xf) > 1)
+	if (opc == NVME_IO_COPY && ((cdw12 >> 8) & 0xf) > 1)
 		return -ENOTSUP; /* descriptor formats 2/3 name other namespaces */
 	if (!data || len < (uint64_t)nr * dsize)
 		return -ENOTSUP;
@@ -896,7 +897,7 @@ static int parse_ranges(struct nvme_vcmd *v, const uint8_t *sqe, const uint8_t *
 	for (unsigned i = 0; i < nr; i++) {
 		const uint8_t *d = data + (uint64_t)i * dsize;
 
-		if (opc == 0x09) {
+		if (opc == NVME_IO_DSM) {
 			v->ranges[i].nlb = get32(d + 4);
 			v->ranges[i].slba = get64(d + 8);
 		} else {
@@ -921,8 +922,8 @@ int nvme_verify_submit(struct nvme_sq *sq, const uint8_t *sqe, struct nvme_buf *
 		return 0;
 	nsid = get32(sqe + 4);
 	if (!sq->qid) {
-		if (opc == 0x80 || opc == 0x84) {
-			v->op = opc == 0x80 ? VOP_FORMAT : VOP_SANITIZE;
+		if (opc == NVME_ADM_FORMAT_NVM || opc == NVME_ADM_SANITIZE) {
+			v->op = opc == NVME_ADM_FORMAT_NVM ? VOP_FORMAT : VOP_SANITIZE;
 			v->nsid = nsid;
 			v->cdw10 = get32(sqe + 40);
 		}
@@ -937,23 +938,23 @@ int nvme_verify_submit(struct nvme_sq *sq, const uint8_t *sqe, struct nvme_buf *
 	v->slba = get64(sqe + 40);
 	v->nlb = (cdw12 & 0xffff) + 1u;
 	switch (opc) {
-	case 0x01: /* Write */
-	case 0x02: /* Read */
+	case NVME_IO_WRITE:
+	case NVME_IO_READ:
 		if (data && len == v->nlb * vt->lba_size)
-			v->op = opc == 0x01 ? VOP_WRITE : VOP_READ;
+			v->op = opc == NVME_IO_WRITE ? VOP_WRITE : VOP_READ;
 		else
-			v->op = opc == 0x01 ? VOP_UNKNOWN : VOP_LOCK; /* data not followed */
+			v->op = opc == NVME_IO_WRITE ? VOP_UNKNOWN : VOP_LOCK; /* data not followed */
 		break;
-	case 0x04:
+	case NVME_IO_WRITE_UNCOR:
 		v->op = VOP_UNC;
 		break;
-	case 0x05:
+	case NVME_IO_COMPARE:
 		v->op = VOP_LOCK; /* Compare: the data must not change meanwhile */
 		break;
-	case 0x08:
+	case NVME_IO_WRITE_ZEROES:
 		v->op = VOP_ZEROES;
 		break;
-	case 0x09: /* Dataset Management: only deallocate changes data */
+	case NVME_IO_DSM: /* only deallocate changes data */
 		if (!(get32(sqe + 44) & 0x4))
 			goto untracked;
 		v->op = VOP_TRIM;
@@ -963,7 +964,7 @@ int nvme_verify_submit(struct nvme_sq *sq, const uint8_t *sqe, struct nvme_buf *
 		else if (rc)
 			goto fail;
 		break;
-	case 0x19: /* Copy */
+	case NVME_IO_COPY:
 		v->op = VOP_COPY;
 		rc = parse_ranges(v, sqe, data, len);
 		if (rc == -ENOTSUP)
@@ -971,7 +972,7 @@ int nvme_verify_submit(struct nvme_sq *sq, const uint8_t *sqe, struct nvme_buf *
 		else if (rc)
 			goto fail;
 		break;
-	case 0x79: /* Zone Management Send: reset and offline drop the data of zones */
+	case NVME_IO_ZONE_MGMT_SEND: /* reset and offline drop the data of zones */
 		if ((get32(sqe + 52) & 0xff) != 0x4 && (get32(sqe + 52) & 0xff) != 0x5)
 			goto untracked;
 		v->op = VOP_CLEAR_NS;

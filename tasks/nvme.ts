@@ -34,6 +34,7 @@ import {
   Qpair,
   StatusError,
 } from "../mod.ts";
+import { FEATURES } from "../ffi/names.ts";
 import { formatSize, listNvme } from "./devices.ts";
 import { progressBar, ProgressLine } from "./progress.ts";
 
@@ -122,18 +123,19 @@ function table(obj: Record<string, unknown>): string {
   }).join("\n");
 }
 
-const FEATURES: Record<number, string> = {
-  0x01: "Arbitration",
-  0x02: "Power Management",
-  0x04: "Temperature Threshold",
-  0x05: "Error Recovery",
-  0x06: "Volatile Write Cache",
-  0x07: "Number of Queues",
-  0x08: "Interrupt Coalescing",
-  0x0a: "Write Atomicity Normal",
-  0x0b: "Asynchronous Event Configuration",
-  0x0e: "Timestamp",
-};
+/** Features read by `nvme features` without arguments (names from ffi/names.ts). */
+const COMMON_FEATURES = [
+  0x01,
+  0x02,
+  0x04,
+  0x05,
+  0x06,
+  0x07,
+  0x08,
+  0x0a,
+  0x0b,
+  0x0e,
+];
 
 /** The embedded device and the host's NVMe controllers (tasks/devices.ts). */
 function devices(): number {
@@ -426,7 +428,7 @@ async function main(): Promise<number> {
     case "features": {
       const fids = rest.length
         ? rest.map((f) => num("fid", f, 0))
-        : Object.keys(FEATURES).map(Number);
+        : COMMON_FEATURES;
       const res: Record<string, number | string> = {};
       for (const fid of fids) {
         const name = `${fid.toString(16).padStart(2, "0")}h ${

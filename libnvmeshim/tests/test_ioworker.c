@@ -15,6 +15,7 @@
 #include "handle.h"
 #include "ioworker.h"
 #include "queue.h"
+#include "fake_transport.h"
 #include "unit.h"
 #include "util.h"
 
@@ -521,20 +522,11 @@ static struct fake_dev {
 	uint64_t region_end;
 } dev;
 
-static int fake_bar_read(struct nvme_transport *t, uint32_t off, unsigned size, uint64_t *val)
+static int dev_bar_read(struct nvme_transport *t, uint32_t off, unsigned size, uint64_t *val)
 {
 	(void)t;
 	(void)size;
 	*val = off == NVME_REG_CSTS ? dev.csts : 0;
-	return 0;
-}
-
-static int fake_bar_write(struct nvme_transport *t, uint32_t off, unsigned size, uint64_t val)
-{
-	(void)t;
-	(void)off;
-	(void)size;
-	(void)val;
 	return 0;
 }
 
@@ -585,7 +577,7 @@ static void fake_process(uint32_t tail)
 	}
 }
 
-static int fake_bar_write_batch(struct nvme_transport *t, const struct nvme_reg_write *w,
+static int dev_bar_write_batch(struct nvme_transport *t, const struct nvme_reg_write *w,
 				unsigned n)
 {
 	(void)t;
@@ -595,11 +587,11 @@ static int fake_bar_write_batch(struct nvme_transport *t, const struct nvme_reg_
 	return 0;
 }
 
-static const struct nvme_transport_ops fake_ops = {
+static const struct nvme_transport_ops dev_ops = {
 	.name = "fake",
-	.bar_read = fake_bar_read,
+	.bar_read = dev_bar_read,
 	.bar_write = fake_bar_write,
-	.bar_write_batch = fake_bar_write_batch,
+	.bar_write_batch = dev_bar_write_batch,
 };
 
 struct fake_run {
@@ -622,8 +614,7 @@ static bool fake_start(struct fake_run *f, const struct iow_args *a, uint32_t qs
 	dev.fail_opc = -1;
 	dev.csts = 1;
 	dev.region_end = a->region_end;
-	f->t.ops = &fake_ops;
-	snprintf(f->t.name, sizeof(f->t.name), "fake");
+	fake_transport_init(&f->t, &dev_ops);
 	setenv("DENVME_DMA_MB", "64", 1);
 	if (!CHECK(nvme_arena_get()) || !CHECK_EQ(nvme_ctrl_new(&f->t, &f->c), 0))
 		return false;

@@ -13,6 +13,7 @@
 #include "dma.h"
 #include "prp.h"
 #include "queue.h"
+#include "fake_transport.h"
 #include "unit.h"
 #include "util.h"
 
@@ -122,41 +123,6 @@ TEST(queue_used)
 		CHECK_EQ(bad, 0);
 	}
 }
-
-/* A transport without a device: registers read as zero, writes vanish. */
-static int fake_bar_read(struct nvme_transport *t, uint32_t off, unsigned size, uint64_t *val)
-{
-	(void)t;
-	(void)off;
-	(void)size;
-	*val = 0;
-	return 0;
-}
-
-static int fake_bar_write(struct nvme_transport *t, uint32_t off, unsigned size, uint64_t val)
-{
-	(void)t;
-	(void)off;
-	(void)size;
-	(void)val;
-	return 0;
-}
-
-static int fake_bar_write_batch(struct nvme_transport *t, const struct nvme_reg_write *w,
-				unsigned n)
-{
-	(void)t;
-	(void)w;
-	(void)n;
-	return 0;
-}
-
-static const struct nvme_transport_ops fake_ops = {
-	.name = "fake",
-	.bar_read = fake_bar_read,
-	.bar_write = fake_bar_write,
-	.bar_write_batch = fake_bar_write_batch,
-};
 
 #define SQ_SIZE 64
 #define LIST_POISON 0xa5

@@ -17,6 +17,7 @@
 #include "lineconn.h"
 #include "pci.h"
 #include "queue.h"
+#include "fake_transport.h"
 #include "unit.h"
 #include "util.h"
 
@@ -50,46 +51,19 @@ static int cfg_write(struct nvme_transport *t, uint32_t off, unsigned size, uint
 	return 0;
 }
 
-static int bar_read(struct nvme_transport *t, uint32_t off, unsigned size, uint64_t *val)
-{
-	(void)t;
-	(void)off;
-	(void)size;
-	*val = 0;
-	return 0;
-}
-
-static int bar_write(struct nvme_transport *t, uint32_t off, unsigned size, uint64_t val)
-{
-	(void)t;
-	(void)off;
-	(void)size;
-	(void)val;
-	return 0;
-}
-
-static int bar_write_batch(struct nvme_transport *t, const struct nvme_reg_write *w, unsigned n)
-{
-	(void)t;
-	(void)w;
-	(void)n;
-	return 0;
-}
-
-static const struct nvme_transport_ops fake_ops = {
+static const struct nvme_transport_ops cfg_ops = {
 	.name = "fake",
 	.cfg_read = cfg_read,
 	.cfg_write = cfg_write,
-	.bar_read = bar_read,
-	.bar_write = bar_write,
-	.bar_write_batch = bar_write_batch,
+	.bar_read = fake_bar_read,
+	.bar_write = fake_bar_write,
+	.bar_write_batch = fake_bar_write_batch,
 };
 
 static void fake_init(struct fake *f)
 {
 	memset(f, 0, sizeof(*f));
-	f->t.ops = &fake_ops;
-	snprintf(f->t.name, sizeof(f->t.name), "fake");
+	fake_transport_init(&f->t, &cfg_ops);
 	f->cfg[PCI_STATUS] = PCI_STATUS_CAP_LIST;
 	f->cfg[PCI_CAPABILITY_LIST] = 0x40;
 	f->cfg[0x40] = PCI_CAP_ID_MSIX;

@@ -16,6 +16,7 @@
 #include "dma.h"
 #include "handle.h"
 #include "queue.h"
+#include "fake_transport.h"
 #include "unit.h"
 #include "util.h"
 #include "verify.h"
@@ -545,39 +546,6 @@ TEST(verify_rejected_statuses)
 
 /* --- the hooks, end to end on a fake device ------------------------------------------ */
 
-static int fbar_read(struct nvme_transport *t, uint32_t off, unsigned size, uint64_t *val)
-{
-	(void)t;
-	(void)off;
-	(void)size;
-	*val = 0;
-	return 0;
-}
-
-static int fbar_write(struct nvme_transport *t, uint32_t off, unsigned size, uint64_t val)
-{
-	(void)t;
-	(void)off;
-	(void)size;
-	(void)val;
-	return 0;
-}
-
-static int fbar_batch(struct nvme_transport *t, const struct nvme_reg_write *w, unsigned n)
-{
-	(void)t;
-	(void)w;
-	(void)n;
-	return 0;
-}
-
-static const struct nvme_transport_ops fops = {
-	.name = "fake",
-	.bar_read = fbar_read,
-	.bar_write = fbar_write,
-	.bar_write_batch = fbar_batch,
-};
-
 #define FD_LBAS 4096u
 #define FD_BS 512u
 
@@ -600,7 +568,7 @@ static struct fdev *fdev_new(void)
 
 	if (!d)
 		return NULL;
-	d->t = (struct nvme_transport){ .ops = &fops, .name = "fake" };
+	fake_transport_init(&d->t, NULL);
 	if (nvme_ctrl_new(&d->t, &d->c) || nvme_cq_new(d->c, 0, 16, 0, false, &d->acq) ||
 	    nvme_sq_new(d->c, 0, 16, d->acq, &d->asq) ||
 	    nvme_cq_new(d->c, 1, 64, 0, false, &d->cq) ||
