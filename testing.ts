@@ -50,6 +50,7 @@ export {
 } from "./testing/results.ts";
 export {
   adminCmd,
+  Checks,
   completionOf,
   conform,
   describe,
@@ -60,4 +61,5 @@ export {
   requireStatus,
   requireSuccess,
   SpecViolation,
+  SpecViolations,
 } from "./testing/spec.ts";

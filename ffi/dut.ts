@@ -34,6 +34,12 @@ export interface QemuOptions {
   pi?: number;
   /** Zoned namespaces with this zone size in bytes (`zoned=4M`); the controller then enables all I/O command sets. */
   zoned?: number;
+  /** Metadata interleaved with the data (extended LBA, `mset=1`) instead of a separate buffer. */
+  mset?: boolean;
+  /** Zoned namespaces: at most this many open zones (`zopen=4`; default no limit). */
+  zopen?: number;
+  /** Zoned namespaces: at most this many active zones (`zactive=8`; default no limit). */
+  zactive?: number;
   /** Number of namespaces, 1..32. Default 1. */
   ns: number;
   /** "file": a sparse image (default); "null": reads return zeros, writes vanish (throughput). */
@@ -71,7 +77,7 @@ const SIZE_UNITS: Record<string, number> = {
 };
 
 const HELP =
-  'use "qemu", "qemu:<options>" (size=4G,lba=512|4096[/...],ms=0|8|16|64[/...],pi=1..3,zoned=SIZE,ns=1..32,backend=file|null,image=PATH,mdts=1..9,queues=1..256,serial=S,throttle=IOPS) or a PCI address such as "0000:01:00.0"';
+  'use "qemu", "qemu:<options>" (size=4G,lba=512|4096[/...],ms=0|8|16|64[/...],pi=1..3,mset=0|1,zoned=SIZE,zopen=N,zactive=N,ns=1..32,backend=file|null,image=PATH,mdts=1..9,queues=1..256,serial=S,throttle=IOPS) or a PCI address such as "0000:01:00.0"';
 
 /** Default options of the embedded device. */
 export function defaultQemuOptions(): QemuOptions {
@@ -183,6 +189,15 @@ export function parseDut(name: string): Dut {
           );
         }
         break;
+      case "mset":
+        o.mset = parseIntOpt(key, v, 0, 1) === 1;
+        break;
+      case "zopen":
+        o.zopen = parseIntOpt(key, v, 1, 65535);
+        break;
+      case "zactive":
+        o.zactive = parseIntOpt(key, v, 1, 65535);
+        break;
       case "ns":
         o.ns = parseIntOpt(key, v, 1, 32);
         break;
@@ -224,6 +239,16 @@ export function parseDut(name: string): Dut {
           `unknown device option "${key}" in "${s}": ${HELP}`,
         );
     }
+  }
+  if ((o.zopen || o.zactive) && !o.zoned) {
+    throw new ParameterError(
+      `device options zopen= and zactive= need zoned=SIZE (zoned namespaces)`,
+    );
+  }
+  if (o.zopen && o.zactive && o.zopen > o.zactive) {
+    throw new ParameterError(
+      `device option zopen=${o.zopen} exceeds zactive=${o.zactive}: open zones are active zones`,
+    );
   }
   if (o.zoned && o.size % o.zoned) {
     throw new ParameterError(
@@ -307,8 +332,12 @@ export function qemuCommandLine(
     args.push(
       "-device",
       `nvme-ns,drive=ns${n},bus=nvme0,nsid=${n},logical_block_size=${lba},physical_block_size=${lba}${
-        ms ? `,ms=${ms}${o.pi ? `,pi=${o.pi}` : ""}` : ""
-      }${o.zoned ? `,zoned=on,zoned.zone_size=${o.zoned}` : ""}`,
+        ms
+          ? `,ms=${ms}${o.mset ? ",mset=1" : ""}${o.pi ? `,pi=${o.pi}` : ""}`
+          : ""
+      }${o.zoned ? `,zoned=on,zoned.zone_size=${o.zoned}` : ""}${
+        o.zopen ? `,zoned.max_open=${o.zopen}` : ""
+      }${o.zactive ? `,zoned.max_active=${o.zactive}` : ""}`,
     );
   }
   return { args, images };

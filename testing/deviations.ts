@@ -114,24 +114,32 @@ export interface DeviationMatch extends KnownDeviation {
 
 /**
  * The known deviation of test `name` on device `id` that explains `message`,
- * if any.
+ * if any. Several messages (a test whose independent checks broke several
+ * rules) are explained only when the deviation's pattern matches each.
  *
  * ```ts
- * const known = findDeviation([qemu72], { dut: "qemu", vid: 0x1b36, did: 0x10 }, name, message);
+ * const known = findDeviation([qemu72], { dut: "qemu", vid: 0x1b36, did: 0x10, mn: "QEMU NVMe Ctrl", fr: "7.2.22" }, name, message);
  * ```
  */
 export function findDeviation(
   lists: readonly DeviationList[],
   id: DeviceIdentity | undefined,
   name: string,
-  message?: string,
+  message?: string | readonly string[],
 ): DeviationMatch | undefined {
   if (!id) return undefined;
+  const messages = message === undefined
+    ? undefined
+    : typeof message === "string"
+    ? [message]
+    : message;
   for (const list of lists) {
     if (!list.applies(id)) continue;
     const d = list.tests[name];
     if (!d) continue;
-    if (message !== undefined && !d.match.test(message)) continue;
+    if (
+      messages && (!messages.length || !messages.every((m) => d.match.test(m)))
+    ) continue;
     return { ...d, model: list.model };
   }
   return undefined;

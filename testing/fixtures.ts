@@ -58,7 +58,7 @@ import {
 } from "./log.ts";
 import { type Outcome, writeResult } from "./results.ts";
 import { formatSeed, nextSeed, Rng } from "./rng.ts";
-import { SpecViolation } from "./spec.ts";
+import { SpecViolation, SpecViolations } from "./spec.ts";
 
 /**
  * Every fixture a test can ask for, by name.
@@ -169,9 +169,15 @@ export interface NvmeTestOptions<N extends FixtureName = never> {
   own?: boolean;
   /**
    * Embedded device options this test needs ("ns=2,mdts=5"), merged onto the
-   * run's device name; implies `own`. Ignored on a real device.
+   * run's device name; implies `own` unless `shareDevice`. Ignored on a real device.
    */
   qemu?: string;
+  /**
+   * With `qemu`: the tests of this file that ask for the same options share
+   * one device (started once, replaced after a failure), as the tests
+   * without options share the run's device.
+   */
+  shareDevice?: boolean;
   /** Controller init for nvme0: a function (pynvme user init) or false (none). */
   init?: InitFunction | false;
   /** Entries of the qpair fixture. */
@@ -231,7 +237,8 @@ interface Slot {
   pcie: Pcie;
   epoch: number;
 }
-let shared: Slot | undefined;
+/** Shared devices by device name: the run's device, and devices with options tests share. */
+const sharedSlots = new Map<string, Slot>();
 const identities = new WeakMap<Pcie, DeviceIdentity>();
 let unloadHooked = false;
 
@@ -260,28 +267,40 @@ function openDevice(name: string): Pcie {
   return pcie;
 }
 
-function sharedDevice(): Pcie {
-  if (shared && (shared.pcie.closed || !safe(() => shared!.pcie.alive))) {
-    closeQuietly(shared.pcie);
-    shared = undefined;
+function sharedDevice(name = defaultDut()): Pcie {
+  let slot = sharedSlots.get(name);
+  if (slot && (slot.pcie.closed || !safe(() => slot!.pcie.alive))) {
+    closeQuietly(slot.pcie);
+    sharedSlots.delete(name);
+    slot = undefined;
   }
-  if (!shared) {
-    const pcie = openDevice(defaultDut());
-    shared = { pcie, epoch: pcie.resetCount };
+  if (!slot) {
+    // two QEMUs cannot open the same image: a shared one on it steps aside
+    if (/(^|[:,])image=/.test(name)) dropAllShared();
+    const pcie = openDevice(name);
+    slot = { pcie, epoch: pcie.resetCount };
+    sharedSlots.set(name, slot);
     if (!unloadHooked) {
       unloadHooked = true;
-      globalThis.addEventListener("unload", () => {
-        closeQuietly(shared?.pcie);
-        shared = undefined;
-      });
+      globalThis.addEventListener("unload", dropAllShared);
     }
   }
-  return shared.pcie;
+  return slot.pcie;
 }
 
-function dropShared(): void {
-  closeQuietly(shared?.pcie);
-  shared = undefined;
+function slotOf(pcie: Pcie): Slot | undefined {
+  for (const s of sharedSlots.values()) if (s.pcie === pcie) return s;
+  return undefined;
+}
+
+function dropShared(slot?: Slot): void {
+  if (!slot) return;
+  closeQuietly(slot.pcie);
+  for (const [k, s] of sharedSlots) if (s === slot) sharedSlots.delete(k);
+}
+
+function dropAllShared(): void {
+  for (const s of [...sharedSlots.values()]) dropShared(s);
 }
 
 function safe<T>(fn: () => T): T | undefined {
@@ -327,20 +346,22 @@ function recordController(pcie: Pcie, nvme0: Controller): void {
 function recover(slot: Slot, failed: boolean, destructive: boolean): string {
   const p = slot.pcie;
   const qemu = p.dut.kind === "qemu";
-  if (p.closed) return dropShared(), "device closed by the test";
-  if (!safe(() => p.alive)) return dropShared(), "device gone: replaced";
+  if (p.closed) return dropShared(slot), "device closed by the test";
+  if (!safe(() => p.alive)) return dropShared(slot), "device gone: replaced";
   // a controller the test opened and left open would block the next one
   closeQuietly(p.controller);
   if (qemu && (failed || destructive)) {
-    dropShared();
+    dropShared(slot);
     return failed ? "test failed: device replaced" : "own device closed";
   }
   if (safe(() => p.poweredOff)) {
-    if (qemu) return dropShared(), "left powered off: device replaced";
+    if (qemu) return dropShared(slot), "left powered off: device replaced";
   }
   const notes: string[] = [];
   if (p.resetCount !== slot.epoch) {
-    if (qemu) return dropShared(), "reset during the test: device replaced";
+    if (qemu) {
+      return dropShared(slot), "reset during the test: device replaced";
+    }
     notes.push("function reset during the test");
     slot.epoch = p.resetCount;
   }
@@ -390,14 +411,16 @@ class Run {
   device(): Pcie {
     if (this.pcie) return this.pcie;
     const name = this.dutName();
-    const wantOwn = this.opts.own || !!this.opts.qemu;
-    if (wantOwn && parseDut(name).kind === "qemu") {
+    const qemu = parseDut(name).kind === "qemu";
+    const wantOwn = this.opts.own ||
+      (!!this.opts.qemu && !this.opts.shareDevice);
+    if (wantOwn && qemu) {
       // two QEMUs cannot open the same image: the shared one steps aside
-      if (/(^|[:,])image=/.test(name)) dropShared();
+      if (/(^|[:,])image=/.test(name)) dropAllShared();
       this.pcie = openDevice(name);
       this.ownDevice = true;
     } else {
-      this.pcie = sharedDevice();
+      this.pcie = sharedDevice(qemu ? name : defaultDut());
     }
     return this.pcie;
   }
@@ -437,7 +460,7 @@ class Run {
             "{test}: controller bring-up failed ({err}): retrying on a new device",
             { test: this.name, err: (e as Error).message },
           );
-          dropShared();
+          dropShared(slotOf(pcie));
           this.pcie = undefined;
           m.pcie = this.device();
           nvme0 = new Controller(m.pcie, this.opts.init);
@@ -520,11 +543,11 @@ class Run {
     if (this.pcie) {
       if (this.ownDevice) {
         closeQuietly(this.pcie);
-      } else if (shared && shared.pcie === this.pcie) {
+      } else if (slotOf(this.pcie)) {
         const what = recover(
-          shared,
+          slotOf(this.pcie)!,
           failed,
-          !!(this.opts.own || this.opts.qemu),
+          !!this.opts.own,
         );
         if (what !== "ok") {
           testLogger.debug("{test}: device after the test: {what}", {
@@ -717,7 +740,14 @@ async function runTest(
   }
 
   const err = error instanceof Error ? error : new Error(String(error));
-  const known = findDeviation(lists, id, name, err.message);
+  const known = findDeviation(
+    lists,
+    id,
+    name,
+    err instanceof SpecViolations
+      ? err.violations.map((v) => v.message)
+      : err.message,
+  );
   if (known) {
     testLogger.info(
       "{test}: known deviation of {model}: {spec}; observed: {observed} ({ms} ms)",

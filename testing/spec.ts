@@ -36,6 +36,70 @@ export class SpecViolation extends Error {
 }
 
 /**
+ * Several independent requirements broken in one test (collected by
+ * {@link Checks}): the message lists each; a known deviation applies only
+ * when it explains every one of them.
+ *
+ * ```ts
+ * const e = new SpecViolations([new SpecViolation("rule A", "x"), new SpecViolation("rule B", "y")]);
+ * console.log(e.violations.length); // 2
+ * ```
+ */
+export class SpecViolations extends SpecViolation {
+  /** Each requirement broken, in the order checked. */
+  readonly violations: readonly SpecViolation[];
+  /** The violations (at least one). */
+  constructor(violations: readonly SpecViolation[]) {
+    super(
+      violations.map((v) => v.rule).join(" | "),
+      violations.map((v) => v.observed).join(" | "),
+    );
+    this.message = violations.map((v) => v.message).join("\n");
+    this.name = "SpecViolations";
+    this.violations = violations;
+  }
+}
+
+/**
+ * Independent checks of one test: each runs even when one before it broke a
+ * rule (a known deviation of the first must not hide a failure of the
+ * next); `done()` throws what was broken — the violation itself when one,
+ * {@link SpecViolations} when several. Errors that are not violations (the
+ * driver's own) end the test at once.
+ *
+ * ```ts
+ * const checks = new Checks();
+ * checks.run(() => requireStatus(cpl1, "00/02", "rule A"));
+ * checks.run(() => conform(dataKept(), "rule B", "the data changed"));
+ * checks.done();
+ * ```
+ */
+export class Checks {
+  readonly #broken: SpecViolation[] = [];
+  /** Run one check; a violation is kept for `done()`. Returns true when it held. */
+  run(check: () => void): boolean {
+    try {
+      check();
+      return true;
+    } catch (e) {
+      if (!(e instanceof SpecViolation)) throw e;
+      if (e instanceof SpecViolations) this.#broken.push(...e.violations);
+      else this.#broken.push(e);
+      return false;
+    }
+  }
+  /** The violations so far. */
+  get broken(): readonly SpecViolation[] {
+    return this.#broken;
+  }
+  /** Throw what was broken (nothing when every check held). */
+  done(): void {
+    if (this.#broken.length === 1) throw this.#broken[0];
+    if (this.#broken.length > 1) throw new SpecViolations(this.#broken);
+  }
+}
+
+/**
  * "00/02 Invalid Field in Command", or "success" / "command timeout".
  *
  * ```ts

@@ -275,6 +275,25 @@ Deno.test("the known-deviation list of the embedded device does not apply to oth
     "another QEMU version is judged afresh",
   );
   assert.equal(
+    findDeviation(knownDeviations, { ...qemu, fr: undefined }, name, msg),
+    undefined,
+    "a firmware revision not seen: the list does not apply",
+  );
+  assert.equal(
+    findDeviation(knownDeviations, { ...qemu, mn: "Other Ctrl" }, name, msg),
+    undefined,
+    "another model on the same PCI id: the list does not apply",
+  );
+  assert.ok(
+    findDeviation(knownDeviations, qemu, name, [msg, msg]),
+    "several violations, each explained",
+  );
+  assert.equal(
+    findDeviation(knownDeviations, qemu, name, [msg, "other; observed x"]),
+    undefined,
+    "several violations, one not explained: a failure",
+  );
+  assert.equal(
     findDeviation(knownDeviations, qemu, name, "→ 01/09; observed success"),
     undefined,
     "a different failure of a listed test still fails",

@@ -25,6 +25,7 @@ for (const list of knownDeviations) registerDeviations(list);
 
 export {
   adminCmd,
+  Checks,
   completionOf,
   conform,
   describe,
@@ -36,6 +37,7 @@ export {
   requireStatus,
   requireSuccess,
   SpecViolation,
+  SpecViolations,
 } from "../../testing.ts";
 
 /** Admin opcodes. */

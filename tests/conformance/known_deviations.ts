@@ -8,12 +8,19 @@
  */
 import type { DeviationList } from "../../testing.ts";
 
-/** QEMU's emulated NVMe controller (the embedded device), QEMU 7.2. */
+/**
+ * QEMU's emulated NVMe controller (the embedded device), QEMU 7.2: PCI
+ * 1b36:0010, model "QEMU NVMe Ctrl", firmware revision 7.2.x (the QEMU
+ * version). The list applies only when the model and the firmware revision
+ * were both seen (Identify Controller): another QEMU version, or a device
+ * whose firmware is unknown, is judged by the specification alone.
+ */
 export const qemu72: DeviationList = {
   model: "QEMU 7.2 NVMe (1b36:0010)",
   applies: (id) =>
     id.vid === 0x1b36 && id.did === 0x0010 &&
-    (id.fr === undefined || id.fr.startsWith("7.2")),
+    id.mn === "QEMU NVMe Ctrl" && id.fr !== undefined &&
+    /^7\.2(\.|$)/.test(id.fr),
   tests: {
     // --- features: resets, power
     "controller reset returns feature values to their defaults": {
@@ -127,9 +134,9 @@ export const qemu72: DeviationList = {
       spec:
         "NVMe Base 2.0: Identify Controller OACS/ONCS and the Commands Supported and Effects log describe the same optional commands",
       observed:
-        "OACS bit 3 (Namespace Management) is set but opcode 0Dh is not supported (CSUPP = 0, Invalid Opcode); Verify (0Ch) is supported (CSUPP = 1) but ONCS bit 7 is 0",
+        "OACS bit 3 (Namespace Management) is set but opcode 0Dh is not supported (CSUPP = 0, Invalid Opcode); Virtualization Management (1Ch) is marked supported (CSUPP = 1) while OACS bit 7 is 0 (it is implemented for SR-IOV only); Verify (0Ch) is supported (CSUPP = 1) but ONCS bit 7 is 0",
       match:
-        /^[^;]*; observed Namespace Management \(OACS bit 3\): Identify says supported, effects log CSUPP=0; Verify \(ONCS bit 7\): Identify says not supported, effects log CSUPP=1$/,
+        /^[^;]*; observed Namespace Management \(OACS bit 3\): Identify says supported, effects log CSUPP=0; Virtualization Management \(OACS bit 7\): Identify says not supported, effects log CSUPP=1; Verify \(ONCS bit 7\): Identify says not supported, effects log CSUPP=1$/,
     },
     // --- admin: features
     "Get Features with a reserved select value (100b..111b) → Invalid Field": {

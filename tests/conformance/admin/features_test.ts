@@ -6,6 +6,7 @@
 import {
   ADM,
   adminCmd,
+  Checks,
   conform,
   hex,
   invalidNsid,
@@ -332,20 +333,35 @@ nvmeTest(
       "NVMe Base 2.0, Power Management (mandatory feature): Get Features",
     );
     const ps = cur.cdw0 & 0x1f;
-    requireSuccess(
-      setFeat(nvme0, 0x02, ps),
-      `NVMe Base 2.0, Power Management: setting power state ${ps} (the current one, at most NPSS)`,
+    // independent checks: a refused set of the current state must not hide the next rule
+    const checks = new Checks();
+    checks.run(() =>
+      requireSuccess(
+        setFeat(nvme0, 0x02, ps),
+        `NVMe Base 2.0, Power Management: setting power state ${ps} (the current one, at most NPSS)`,
+      )
     );
     const npss = nvme0.idCtrl.npss;
     if (npss < 31) {
-      requireStatus(
-        setFeat(nvme0, 0x02, npss + 1),
-        "00/02",
-        `NVMe Base 2.0, Power Management: power state ${
-          npss + 1
-        } is above NPSS`,
+      checks.run(() =>
+        requireStatus(
+          setFeat(nvme0, 0x02, npss + 1),
+          "00/02",
+          `NVMe Base 2.0, Power Management: power state ${
+            npss + 1
+          } is above NPSS`,
+        )
       );
     }
+    checks.run(() => {
+      const now = getFeat(nvme0, 0x02);
+      conform(
+        now.ok && (now.cdw0 & 0x1f) <= npss,
+        "NVMe Base 2.0, Power Management: the power state reported is one of 0..NPSS",
+        () => `${now.statusText}, PS ${now.cdw0 & 0x1f}, NPSS ${npss}`,
+      );
+    });
+    checks.done();
   },
 );
 

@@ -12,6 +12,7 @@ import {
 import {
   ADM,
   adminCmd,
+  Checks,
   conform,
   identifyNs,
   invalidNsid,
@@ -91,16 +92,42 @@ nvmeTest(
     needFormat(nvme0, skip);
     const intact = stamp(nvme0n1, qpair, rng);
     const lbaf = identifyNs(nvme0, nvme0n1.nsid).lbaFormat;
-    requireStatus(
-      format(nvme0, nvme0n1.nsid, lbaf, 7),
-      "00/02",
-      "NVMe Base 2.0, Format NVM: SES values 011b..111b are reserved",
+    const cpl = format(nvme0, nvme0n1.nsid, lbaf, 7);
+    // independent checks: each runs whatever the one before it found
+    const checks = new Checks();
+    checks.run(() =>
+      requireStatus(
+        cpl,
+        "00/02",
+        "NVMe Base 2.0, Format NVM: SES values 011b..111b are reserved",
+      )
     );
-    conform(
-      intact(),
-      "a Format NVM that failed leaves the data as it was",
-      "LBA 0..7 changed",
-    );
+    if (!cpl.ok) {
+      checks.run(() =>
+        conform(
+          intact(),
+          "a Format NVM that failed leaves the data as it was",
+          "LBA 0..7 changed",
+        )
+      );
+    }
+    checks.run(() => {
+      const now = identifyNs(nvme0, nvme0n1.nsid).lbaFormat;
+      conform(
+        now === lbaf,
+        "NVMe Base 2.0, Format NVM: the namespace keeps the LBA format it was given (the same index)",
+        `LBA format ${lbaf} before, ${now} after`,
+      );
+    });
+    checks.run(() => {
+      const after = stamp(nvme0n1, qpair, rng);
+      conform(
+        after(),
+        "NVMe Base 2.0, Format NVM: the namespace takes writes and reads after the command",
+        "data written after it did not read back",
+      );
+    });
+    checks.done();
   },
 );
 

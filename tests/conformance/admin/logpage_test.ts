@@ -341,13 +341,16 @@ nvmeTest("Commands Supported and Effects agrees with OACS and ONCS", {
     ["Device Self-test (OACS bit 4)", false, 0x14, !!(id.oacs & 0x10)],
     ["Directive Send (OACS bit 5)", false, 0x19, !!(id.oacs & 0x20)],
     ["NVMe-MI Send (OACS bit 6)", false, 0x1d, !!(id.oacs & 0x40)],
+    ["Virtualization Management (OACS bit 7)", false, 0x1c, !!(id.oacs & 0x80)],
     ["Doorbell Buffer Config (OACS bit 8)", false, 0x7c, !!(id.oacs & 0x100)],
+    ["Get LBA Status (OACS bit 9)", false, 0x86, !!(id.oacs & 0x200)],
     ["Sanitize (SANICAP)", false, 0x84, (id.sanicap & 7) !== 0],
     ["Compare (ONCS bit 0)", true, 0x05, !!(id.oncs & 1)],
     ["Write Uncorrectable (ONCS bit 1)", true, 0x04, !!(id.oncs & 2)],
     ["Dataset Management (ONCS bit 2)", true, 0x09, !!(id.oncs & 4)],
     ["Write Zeroes (ONCS bit 3)", true, 0x08, !!(id.oncs & 8)],
     ["Verify (ONCS bit 7)", true, 0x0c, !!(id.oncs & 0x80)],
+    ["Copy (ONCS bit 8)", true, 0x19, !!(id.oncs & 0x100)],
   ];
   const bad = rows.filter(([, io, opc, claimed]) =>
     nvme0.supports(opc, io) !== claimed

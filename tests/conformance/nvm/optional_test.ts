@@ -94,7 +94,11 @@ nvmeTest("Copy: the destination reads as the source", {
   if (!(nvme0.idCtrl.oncs & 0x100)) {
     return skip("Copy is not supported (ONCS bit 8 = 0)");
   }
-  const count = Math.min(8, nvme0n1.identifyData[76] ? 8 : 1);
+  // Identify Namespace (NVM Command Set 1.0): MSSRL bytes 73:72, MCL bytes 77:74
+  const id = nvme0n1.identifyData;
+  const mssrl = id[72] | id[73] << 8;
+  const mcl = (id[74] | id[75] << 8 | id[76] << 16 | id[77] << 24) >>> 0;
+  const count = Math.min(8, mssrl || 8, mcl || 8);
   const src = pickLba(nvme0n1, rng, 64),
     dst = (src + (1 << 15)) % (Math.min(nvme0n1.capacity, 1 << 20) - 64);
   const data = writeRandom(nvme0n1, qpair, rng, src, count);
