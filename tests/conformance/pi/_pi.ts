@@ -7,12 +7,7 @@
  *
  * @module
  */
-import {
-  Buffer,
-  type Completion,
-  type Namespace,
-  type Qpair,
-} from "../../../mod.ts";
+import type { Buffer, Completion, Namespace, Qpair } from "../../../mod.ts";
 import { completionOf, ioCmd, lbaFields } from "../_suite.ts";
 import type { TestContext } from "../../../testing.ts";
 
