@@ -28,6 +28,7 @@ import { describeVerifyFailure, readVerifyFailure } from "./verify.ts";
 import { commandName } from "./status.ts";
 import { matchExpected } from "./expect.ts";
 import { Cmdlog } from "./cmdlog.ts";
+import { consoleNote } from "../console/registry.ts";
 import { checkInt } from "./validate.ts";
 
 /**
@@ -152,6 +153,15 @@ export class CommandQueue {
     this.admin = qid === 0;
     this.log = new Cmdlog(sq, qid, this.admin);
     queueObserver.created?.(this);
+    consoleNote({
+      kind: "queue",
+      ctrl: owner.ctrlHandle,
+      qid,
+      sq,
+      cq,
+      depth,
+      label,
+    });
   }
 
   /** Commands submitted and not yet completed (AERs excluded). */
@@ -537,6 +547,7 @@ export class CommandQueue {
     this.abandon();
     this.#closed = true;
     this.log.freeze();
+    consoleNote({ kind: "queue-gone", sq: this.#sq });
     lib.nvme_sq_delete(this.#sq);
     lib.nvme_cq_delete(this.#cq);
   }

@@ -23,6 +23,12 @@ import { sleepSync } from "./sleep.ts";
 import { checkInt, checkU64 } from "./validate.ts";
 import { stopIoworkers } from "./ioworker.ts";
 import { decodeAsyncEvent } from "./structs.ts";
+import {
+  consoleController,
+  consoleControllers,
+  consoleNote,
+  maybeStartConsole,
+} from "../console/registry.ts";
 
 export type {
   AdminOptions,
@@ -110,6 +116,7 @@ export class Controller extends AdminLogs implements QueueOwner {
     super();
     this.#ownsPcie = typeof pcie === "string";
     this.pcie = typeof pcie === "string" ? new Pcie(pcie) : pcie;
+    const live = maybeStartConsole();
     try {
       const h = new Uint32Array(1);
       unwrap(lib.nvme_ctrl_open(this.pcie.handle, h), "Controller");
@@ -118,6 +125,7 @@ export class Controller extends AdminLogs implements QueueOwner {
       opened.add(this);
       this.#initFn = init;
       this.#runInit();
+      if (live) consoleController(this, this.#h, this.#idctrl);
     } catch (e) {
       this.close();
       throw e;
@@ -500,6 +508,7 @@ export class Controller extends AdminLogs implements QueueOwner {
   onAer(cpl: Completion, p: { cb?: CommandCallback }): void {
     if (cpl.ok) {
       this.#aerEvents.push(cpl);
+      consoleNote({ kind: "aer", ctrl: this.#h, cdw0: cpl.cdw0 });
       if (p.cb) p.cb(cpl);
       else {
         const e = decodeAsyncEvent(cpl.cdw0);
@@ -578,6 +587,8 @@ export class Controller extends AdminLogs implements QueueOwner {
       this.#children.clear();
       this.#admin?.close();
       this.#admin = undefined;
+      consoleNote({ kind: "controller-gone", ctrl: this.#h });
+      consoleControllers.delete(this.#h);
       lib.nvme_ctrl_close(this.#h);
       this.#h = 0;
       opened.delete(this);

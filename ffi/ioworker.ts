@@ -27,6 +27,7 @@ import { ClosedError, NvmeError, ParameterError } from "./errors.ts";
 import { matchExpected } from "./expect.ts";
 import type { Namespace } from "./namespace.ts";
 import { Qpair } from "./qpair.ts";
+import { consoleNote } from "../console/registry.ts";
 import { commandName, statusName } from "./status.ts";
 import { type IoWorkerOptions, type Plan, plan } from "./ioworker_plan.ts";
 import {
@@ -351,6 +352,17 @@ export class IoWorker {
       args.buffer,
       seq.buffer,
     ]);
+    consoleNote({
+      kind: "ioworker",
+      label: this.label,
+      ctrl: ctrl.ctrlHandle,
+      nsid: this.ns.nsid,
+      sq: handles.sq,
+      qid: qpair.sqid,
+      qdepth: p.qdepth,
+      shm: sab,
+      header: lay.header,
+    });
     // wait until the loop runs, or the start failed
     const end = Date.now() + 15_000;
     while (
@@ -564,6 +576,7 @@ export class IoWorker {
   #finish(): void {
     if (this.#finished) return;
     this.#finished = true;
+    consoleNote({ kind: "ioworker-done", label: this.label });
     this.#worker?.terminate();
     this.#worker = undefined;
     running.get(this.ns.ctrl)?.delete(this);

@@ -206,4 +206,15 @@ export const symbols = {
   nvme_verify_token: { parameters: ["buffer", "u32"], result: "i32" },
   /** int nvme_crc32c(const uint8_t *buf, uint32_t len, uint32_t *out) */
   nvme_crc32c: { parameters: ["buffer", "u32", "buffer"], result: "i32" },
+  // snapshots for observers on other threads (console/)
+  /** int nvme_sq_snapshot(uint32_t sq, uint64_t *out, uint32_t n, uint8_t *log, uint32_t max) */
+  nvme_sq_snapshot: {
+    parameters: ["u32", "buffer", "u32", "buffer", "u32"],
+    result: "i32",
+  },
+  /** int nvme_ctrl_regs_snapshot(uint32_t h, uint64_t *out, uint32_t n) */
+  nvme_ctrl_regs_snapshot: {
+    parameters: ["u32", "buffer", "u32"],
+    result: "i32",
+  },
 } as const satisfies Deno.ForeignLibraryInterface;

@@ -14,6 +14,7 @@
 #include "pci.h"
 #include "proc.h"
 #include "queue.h"
+#include "snapshot.h"
 #include "transport.h"
 #include "util.h"
 
@@ -263,6 +264,7 @@ int nvme_ctrl_open(uint32_t pcie, uint32_t *out)
 int nvme_ctrl_close(uint32_t h)
 {
 	GET(c, struct nvme_ctrl, NVME_H_CTRL, h);
+	pthread_mutex_lock(&nvme_snap_lock);
 	nvme_handle_close(h, NVME_H_CTRL);
 	pthread_mutex_lock(&cq_ref_lock);
 	for (uint32_t q = 0; q <= c->max_qid_used; q++) {
@@ -272,6 +274,7 @@ int nvme_ctrl_close(uint32_t h)
 			nvme_handle_close(c->cqs[q]->handle, NVME_H_CQ);
 	}
 	pthread_mutex_unlock(&cq_ref_lock);
+	pthread_mutex_unlock(&nvme_snap_lock);
 	nvme_ctrl_free(c);
 	return 0;
 }
@@ -389,9 +392,11 @@ int nvme_cq_delete(uint32_t h)
 	if (cq->nsq)
 		return nvme_set_error(-EBUSY, "completion queue %u still has %d submission queue(s)",
 				      cq->qid, cq->nsq);
+	pthread_mutex_lock(&nvme_snap_lock);
 	pthread_mutex_lock(&cq_ref_lock);
 	nvme_handle_close(h, NVME_H_CQ);
 	pthread_mutex_unlock(&cq_ref_lock);
+	pthread_mutex_unlock(&nvme_snap_lock);
 	return nvme_cq_free(cq);
 }
 
@@ -425,7 +430,9 @@ int nvme_sq_create(uint32_t ctrl, uint32_t qid, uint32_t size, uint32_t cqh, uin
 int nvme_sq_delete(uint32_t h)
 {
 	GET(sq, struct nvme_sq, NVME_H_SQ, h);
+	pthread_mutex_lock(&nvme_snap_lock);
 	nvme_handle_close(h, NVME_H_SQ);
+	pthread_mutex_unlock(&nvme_snap_lock);
 	nvme_sq_free(sq);
 	return 0;
 }

@@ -160,4 +160,36 @@ NVME_API int nvme_buf_alloc(uint32_t size, uint32_t *out, uint64_t *addr);
 /** nvme_buf_free() - release; memory stays valid until commands using it complete. */
 NVME_API int nvme_buf_free(uint32_t h);
 
+/* --- snapshots for observers on other threads (the live console) ------------ */
+
+/** Words of nvme_sq_snapshot()'s @out. */
+#define NVME_SNAP_SQ_WORDS 18u
+
+/**
+ * nvme_sq_snapshot() - copy a queue's state and its newest command log entries,
+ * safe while other threads submit on it or delete it (for observers; never per IO).
+ * @sq: SQ handle
+ * @out: [qid, size, tail, head, outstanding, timed out, cq qid, submitted,
+ *        completed, log entries written, cq head, cq vector, cq interrupts
+ *        enabled, CLOCK_MONOTONIC now (ns), CLOCK_REALTIME now (ns), controller
+ *        handle, cq size, driven by an ioworker]
+ * @n: words in @out (NVME_SNAP_SQ_WORDS or more)
+ * @log: receives up to @max 128-byte cmdlog entries, newest first
+ * @max: entries wanted, 0..NVME_CMDLOG_DEPTH
+ *
+ * Return: entries copied, or negative errno (-EBADF once the queue is gone).
+ */
+NVME_API int nvme_sq_snapshot(uint32_t sq, uint64_t *out, uint32_t n, uint8_t *log, uint32_t max);
+/**
+ * nvme_ctrl_regs_snapshot() - read CAP, VS, INTMS, CC, CSTS, AQA, ASQ, ACQ in
+ * that order into @out (one register access each, through the device), safe
+ * against the controller being closed meanwhile.
+ * @h: controller handle
+ * @out: 8 words
+ * @n: words in @out (8 or more)
+ *
+ * Return: 8, or negative errno.
+ */
+NVME_API int nvme_ctrl_regs_snapshot(uint32_t h, uint64_t *out, uint32_t n);
+
 #endif

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { consoleNote } from "../console/registry.ts";
 
 /**
  * How a test ended.
@@ -65,6 +66,7 @@ function path(): string | undefined {
  * ```
  */
 export function writeResult(r: ResultRecord): void {
+  consoleNote({ kind: "test", ...r });
   const p = path();
   if (!p) return;
   Deno.writeTextFileSync(p, JSON.stringify(r) + "\n", { append: true });
