@@ -5,7 +5,7 @@
  * @module
  */
 import { ClosedError, ParameterError } from "./errors.ts";
-import { lib, mapMemory, unwrap } from "./lib.ts";
+import { detachMemory, lib, mapMemory, unwrap } from "./lib.ts";
 import { checkInt, checkU64 } from "./validate.ts";
 
 /**
@@ -89,7 +89,9 @@ export class Buffer {
     this.capacity = size;
     this.#size = size;
     this.name = name;
-    const ab = mapMemory(addr[0], size);
+    // every view holds this Buffer: no view outlives it (the memory is
+    // freed by close() or once neither the Buffer nor a view is reachable)
+    const ab = mapMemory(addr[0], size, this);
     this.#u8 = new Uint8Array(ab);
     this.#dv = new DataView(ab);
     registry.register(this, this.#handle, this);
@@ -173,7 +175,9 @@ export class Buffer {
     return this.iova;
   }
   /**
-   * The whole buffer as bytes, without copying. Do not keep it past close().
+   * The whole buffer as bytes, without copying. A view keeps the Buffer
+   * alive; after close() every view is empty (length 0), never another
+   * buffer's memory.
    *
    * ```ts
    * crypto.getRandomValues(buf.bytes.subarray(0, 4096));
@@ -422,6 +426,8 @@ export class Buffer {
   close(): void {
     if (!this.#handle) return;
     registry.unregister(this);
+    // views handed out become zero-length: they never alias the next buffer
+    detachMemory(this.#u8.buffer);
     lib.nvme_buf_free(this.#handle);
     this.#handle = 0;
   }

@@ -84,11 +84,34 @@ export function cstr(s: string): Uint8Array<ArrayBuffer> {
   return out;
 }
 
-/** A JS view of `size` bytes of C memory at address `addr`. */
-export function mapMemory(addr: bigint, size: number): ArrayBuffer {
+const OWNER = Symbol("denvme.owner");
+
+/**
+ * A JS view of `size` bytes of C memory at address `addr`. With `owner`, the
+ * ArrayBuffer holds the owner strongly: no view of it (a `subarray` included)
+ * can outlive the object that frees the memory, so the memory is never
+ * reused under a live view. The owner calls {@link detachMemory} when it
+ * frees the memory explicitly.
+ */
+export function mapMemory(
+  addr: bigint,
+  size: number,
+  owner?: object,
+): ArrayBuffer {
   const p = Deno.UnsafePointer.create(addr);
   if (!p) throw new NvmeError("null pointer from libnvmeshim");
-  return Deno.UnsafePointerView.getArrayBuffer(p, size);
+  const ab = Deno.UnsafePointerView.getArrayBuffer(p, size);
+  if (owner) Object.defineProperty(ab, OWNER, { value: owner });
+  return ab;
+}
+
+/**
+ * Detach an ArrayBuffer from {@link mapMemory} before its C memory is freed:
+ * every view of it becomes zero-length (reads give undefined, writes do
+ * nothing), so it can never alias memory handed out again.
+ */
+export function detachMemory(ab: ArrayBufferLike | undefined): void {
+  if (ab instanceof ArrayBuffer && !ab.detached) ab.transfer(0);
 }
 
 /**

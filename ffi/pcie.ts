@@ -5,7 +5,7 @@
  * @module
  */
 import { ClosedError, NvmeError, ParameterError } from "./errors.ts";
-import { cstr, lib, mapMemory, unwrap } from "./lib.ts";
+import { cstr, detachMemory, lib, mapMemory, unwrap } from "./lib.ts";
 import { defaultDut, type Dut, parseDut, qemuCommandLine } from "./dut.ts";
 import { checkInt, checkOneOf } from "./validate.ts";
 import { sleepSync } from "./sleep.ts";
@@ -360,7 +360,7 @@ export class Pcie {
       if (!addr) {
         throw new NvmeError("interrupts are not set up on this device");
       }
-      this.#irq = new Uint32Array(mapMemory(addr, 4096));
+      this.#irq = new Uint32Array(mapMemory(addr, 4096, this));
     }
     this.handle;
     return this.#irq;
@@ -430,9 +430,13 @@ export class Pcie {
   close(): void {
     if (!this.#h) return;
     this.controller?.close();
-    unwrap(lib.nvme_pcie_close(this.#h));
+    // a controller that opened this device closes it too (re-entering here)
+    if (!this.#h) return;
+    const h = this.#h;
     this.#h = 0;
+    detachMemory(this.#irq?.buffer);
     this.#irq = undefined;
+    unwrap(lib.nvme_pcie_close(h));
     open.delete(this);
   }
   /** Same as close(), for `using`. */

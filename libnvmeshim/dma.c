@@ -4,6 +4,8 @@
  */
 #define _GNU_SOURCE
 
+#include <fcntl.h>
+#include <linux/falloc.h>
 #include <linux/memfd.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -201,6 +203,7 @@ struct nvme_arena *nvme_arena_get(void)
 		goto out;
 	}
 	arena.size = mb << 20;
+	arena.huge = huge;
 	arena.fd = memfd_create("denvme-dma", MFD_CLOEXEC | (huge ? MFD_HUGETLB | MFD_HUGE_2MB : 0));
 	if (arena.fd < 0 || ftruncate(arena.fd, (off_t)arena.size)) {
 		nvme_set_error(-errno, "cannot create the DMA arena (%smemfd of %llu MiB): %s",
@@ -268,6 +271,15 @@ void nvme_dma_free(void *vaddr, uint64_t len)
 		return;
 	len = ALIGN_UP(len ? len : 1, NVME_DMA_ALIGN);
 	pthread_mutex_lock(&lock);
+	/*
+	 * A large freed range gives its pages back (the next user gets zeroes
+	 * anyway), so the arena does not stay resident at its high-water mark.
+	 * Never while an IOMMU maps the arena: the device would keep the old
+	 * pinned pages while the CPU got new ones.
+	 */
+	if (len >= NVME_DMA_RELEASE_MIN && !arena.pinned && !arena.huge)
+		fallocate(arena.fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			  (off_t)((uint8_t *)vaddr - arena.base), (off_t)len);
 	dma_alloc_put(&heap, (uint64_t)((uint8_t *)vaddr - arena.base), len);
 	pthread_mutex_unlock(&lock);
 }

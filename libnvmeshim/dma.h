@@ -54,7 +54,12 @@ struct nvme_arena {
 	int fd;
 	uint8_t *base;
 	uint64_t size;
+	bool huge;   /* made of 2 MiB hugepages */
+	bool pinned; /* mapped into an IOMMU (VFIO): its pages must never be released */
 };
+
+/* freed ranges of at least this size go back to the OS (unless the arena is pinned) */
+#define NVME_DMA_RELEASE_MIN (1ull << 20)
 
 /**
  * nvme_arena_get() - the process-wide arena, created on first use.

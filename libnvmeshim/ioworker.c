@@ -48,6 +48,7 @@ _Static_assert(__builtin_offsetof(struct iow_shm, message) == 136 + 8 * IOW_MAX_
 #define NS_PER_S 1000000000ull
 #define NS_PER_MS 1000000ull
 #define GUARD_NS (30 * NS_PER_S) /* pynvme: an ioworker still running at time + 30 s fails */
+#define LATE_NS (200 * NS_PER_MS)   /* after the run time, IOs later than this are not submitted */
 #define CHECK_NS (100 * NS_PER_MS) /* device check after this long without progress */
 #define MAX_IPS (1u << 22)
 #define MAX_CMDLOG (1u << 20)
@@ -403,6 +404,7 @@ struct iow {
 	uint64_t completed, in_flight, lat_sum, lat_max;
 	uint32_t ips_last; /* last per-second slot of a time-limited run */
 	bool stopping;	   /* no more submissions */
+	bool deadline_hit; /* stopped by the run time */
 	bool abort;	   /* leave the loop now */
 };
 
@@ -616,6 +618,16 @@ static unsigned submit_due(struct iow *w, uint64_t now)
 	bool retried = false; /* the IO refused earlier was tried in this call */
 	unsigned n = 0;
 
+	/*
+	 * The run time bounds the run whatever the rate. Before the deadline an
+	 * IO due after it is not submitted: the worker waits for the deadline
+	 * (it runs its whole time). From the deadline on, only IOs due before it
+	 * that are at most LATE_NS late still go (a throttled run keeps its exact
+	 * count through a scheduling hiccup); a worker behind its rate (the
+	 * device cannot keep up with iops) stops there.
+	 */
+	bool over = w->time_ns && now - w->start_ns >= w->time_ns;
+
 	while (w->nfree) {
 		bool from_retry = false;
 		struct iow_io io;
@@ -637,8 +649,14 @@ static unsigned submit_due(struct iow *w, uint64_t now)
 		} else {
 			due = now - w->start_ns;
 		}
+		if ((w->time_ns && due >= w->time_ns && over) ||
+		    (over && now - w->start_ns > due + LATE_NS)) {
+			w->stopping = w->deadline_hit = true;
+			break;
+		}
 		if (w->time_ns && due >= w->time_ns) {
-			w->stopping = true;
+			/* nothing more is due before the deadline: wait for it */
+			w->next_due_ns = w->start_ns + w->time_ns;
 			break;
 		}
 		if (w->start_ns + due > now) {
@@ -844,6 +862,8 @@ static void run(struct iow *w)
 		idle(w, now);
 	}
 	now = w->completed ? w->last_done_ns : nvme_now_ns();
+	if (w->deadline_hit && now < w->start_ns + w->time_ns)
+		now = w->start_ns + w->time_ns; /* it ran until its time was up */
 	publish(w, now);
 	w->s->cpu_ns = thread_cpu_ns() - cpu0;
 	for (uint32_t i = 0; i < w->a->npct && i < IOW_MAX_PCT; i++)

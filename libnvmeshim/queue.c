@@ -460,6 +460,8 @@ int nvme_cq_process(struct nvme_cq *cq, struct nvme_cpl *out, unsigned max)
 		__atomic_store_n(&c->dirty, 1, __ATOMIC_RELEASE);
 	}
 	now = nvme_now_ns();
+	if (!n)
+		nvme_transport_poll_alive(c->t, now); /* a device that died quietly */
 	if (gated(cq) && !max)
 		max = limit; /* expiry below may still report */
 	if (n < max && (c->t->dead || nvme_q_stale(cq) || now >= cq->next_check_ns)) {

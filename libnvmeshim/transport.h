@@ -81,12 +81,13 @@ struct nvme_transport {
 	unsigned msix_size; /* vectors the function offers (0: none) */
 	uint32_t msix_cap;  /* config offset of the MSI-X capability, 0 if none */
 	uint64_t bar0_size;
+	uint64_t next_alive_ns; /* next liveness check by waiters (nvme_transport_poll_alive) */
 };
 
 /**
  * nvme_qemu_open() - start QEMU's NVMe model as the embedded device.
- * @args: extra QEMU arguments, one per line; "@IMGn@" is replaced by the
- *        path of image n
+ * @args: extra QEMU arguments, one per line; a line starting with
+ *        "file=@IMGn@" gets the path of image n there (nowhere else)
  * @images: one line per image: "path|size" (created sparse if missing) or
  *          "|size" for an anonymous temporary image deleted at once
  * @out: the transport
@@ -109,6 +110,33 @@ int nvme_vfio_open(const char *bdf, struct nvme_transport **out);
  * nvme_qemu_pid() - pid of the QEMU behind a qemu transport, or 0.
  */
 int nvme_qemu_pid(struct nvme_transport *t);
+
+/**
+ * nvme_transport_poll_alive() - ask the transport whether the device is still
+ * there, at most every 100 ms (waiters call it on every poll): a device that
+ * died while nothing touched its registers (QEMU killed, a VFIO function
+ * answering all ones) is then noticed within that time and marked dead.
+ * @t: the transport
+ * @now: nvme_now_ns()
+ *
+ * Return: true while the device is alive.
+ */
+static inline bool nvme_transport_poll_alive(struct nvme_transport *t, uint64_t now)
+{
+	uint64_t next = __atomic_load_n(&t->next_alive_ns, __ATOMIC_RELAXED);
+
+	if (t->dead)
+		return false;
+	if (now < next || !t->ops->alive)
+		return true;
+	/* one thread checks; the others go on */
+	if (!__atomic_compare_exchange_n(&t->next_alive_ns, &next, now + 100000000ull, false,
+					 __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+		return true;
+	if (!t->ops->alive(t))
+		t->dead = true;
+	return !t->dead;
+}
 
 /** nvme_transport_gone() - why a dead transport is dead: "powered off" or "gone". */
 static inline const char *nvme_transport_gone(const struct nvme_transport *t)

@@ -289,8 +289,8 @@ static int qemu_control(struct nvme_transport *t, const char *req, char *out, un
 	char *line;
 	int r;
 
-	if (t->powered_off)
-		return nvme_set_error(-ENODEV, "%s is powered off", t->name);
+	if (t->dead)
+		return nvme_set_error(-ENODEV, "%s is %s", t->name, nvme_transport_gone(t));
 	line = malloc(len + 2);
 	if (!line)
 		return -ENOMEM;
@@ -299,8 +299,13 @@ static int qemu_control(struct nvme_transport *t, const char *req, char *out, un
 	line[len + 1] = 0;
 	r = lineconn_exchange(&q->qmp, line, len + 1, 1, out, cap);
 	free(line);
-	if (r < 0)
+	if (r < 0) {
+		/* the QMP connection broke: QEMU exited or no longer answers */
+		if (r == -ENOTCONN || r == -ECONNRESET || r == -EPIPE || q->qmp.dead ||
+		    (q->pid > 0 && !nvme_proc_alive(q->pid)))
+			return gone(q, -ENOTCONN);
 		return nvme_set_error(r, "QMP request failed: %s", strerror(-r));
+	}
 	return 0;
 }
 
@@ -368,30 +373,59 @@ static const char *runtime_base(void)
 	return x && *x && access(x, W_OK) == 0 ? x : "/tmp";
 }
 
-/* remove run directories left by a driver that was killed during start-up */
+/* unlink @name in the directory @dfd if it is a socket (never following a link) */
+static void unlink_socket_at(int dfd, const char *name)
+{
+	struct stat st;
+
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISSOCK(st.st_mode))
+		unlinkat(dfd, name, 0);
+}
+
+/*
+ * Remove run directories left by a driver killed during start-up. Only what
+ * this driver itself creates is touched: a real directory (lstat: never a
+ * symlink) named denvme-<pid>-XXXXXX, owned by this user, mode 0700, whose
+ * process is gone; inside it only the two sockets, reached through the opened
+ * directory (O_NOFOLLOW), so no path can lead elsewhere.
+ */
 static void sweep_stale(const char *base)
 {
-	DIR *d = opendir(base);
+	int bfd = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d;
 	struct dirent *e;
 
-	if (!d)
+	if (bfd < 0)
 		return;
+	d = fdopendir(dup(bfd));
+	if (!d) {
+		close(bfd);
+		return;
+	}
 	while ((e = readdir(d))) {
-		int pid;
-		char path[512];
+		struct stat st, st2;
+		int pid, used = 0, dfd;
 
-		if (sscanf(e->d_name, "denvme-%d-", &pid) != 1 || pid <= 0)
+		if (sscanf(e->d_name, "denvme-%d-%n", &pid, &used) != 1 || pid <= 0 || used <= 0 ||
+		    strlen(e->d_name + used) != 6)
 			continue;
 		if (kill(pid, 0) == 0 || errno != ESRCH)
 			continue;
-		snprintf(path, sizeof(path), "%s/%s/qtest.sock", base, e->d_name);
-		unlink(path);
-		snprintf(path, sizeof(path), "%s/%s/qmp.sock", base, e->d_name);
-		unlink(path);
-		snprintf(path, sizeof(path), "%s/%s", base, e->d_name);
-		rmdir(path);
+		if (fstatat(bfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) || !S_ISDIR(st.st_mode) ||
+		    st.st_uid != geteuid() || (st.st_mode & 07777) != 0700)
+			continue;
+		dfd = openat(bfd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (dfd < 0)
+			continue;
+		if (fstat(dfd, &st2) == 0 && st2.st_dev == st.st_dev && st2.st_ino == st.st_ino) {
+			unlink_socket_at(dfd, "qtest.sock");
+			unlink_socket_at(dfd, "qmp.sock");
+			unlinkat(bfd, e->d_name, AT_REMOVEDIR); /* only if now empty */
+		}
+		close(dfd);
 	}
 	closedir(d);
+	close(bfd);
 }
 
 static int find_qemu(char *out, size_t cap)
@@ -441,7 +475,7 @@ static int open_image(const char *spec, int *fd_out)
 			return nvme_set_error(-errno, "cannot create a %llu-byte temporary image: %s",
 					      size, strerror(errno));
 	} else {
-		fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600); /* disk contents: private */
 		if (fd >= 0) {
 			if (ftruncate(fd, (off_t)size)) {
 				int err = errno;
@@ -549,7 +583,12 @@ static int start(struct qemu_dev *q, const char *args, char *rundir)
 	for (unsigned i = 0; i < ARRAY_SIZE(fixed); i++)
 		argv[argc++] = fixed[i];
 
-	/* extra arguments, one per line, with @IMGn@ replaced by the image path */
+	/*
+	 * extra arguments, one per line; a line that starts with "file=@IMGn@"
+	 * (the driver's own drive argument) gets the image path there, and
+	 * nowhere else: a placeholder inside another value (a serial number)
+	 * stays as written.
+	 */
 	extra = calloc(1, strlen(args) * 2 + 64 * MAX_IMAGES + 1);
 	if (!extra) {
 		r = -ENOMEM;
@@ -568,7 +607,8 @@ static int start(struct qemu_dev *q, const char *args, char *rundir)
 					unsigned n;
 					int used = 0;
 
-					if (p[i] == '@' && sscanf(p + i, "@IMG%u@%n", &n, &used) == 1 &&
+					if (i == 5 && !strncmp(p, "file=@IMG", 9) &&
+					    sscanf(p + i, "@IMG%u@%n", &n, &used) == 1 &&
 					    used > 0 && n < q->nimg) {
 						o += sprintf(o, "/proc/self/fd/%d", q->img_fd[n]);
 						i += (size_t)used - 1;

@@ -314,6 +314,7 @@ static int map_arena(void)
 					      (unsigned long long)holes[i].start,
 					      (unsigned long long)(holes[i].start + holes[i].len));
 	}
+	a->pinned = true; /* from now on freed pages stay (even if a mapping below fails) */
 	for (unsigned i = 0; i < nmap; i++)
 		if ((r = map_one(map[i].start, map[i].len, a->base + map[i].start)))
 			return r;

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { inUseReasons } from "./inuse.ts";
 
 /** One line of /proc/self/mountinfo. */
 export interface Mount {
@@ -262,7 +263,9 @@ export function inspect(bdf: string): NvmeDevice {
   }
   const mounts = parseMountinfo(readText("/proc/self/mountinfo") ?? "");
   const swaps = parseSwaps(readText("/proc/swaps") ?? "");
-  dev.blockers = blockersOf(nodes, mounts, swaps);
+  dev.blockers = [
+    ...new Set([...blockersOf(nodes, mounts, swaps), ...inUseReasons(nodes)]),
+  ];
   return dev;
 }
 

@@ -11,7 +11,8 @@
  * `deno task release <bdf>` — give the device back to the kernel nvme driver.
  *
  * Options: `--list` (list only, no install step), `--json` (machine-readable
- * listing).
+ * listing), `--dry-run` (with a device: print what would be done, checks
+ * included, and change nothing).
  *
  * @module
  */
@@ -42,7 +43,14 @@ function exists(path: string): boolean {
   }
 }
 
+/** --dry-run: say what would be done, change nothing. */
+let dryRun = false;
+
 function writeSysfs(path: string, value: string): void {
+  if (dryRun) {
+    say(`dry run: would write "${value.trim()}" to ${path}`);
+    return;
+  }
   const f = Deno.openSync(path, { write: true });
   try {
     f.writeSync(new TextEncoder().encode(value));
@@ -237,6 +245,22 @@ async function bind(
         `${bdf} has no IOMMU group: the IOMMU is off. Enable VT-d / AMD-Vi in the firmware set-up and boot Linux with intel_iommu=on (Intel) or amd_iommu=on, then run this again`,
       );
     }
+    if (dryRun) {
+      if (!exists("/sys/bus/pci/drivers/vfio-pci")) {
+        say("dry run: would load vfio-pci (modprobe vfio-pci)");
+      }
+      writeSysfs(`${PCI}/${bdf}/driver_override`, "vfio-pci");
+      if (d.driver) writeSysfs(`${PCI}/${bdf}/driver/unbind`, bdf);
+      writeSysfs("/sys/bus/pci/drivers_probe", bdf);
+      const who = accessFor(user);
+      if (who) {
+        say(
+          `dry run: would give uid ${who.uid} access to /dev/vfio/${d.iommuGroup}`,
+        );
+      }
+      say(`dry run: ${bdf} would be on vfio-pci; nothing was changed`);
+      return;
+    }
     requireRoot(`binding ${bdf} to vfio-pci`, bdf);
     if (!exists("/sys/bus/pci/drivers/vfio-pci")) {
       say("loading vfio-pci (modprobe vfio-pci)");
@@ -261,6 +285,10 @@ async function bind(
       );
     }
     d = inspect(bdf);
+  }
+  if (dryRun) {
+    say(`dry run: ${bdf} is on vfio-pci already; nothing was changed`);
+    return;
   }
   // the device nodes: wait for udev/devtmpfs, then the user's access
   const nodes = [`/dev/vfio/${d.iommuGroup}`];
@@ -321,7 +349,7 @@ async function release(arg: string): Promise<void> {
     );
     return;
   }
-  requireRoot(`giving ${bdf} back`, bdf);
+  if (!dryRun) requireRoot(`giving ${bdf} back`, bdf);
   const users = vfioUsers(bdf, d.iommuGroup);
   if (users.length) {
     throw new SetupError(
@@ -329,6 +357,13 @@ async function release(arg: string): Promise<void> {
         users.join(", ")
       }: stop it first (unbinding would wait for it)`,
     );
+  }
+  if (dryRun) {
+    writeSysfs(`${PCI}/${bdf}/driver_override`, "\n");
+    writeSysfs(`${PCI}/${bdf}/driver/unbind`, bdf);
+    writeSysfs("/sys/bus/pci/drivers_probe", bdf);
+    say(`dry run: ${bdf} would be back on nvme; nothing was changed`);
+    return;
   }
   writeSysfs(`${PCI}/${bdf}/driver_override`, "\n");
   say(`unbinding ${bdf} from vfio-pci`);
@@ -354,6 +389,7 @@ async function main(): Promise<number> {
       list: { type: "boolean", default: false },
       json: { type: "boolean", default: false },
       user: { type: "string" },
+      "dry-run": { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
     allowPositionals: true,
@@ -362,8 +398,9 @@ async function main(): Promise<number> {
     console.log(
       "deno task setup                 install/build, then list NVMe devices\n" +
         "deno task setup --list [--json] list NVMe devices only\n" +
-        "deno task setup <bdf> [--force] [--user NAME]  bind to vfio-pci for denvme\n" +
-        "deno task release <bdf>         give it back to the kernel nvme driver",
+        "deno task setup <bdf> [--force] [--user NAME] [--dry-run]  bind to vfio-pci for denvme\n" +
+        "deno task release <bdf> [--dry-run]  give it back to the kernel nvme driver\n" +
+        "--dry-run: print what would be done (checks included), change nothing",
     );
     return 0;
   }
@@ -373,6 +410,7 @@ async function main(): Promise<number> {
     );
   }
   const bdf = positionals[0];
+  dryRun = values["dry-run"];
   if (values.release) {
     if (!bdf) throw new SetupError("deno task release <bdf>: which device?");
     await release(bdf);

@@ -49,6 +49,28 @@ refuse() {
 	[ "$(driver "$SYS")" = nvme ] || { echo "$SYS left nvme"; return 1; }
 }
 
+# --dry-run prints the steps and changes nothing
+dryrun() {
+	deno task setup "$DUT" --dry-run >/tmp/dry.txt 2>&1
+	rc=$?
+	cat /tmp/dry.txt
+	[ $rc = 0 ] && grep -q 'dry run: would write "vfio-pci" to .*driver_override' /tmp/dry.txt &&
+		grep -q "nothing was changed" /tmp/dry.txt && [ "$(driver "$DUT")" = nvme ]
+}
+
+# a process holding the device under test's namespace open: refused, naming it
+held() {
+	ns=$(ls /sys/bus/pci/devices/"$DUT"/nvme/*/ | grep -m1 -E '^nvme[0-9]+n[0-9]+$')
+	[ -n "$ns" ] || { echo "no namespace block device for $DUT"; return 1; }
+	sleep 60 <"/dev/$ns" &
+	pid=$!
+	deno task setup "$DUT" >/tmp/held.txt 2>&1
+	rc=$?
+	kill $pid
+	cat /tmp/held.txt
+	[ $rc != 0 ] && grep -q "$ns is open in pid $pid" /tmp/held.txt && [ "$(driver "$DUT")" = nvme ]
+}
+
 bind() {
 	deno task setup "$DUT" || return 1
 	[ "$(driver "$DUT")" = vfio-pci ] || { echo "$DUT is on '$(driver "$DUT")'"; return 1; }
@@ -90,6 +112,8 @@ echo "VMTEST-NOTE stage 2 at $(cut -d' ' -f1 /proc/uptime) s: / on $ROOTDEV"
 FAILED=""
 step setup-lists-devices list
 step setup-refuses-system-disk refuse
+step setup-dry-run dryrun
+step setup-refuses-open-device held
 step setup-binds-dut bind
 step device-tests deno test --no-check --allow-all tests/device_test.ts -- --dut "$DUT"
 step example-hello-world hello
