@@ -15,16 +15,13 @@
  */
 import { Worker } from "node:worker_threads";
 import { ParameterError } from "../ffi/errors.ts";
+import { envVar } from "../ffi/permissions.ts";
 
 /** How the console is turned on: off, read-only, or read-write (utilities that change the device). */
 export type ConsoleMode = "off" | "ro" | "rw";
 
 function envValue(name: string): string | undefined {
-  try {
-    return Deno.env.get(name) || undefined;
-  } catch {
-    return undefined; // no --allow-env
-  }
+  return envVar(name) || undefined; // without env access: unset (no prompt)
 }
 
 function modeOf(v: string | boolean, where: string): ConsoleMode {

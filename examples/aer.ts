@@ -2,7 +2,7 @@
  * AER callback: enable SMART temperature events, lower the temperature
  * threshold below the current temperature and handle the event in a callback.
  *
- *   deno run --allow-ffi --allow-env --allow-read examples/aer.ts [--dut qemu]
+ *   deno run --allow-ffi examples/aer.ts [--dut qemu]
  *
  * @module
  */

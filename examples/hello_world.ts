@@ -2,7 +2,7 @@
  * Hello world (pynvme's first script): write "hello world" to LBA 0 and, in
  * the write's callback, read it back into another buffer; wait for both.
  *
- *   deno run --allow-ffi --allow-env --allow-read examples/hello_world.ts [--dut qemu]
+ *   deno run --allow-ffi examples/hello_world.ts [--dut qemu]
  *
  * @module
  */

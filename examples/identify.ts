@@ -2,7 +2,7 @@
  * Identify dump: the controller's and each namespace's identify data, decoded,
  * plus a hex dump of the first bytes.
  *
- *   deno run --allow-ffi --allow-env --allow-read examples/identify.ts [--dut qemu]
+ *   deno run --allow-ffi examples/identify.ts [--dut qemu]
  *
  * @module
  */

@@ -5,7 +5,7 @@
  * (pynvme's check: iops=1234 for 7 s gives 7 samples, the last within
  * 1233..1235), as long as the device keeps up.
  *
- *   deno run --allow-ffi --allow-env --allow-read examples/ioworker_iops_control.ts \
+ *   deno run --allow-ffi examples/ioworker_iops_control.ts \
  *     [--dut qemu] [--iops 1234,100,5000] [--seconds 7]
  *
  * @module

@@ -7,7 +7,7 @@
  * `--report FILE.html` writes the ioworker report of the three runs (one line
  * per worker in the IOPS chart, plus the total).
  *
- *   deno run --allow-ffi --allow-env --allow-read [--allow-write] examples/ioworker_multiple.ts \
+ *   deno run --allow-ffi [--allow-write] examples/ioworker_multiple.ts \
  *     [--dut qemu] [--seconds 10] [--report multiple.html]
  *
  * @module

@@ -3,7 +3,7 @@
  * parametrized by the queue count): one ioworker per queue, sequential 4 KiB
  * reads in the first GiB at QD16, all at once; the aggregate IOPS per count.
  *
- *   deno run --allow-ffi --allow-env --allow-read examples/ioworker_multiple_queues.ts \
+ *   deno run --allow-ffi examples/ioworker_multiple_queues.ts \
  *     [--dut qemu] [--queues 1,2,4] [--seconds 10]
  *
  * @module

@@ -4,7 +4,7 @@
  * Health log (page 02h) every second and prints the composite temperature
  * (bytes 1..2, Kelvin) and the data units written so far.
  *
- *   deno run --allow-ffi --allow-env --allow-read examples/ioworker_temperature.ts \
+ *   deno run --allow-ffi examples/ioworker_temperature.ts \
  *     [--dut qemu] [--seconds 30]
  *
  * @module

@@ -3,7 +3,7 @@
  * log page (81h) with a progress bar until it completes. Devices without
  * sanitize (QEMU's model returns Invalid Opcode) are reported as such.
  *
- *   deno run --allow-ffi --allow-env --allow-read examples/sanitize.ts [--dut qemu]
+ *   deno run --allow-ffi examples/sanitize.ts [--dut qemu]
  *
  * @module
  */

@@ -2,7 +2,7 @@
  * Trim basic: write data, deallocate it with Dataset Management, read it back
  * (QEMU's model reads deallocated blocks as zeros: DLFEAT = 1).
  *
- *   deno run --allow-ffi --allow-env --allow-read examples/trim.ts [--dut qemu]
+ *   deno run --allow-ffi examples/trim.ts [--dut qemu]
  *
  * @module
  */

@@ -5,7 +5,7 @@
  * that each namespace kept its own data (a different pattern written to LBA 0
  * of each, read back from both).
  *
- *   deno run --allow-ffi --allow-env --allow-read examples/two_namespaces.ts \
+ *   deno run --allow-ffi examples/two_namespaces.ts \
  *     [--dut qemu:ns=2] [--dut2 NAME] [--seconds 5]
  *
  * Without `--dut` (and NVME_DUT) the embedded device is started with two
@@ -14,7 +14,14 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { Buffer, Controller, Namespace, PTYPE_DWORD, Qpair } from "../mod.ts";
+import {
+  Buffer,
+  Controller,
+  defaultDut,
+  Namespace,
+  PTYPE_DWORD,
+  Qpair,
+} from "../mod.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -26,9 +33,7 @@ const { values } = parseArgs({
 });
 const seconds = Number(values.seconds);
 
-using nvme0 = new Controller(
-  values.dut ?? Deno.env.get("NVME_DUT") ?? "qemu:ns=2",
-);
+using nvme0 = new Controller(defaultDut(Deno.args, "qemu:ns=2"));
 using nvme1 = values.dut2 ? new Controller(values.dut2) : undefined;
 if (!nvme1) {
   // the active namespace list (Identify CNS 02h)

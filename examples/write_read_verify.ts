@@ -11,7 +11,7 @@
  *    bug or another host would) and the next read of it fails with status
  *    07/81 and a {@link VerifyError} naming the LBA; rewriting it heals it.
  *
- *   deno run --allow-ffi --allow-env --allow-read examples/write_read_verify.ts \
+ *   deno run --allow-ffi examples/write_read_verify.ts \
  *     [--dut qemu] [--seconds 3]
  *
  * @module

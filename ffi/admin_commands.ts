@@ -17,6 +17,7 @@ import {
 } from "./cmdqueue.ts";
 import type { Completion } from "./completion.ts";
 import { NvmeError, ParameterError } from "./errors.ts";
+import { requirePermission } from "./permissions.ts";
 import { commandName } from "./status.ts";
 import { checkInt, checkU64 } from "./validate.ts";
 
@@ -432,6 +433,10 @@ export abstract class AdminCommands {
   downfw(path: string, slot = 0, action = 1): number {
     checkInt("slot", slot, 0, 7);
     checkInt("action", action, 0, 7);
+    requirePermission(
+      { name: "read", path },
+      `reading the firmware file ${path}`,
+    );
     const image = Deno.readFileSync(path);
     if (!image.length || image.length % 4) {
       throw new ParameterError(

@@ -12,6 +12,7 @@
  */
 import { parseArgs } from "node:util";
 import { ParameterError } from "./errors.ts";
+import { envVar } from "./permissions.ts";
 
 /**
  * Options of the embedded device (the `qemu:<options>` device name).
@@ -272,14 +273,19 @@ export function parseDut(name: string): Dut {
 
 /**
  * The device under test for this run: `--dut <name>` (or `--dut=<name>`) from
- * the command line, else `NVME_DUT`, else "qemu".
+ * the command line, else `NVME_DUT` (when env access is granted), else
+ * `fallback` ("qemu").
  *
  * ```ts
  * defaultDut(["--dut", "01:00.0"]); // "01:00.0"
  * using nvme0 = new Controller(defaultDut()); // what `new Controller()` does
+ * using nvme1 = new Controller(defaultDut(Deno.args, "qemu:ns=2")); // another default
  * ```
  */
-export function defaultDut(args: string[] = Deno.args): string {
+export function defaultDut(
+  args: string[] = Deno.args,
+  fallback = "qemu",
+): string {
   const { values } = parseArgs({
     args,
     options: { dut: { type: "string" } },
@@ -288,13 +294,7 @@ export function defaultDut(args: string[] = Deno.args): string {
   });
   const fromArgs = values.dut;
   if (typeof fromArgs === "string" && fromArgs) return fromArgs;
-  let env: string | undefined;
-  try {
-    env = Deno.env.get("NVME_DUT");
-  } catch {
-    env = undefined; // no --allow-env: the default applies
-  }
-  return env || "qemu";
+  return envVar("NVME_DUT") || fallback; // without env access: the default
 }
 
 /** QEMU arguments and images for an embedded device (one line per argument). */

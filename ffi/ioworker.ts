@@ -25,6 +25,7 @@ import { Completion } from "./completion.ts";
 import type { Controller } from "./controller.ts";
 import { ClosedError, NvmeError, ParameterError } from "./errors.ts";
 import { matchExpected } from "./expect.ts";
+import { spawnIoworkerThread } from "./ioworker_thread.ts";
 import type { Namespace } from "./namespace.ts";
 import { Qpair } from "./qpair.ts";
 import { consoleNote } from "../console/registry.ts";
@@ -328,9 +329,10 @@ export class IoWorker {
     this.#i32[W_MAGIC] = SHM_MAGIC;
     const args = encodeArgs(p, this.ns.nsid, this.ns.lbaSize);
     const seq = p.sequence ?? new Uint8Array(8);
-    const worker = this.#worker = new Worker(
-      new URL("./ioworker_thread.ts", import.meta.url).href,
-      { type: "module", name: this.label },
+    const worker = this.#worker = spawnIoworkerThread(
+      this.label,
+      { ...handles, args: args.buffer, seq: seq.buffer, shm: sab },
+      [args.buffer, seq.buffer],
     );
     worker.onmessage = () => this.#onDone();
     worker.onerror = (e) => {
@@ -343,15 +345,6 @@ export class IoWorker {
     let set = running.get(ctrl);
     if (!set) running.set(ctrl, set = new Set());
     set.add(this);
-    worker.postMessage({
-      ...handles,
-      args: args.buffer,
-      seq: seq.buffer,
-      shm: sab,
-    }, [
-      args.buffer,
-      seq.buffer,
-    ]);
     consoleNote({
       kind: "ioworker",
       label: this.label,

@@ -1,21 +1,29 @@
-/// <reference lib="deno.worker" />
 /**
  * The Deno Worker behind each {@link IoWorker}: it loads libnvmeshim (its own
  * dlopen of the same library image, so C state is shared) and calls the
  * blocking `nvme_ioworker_run()` once. When the call returns it sets the
  * shared `done` word, wakes waiters (Atomics.notify) and posts a message.
  *
+ * The worker's code is {@linkcode ioworkerThreadMain}, started from a blob URL
+ * (its own source text): loading a worker from a file would need read access,
+ * and denvme needs only `--allow-ffi`. So the function is self-contained (no
+ * imports, no outer names); the library path and the two symbols it calls come
+ * in the start message.
+ *
  * @module
  */
+import { libraryPath } from "./lib.ts";
+import { symbols } from "./symbols.ts";
 
-/** Index of the `done` word in the shared memory's Int32 view (iow_shm.done). */
-const W_DONE = 3;
-/** iow_shm.host_error */
-const W_HOST_ERROR = 4;
-/** iow_shm.message */
-const OFF_MESSAGE = 2696;
-
+/** The start message of an ioworker thread. */
 interface Start {
+  /** Path of libnvmeshim (the one the main thread loaded). */
+  lib: string;
+  /** The FFI declarations of the two functions the thread calls. */
+  symbols: {
+    nvme_ioworker_run: Deno.ForeignFunction;
+    nvme_error: Deno.ForeignFunction;
+  };
   sq: number;
   cq: number;
   args: ArrayBuffer;
@@ -23,37 +31,87 @@ interface Start {
   shm: SharedArrayBuffer;
 }
 
-function note(shm: SharedArrayBuffer, text: string): void {
-  const i32 = new Int32Array(shm, 0, 8);
-  if (!Atomics.load(i32, W_HOST_ERROR)) Atomics.store(i32, W_HOST_ERROR, -1);
-  const bytes = new Uint8Array(shm, OFF_MESSAGE, 256);
-  bytes.fill(0);
-  bytes.set(new TextEncoder().encode(text).subarray(0, 255));
+/**
+ * The thread's program (runs in the Worker; its source text is the worker's
+ * module). Self-contained: it may use only globals.
+ */
+function ioworkerThreadMain(): void {
+  /** Index of the `done` word in the shared memory's Int32 view (iow_shm.done). */
+  const W_DONE = 3;
+  /** iow_shm.host_error */
+  const W_HOST_ERROR = 4;
+  /** iow_shm.message */
+  const OFF_MESSAGE = 2696;
+  const scope = globalThis as unknown as {
+    onmessage: ((e: MessageEvent<Start>) => void) | null;
+    postMessage(message: unknown): void;
+  };
+  const note = (shm: SharedArrayBuffer, text: string) => {
+    const i32 = new Int32Array(shm, 0, 8);
+    if (!Atomics.load(i32, W_HOST_ERROR)) Atomics.store(i32, W_HOST_ERROR, -1);
+    const bytes = new Uint8Array(shm, OFF_MESSAGE, 256);
+    bytes.fill(0);
+    bytes.set(new TextEncoder().encode(text).subarray(0, 255));
+  };
+  scope.onmessage = (e: MessageEvent<Start>) => {
+    const { sq, cq, args, seq, shm } = e.data;
+    const i32 = new Int32Array(shm, 0, 8);
+    let rc = -1;
+    try {
+      const dl = Deno.dlopen(e.data.lib, e.data.symbols);
+      const run = dl.symbols.nvme_ioworker_run as (
+        ...a: unknown[]
+      ) => number;
+      rc = run(
+        sq,
+        cq,
+        new Uint8Array(args),
+        args.byteLength,
+        new Uint8Array(seq),
+        seq.byteLength,
+        new Uint8Array(shm),
+        shm.byteLength,
+      );
+      if (rc < 0 && !new Uint8Array(shm, OFF_MESSAGE, 1)[0]) {
+        const p = dl.symbols.nvme_error() as Deno.PointerValue;
+        note(shm, p ? Deno.UnsafePointerView.getCString(p) : `error ${rc}`);
+      }
+      // the library stays loaded: it is linked with -z nodelete, and the
+      // handle lives as long as this thread
+    } catch (err) {
+      note(shm, `ioworker thread: ${(err as Error)?.message ?? err}`);
+    }
+    Atomics.store(i32, W_DONE, 1);
+    Atomics.notify(i32, W_DONE);
+    scope.postMessage({ rc });
+  };
 }
 
-self.onmessage = async (e: MessageEvent<Start>) => {
-  const { sq, cq, args, seq, shm } = e.data;
-  const i32 = new Int32Array(shm, 0, 8);
-  let rc = -1;
-  try {
-    const { lib, lastError } = await import("./lib.ts");
-    rc = lib.nvme_ioworker_run(
-      sq,
-      cq,
-      new Uint8Array(args),
-      args.byteLength,
-      new Uint8Array(seq),
-      seq.byteLength,
-      new Uint8Array(shm),
-      shm.byteLength,
-    );
-    if (rc < 0 && !new Uint8Array(shm, OFF_MESSAGE, 1)[0]) {
-      note(shm, lastError());
-    }
-  } catch (err) {
-    note(shm, `ioworker thread: ${(err as Error)?.message ?? err}`);
-  }
-  Atomics.store(i32, W_DONE, 1);
-  Atomics.notify(i32, W_DONE);
-  self.postMessage({ rc });
-};
+let url: string | undefined;
+
+/**
+ * Start an ioworker thread (a Worker running {@linkcode ioworkerThreadMain})
+ * and send it its work. Needs only `--allow-ffi`.
+ */
+export function spawnIoworkerThread(
+  name: string,
+  work: Pick<Start, "sq" | "cq" | "args" | "seq" | "shm">,
+  transfer: Transferable[],
+): Worker {
+  url ??= URL.createObjectURL(
+    new Blob([`(${ioworkerThreadMain.toString()})();\n`], {
+      type: "text/javascript",
+    }),
+  );
+  const worker = new Worker(url, { type: "module", name });
+  const start: Start = {
+    ...work,
+    lib: libraryPath(),
+    symbols: {
+      nvme_ioworker_run: symbols.nvme_ioworker_run as Deno.ForeignFunction,
+      nvme_error: symbols.nvme_error as Deno.ForeignFunction,
+    },
+  };
+  worker.postMessage(start, transfer);
+  return worker;
+}

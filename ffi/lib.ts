@@ -1,41 +1,53 @@
 /**
  * Loading libnvmeshim and turning its errno-style results into exceptions.
  *
- * The library is looked up in `DENVME_LIB` (a path) or next to this module in
- * `libnvmeshim/build/libnvmeshim.so` (built by `deno task build`).
+ * The library is looked up in `DENVME_LIB` (a path; read only with env access
+ * granted) or next to this module in `libnvmeshim/build/libnvmeshim.so` (built
+ * by `deno task build`). Only `--allow-ffi` is needed.
  *
  * @module
  */
 import { DeviceGoneError, NvmeError } from "./errors.ts";
+import { envVar, granted, PermissionError } from "./permissions.ts";
 import { symbols } from "./symbols.ts";
 
 /** ABI version this TypeScript side was written for (NVMESHIM_ABI). */
 const ABI = 1;
 
-function libraryPath(): string {
-  const env = Deno.env.get("DENVME_LIB");
+/**
+ * Path of libnvmeshim: `DENVME_LIB` when set (and env access granted), else
+ * `libnvmeshim/build/libnvmeshim.so` next to this module.
+ */
+export function libraryPath(): string {
+  const env = envVar("DENVME_LIB");
   if (env) return env;
   return new URL("../libnvmeshim/build/libnvmeshim.so", import.meta.url)
     .pathname;
 }
 
-function open(): Deno.DynamicLibrary<typeof symbols> {
-  const path = libraryPath();
-  try {
-    Deno.statSync(path);
-  } catch {
-    throw new NvmeError(
-      `libnvmeshim not found at ${path}: run \`deno task build\` (or set DENVME_LIB)`,
-    );
+function notFound(path: string): NvmeError {
+  return new NvmeError(
+    `libnvmeshim not found at ${path}: run \`deno task build\` (or set DENVME_LIB)`,
+  );
+}
+
+function open(path: string): Deno.DynamicLibrary<typeof symbols> {
+  // look before loading only when allowed to look (--allow-ffi alone is enough)
+  if (granted({ name: "read", path })) {
+    try {
+      Deno.statSync(path);
+    } catch {
+      throw notFound(path);
+    }
   }
   let lib: Deno.DynamicLibrary<typeof symbols>;
   try {
     lib = Deno.dlopen(path, symbols);
   } catch (e) {
     if (e instanceof Deno.errors.NotCapable) throw e;
-    throw new NvmeError(`cannot load ${path}: ${(e as Error).message}`, 0, {
-      cause: e,
-    });
+    const msg = (e as Error).message;
+    if (/No such file or directory/.test(msg)) throw notFound(path);
+    throw new NvmeError(`cannot load ${path}: ${msg}`, 0, { cause: e });
   }
   const abi = lib.symbols.nvme_abi_version();
   if (abi !== ABI) {
@@ -46,15 +58,50 @@ function open(): Deno.DynamicLibrary<typeof symbols> {
   return lib;
 }
 
+type Symbols = Deno.DynamicLibrary<typeof symbols>["symbols"];
+
 /**
  * The library handle, referenced for the life of the isolate: a collected
  * handle would dlclose the library under its threads. (The library is also
  * linked with -z nodelete, so a test runner's dlclose cannot unload it.)
  */
-const dl: Deno.DynamicLibrary<typeof symbols> = open();
+let dl: Deno.DynamicLibrary<typeof symbols> | undefined;
 
-/** The loaded library's functions (one dlopen per isolate). */
-export const lib: Deno.DynamicLibrary<typeof symbols>["symbols"] = dl.symbols;
+/**
+ * The loaded library's functions (one dlopen per isolate). The library loads
+ * at the first use of any of them, not at import: importing denvme never
+ * fails, and a missing library or permission is reported by the first call.
+ * After that the functions are plain properties (no indirection per call).
+ */
+export const lib: Symbols = {} as Symbols;
+const names = Object.keys(symbols) as (keyof Symbols)[];
+for (const name of names) {
+  Object.defineProperty(lib, name, {
+    configurable: true,
+    enumerable: true,
+    get() {
+      load();
+      return lib[name];
+    },
+  });
+}
+
+function load(): void {
+  if (dl) return;
+  const path = libraryPath();
+  if (!granted({ name: "ffi", path })) {
+    throw new PermissionError(`loading libnvmeshim (${path})`, "--allow-ffi");
+  }
+  dl = open(path);
+  for (const name of names) {
+    Object.defineProperty(lib, name, {
+      value: dl.symbols[name],
+      enumerable: true,
+      writable: false,
+      configurable: false,
+    });
+  }
+}
 
 /** The C side's message for the last failure on this thread. */
 export function lastError(): string {

@@ -9,6 +9,7 @@ import { cstr, detachMemory, lib, mapMemory, unwrap } from "./lib.ts";
 import { defaultDut, type Dut, parseDut, qemuCommandLine } from "./dut.ts";
 import { checkInt, checkOneOf } from "./validate.ts";
 import { sleepSync } from "./sleep.ts";
+import { granted } from "./permissions.ts";
 
 const open = new Set<Pcie>();
 
@@ -490,7 +491,8 @@ function checkImage(spec: string): void {
   const bar = spec.lastIndexOf("|");
   const path = spec.slice(0, bar);
   const size = Number(spec.slice(bar + 1));
-  if (!path) return;
+  // without read access the check is left to QEMU (it reports a bad image)
+  if (!path || !granted({ name: "read", path })) return;
   let st: Deno.FileInfo;
   try {
     st = Deno.statSync(path);

@@ -6,7 +6,9 @@
  *
  * @module
  */
-import * as echarts from "echarts";
+import "./node_env.ts"; // first: the chart library reads NODE_ENV
+// deno-lint-ignore no-import-prefix -- importable from a user's project without an import map
+import * as echarts from "npm:echarts@6.1.0";
 
 // Text widths for layout (legends, labels). Without a canvas, ECharts
 // estimates them with Helvetica-like metrics; the reports name DejaVu Sans

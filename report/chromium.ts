@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { envVar, granted, PermissionError } from "../ffi/permissions.ts";
 
 const CANDIDATES = [
   "chromium",
@@ -12,11 +13,18 @@ const CANDIDATES = [
   "google-chrome-stable",
 ];
 
-function env(name: string): string | undefined {
-  try {
-    return Deno.env.get(name) || undefined;
-  } catch {
-    return undefined;
+const env = (name: string) => envVar(name) || undefined;
+
+/** Throw unless running Chromium is allowed (run, read and write access). */
+function needChromiumPermissions(): void {
+  const missing = (["run", "read", "write"] as const)
+    .filter((name) => !granted({ name }))
+    .map((name) => `--allow-${name}`);
+  if (missing.length) {
+    throw new PermissionError(
+      "a PNG through headless Chromium",
+      missing.join(" "),
+    );
   }
 }
 
@@ -29,6 +37,7 @@ function env(name: string): string | undefined {
  * ```
  */
 export function findChromium(): string | undefined {
+  if (!granted({ name: "read" })) return env("DENVME_CHROMIUM");
   const forced = env("DENVME_CHROMIUM");
   if (forced) return forced;
   for (const dir of (env("PATH") ?? "/usr/bin:/bin").split(":")) {
@@ -78,6 +87,7 @@ export async function screenshot(
   png: string,
   opts: ScreenshotOptions = {},
 ): Promise<void> {
+  needChromiumPermissions();
   const bin = opts.chromium ?? findChromium();
   if (!bin) {
     throw new Error(
@@ -151,6 +161,7 @@ export async function svgToPng(
   png: string,
   opts: Omit<ScreenshotOptions, "width" | "height"> = {},
 ): Promise<{ width: number; height: number }> {
+  needChromiumPermissions();
   const m = /<svg[^>]*\swidth="(\d+)"[^>]*\sheight="(\d+)"/.exec(svg);
   const width = m ? Number(m[1]) : 1200, height = m ? Number(m[2]) : 800;
   const dir = await Deno.makeTempDir({ prefix: "denvme-svg-" });

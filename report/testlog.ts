@@ -227,10 +227,17 @@ function testOf(message: string, names: readonly string[]): string | undefined {
  */
 export function parseTestLog(text: string): TestRun {
   const run: TestRun = { devices: [], tests: [] };
-  const head = /^# denvme test log, run (.*), started (\S+)/m.exec(text);
-  if (head) {
-    run.run = head[1];
-    run.started = head[2];
+  // a log appended to (written without read access) holds several runs: the
+  // last one counts, from the first header of its run identity
+  const heads = [
+    ...text.matchAll(/^# denvme test log, run (.*), started (\S+)/gm),
+  ];
+  if (heads.length) {
+    let i = heads.length - 1;
+    while (i > 0 && heads[i - 1][1] === heads[i][1]) i--;
+    run.run = heads[i][1];
+    run.started = heads[i][2];
+    text = text.slice(heads[i].index);
   }
   const byName = new Map<string, TestRecord>();
   const names: string[] = [];

@@ -31,10 +31,12 @@ import {
   parseLogLevel,
   type Sink,
   withFilter,
-} from "@logtape/logtape";
+  // deno-lint-ignore no-import-prefix -- importable from a user's project without an import map
+} from "npm:@logtape/logtape@2.4.2";
 import { type CommandQueue, queueObserver } from "../ffi/cmdqueue.ts";
 import { formatEntry } from "../ffi/cmdlog.ts";
 import { CMDLOG_JSON_MARK, encodeCmdlogDump } from "./cmdlog_json.ts";
+import { envVar, granted } from "../ffi/permissions.ts";
 
 /**
  * The logging methods of the harness's loggers (LogTape loggers; a message
@@ -94,13 +96,7 @@ const DEFAULT_LOG = "test-results/test.log";
 let configured = false;
 let logPath: string | undefined;
 
-function env(name: string): string | undefined {
-  try {
-    return Deno.env.get(name);
-  } catch {
-    return undefined;
-  }
-}
+const env = envVar;
 
 /** The run identity written in the log header: DENVME_RUN_ID or the process id. */
 export function runId(): string {
@@ -123,18 +119,28 @@ function fileSink(path: string): Sink {
   const header = `# denvme test log, run ${runId()}`;
   const dir = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) : "";
   if (dir) Deno.mkdirSync(dir, { recursive: true });
+  // a file of this run (another test module of the same `deno test`) is
+  // appended to, another run's is started afresh; without read access the
+  // file cannot be looked at, so it is appended to with a header per module
+  // (the report reads the last run)
   let fresh = true;
-  try {
-    const head = Deno.readTextFileSync(path).slice(0, 200).split("\n")[0];
-    fresh = !head.startsWith(`${header}, started `);
-  } catch {
-    fresh = true;
+  let append = false;
+  if (granted({ name: "read", path })) {
+    try {
+      const head = Deno.readTextFileSync(path).slice(0, 200).split("\n")[0];
+      fresh = !head.startsWith(`${header}, started `);
+    } catch {
+      fresh = true;
+    }
+    append = !fresh;
+  } else {
+    append = true;
   }
   const file = Deno.openSync(path, {
     write: true,
     create: true,
-    append: !fresh,
-    truncate: fresh,
+    append,
+    truncate: !append,
   });
   const enc = new TextEncoder();
   const write = (text: string) => {
@@ -195,7 +201,13 @@ export function ensureLogging(): void {
       consoleLevel,
     ),
   };
-  if (path && path !== "off") {
+  if (path && path !== "off" && !granted({ name: "write", path })) {
+    // the tests still run and report on the console; one line says how to
+    // get the files
+    console.log(
+      `[denvme] no test log: add --allow-write to write ${path} (and --junit-path=test-results/tests.xml for JUnit)`,
+    );
+  } else if (path && path !== "off") {
     try {
       sinks.file = fileSink(path);
       logPath = path;

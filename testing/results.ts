@@ -7,6 +7,7 @@
  * @module
  */
 import { consoleNote } from "../console/registry.ts";
+import { envVar, requirePermission } from "../ffi/permissions.ts";
 
 /**
  * How a test ended.
@@ -51,11 +52,7 @@ export interface ResultRecord {
 }
 
 function path(): string | undefined {
-  try {
-    return Deno.env.get("DENVME_RESULTS") || undefined;
-  } catch {
-    return undefined;
-  }
+  return envVar("DENVME_RESULTS") || undefined;
 }
 
 /**
@@ -69,6 +66,7 @@ export function writeResult(r: ResultRecord): void {
   consoleNote({ kind: "test", ...r });
   const p = path();
   if (!p) return;
+  requirePermission({ name: "write", path: p }, `DENVME_RESULTS=${p}`);
   Deno.writeTextFileSync(p, JSON.stringify(r) + "\n", { append: true });
 }
 

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { envVar } from "../ffi/permissions.ts";
 
 /**
  * A deterministic random source (sfc32, 32-bit state words).
@@ -143,10 +144,4 @@ export function nextSeed(): number {
   return crypto.getRandomValues(new Uint32Array(1))[0];
 }
 
-function envGet(name: string): string | undefined {
-  try {
-    return Deno.env.get(name);
-  } catch {
-    return undefined; // no --allow-env: no replay seed
-  }
-}
+const envGet = envVar; // no env access: no replay seed

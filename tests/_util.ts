@@ -52,18 +52,26 @@ const ROOT = new URL("..", import.meta.url).pathname;
 
 /**
  * Run `examples/<example>` on the embedded device as a child process, the way
- * a user runs it; assert it exits 0 and return its stdout + stderr.
+ * a user runs it — with exactly the permission flags its header shows (only
+ * `--allow-ffi`); assert it exits 0 and return its stdout + stderr.
  */
 export async function runExample(
   example: string,
   ...args: string[]
 ): Promise<string> {
+  const header = /deno run ((?:--allow-[a-z]+ )+)/.exec(
+    Deno.readTextFileSync(`${ROOT}examples/${example}`),
+  );
+  assert.ok(
+    header,
+    `${example}: no \`deno run --allow-...\` line in its header`,
+  );
+  const flags = header[1].trim().split(" ");
+  assert.deepEqual(flags, ["--allow-ffi"], `${example}: the header's flags`);
   const out = await new Deno.Command(Deno.execPath(), {
     args: [
       "run",
-      "--allow-ffi",
-      "--allow-env",
-      "--allow-read",
+      ...flags,
       `${ROOT}examples/${example}`,
       "--dut",
       "qemu",
