@@ -58,7 +58,17 @@ function ioworkerThreadMain(): void {
     const i32 = new Int32Array(shm, 0, 8);
     let rc = -1;
     try {
-      const dl = Deno.dlopen(e.data.lib, e.data.symbols);
+      let dl: Deno.DynamicLibrary<Start["symbols"]>;
+      try {
+        dl = Deno.dlopen(e.data.lib, e.data.symbols);
+      } catch (err) {
+        const msg = (err as Error)?.message ?? String(err);
+        throw new Error(
+          /No such file or directory/.test(msg)
+            ? `libnvmeshim not found at ${e.data.lib}`
+            : `cannot load ${e.data.lib}: ${msg}`,
+        );
+      }
       const run = dl.symbols.nvme_ioworker_run as (
         ...a: unknown[]
       ) => number;
