@@ -67,6 +67,68 @@ export const qemu72: DeviationList = {
       observed: "00/06 Internal Error",
       match: /Copy: a source range beyond NSZE → 00\/80; observed 00\/06/,
     },
+    // --- sgl
+    "Base 2.0 4.1.2 / SGLS bit 18: a Data Block longer than the transfer → Data SGL Length Invalid unless SGLS bit 18":
+      {
+        spec:
+          "NVMe Base 2.0, SGL Support bit 18 = 0: the SGL length equals the data transferred; a longer Data SGL → 00/0F Data SGL Length Invalid",
+        observed:
+          "a single Data Block longer than the transfer succeeds (the excess is ignored; hw/nvme checks excess length only when another descriptor follows)",
+        match:
+          /SGLS bit 18 = 0: an SGL longer than the data transfer → 00\/0f; observed success/,
+      },
+    "Base 2.0 4.1.2 / SGLS bit 2: a Keyed Data Block descriptor when not claimed → SGL Descriptor Type Invalid":
+      {
+        spec:
+          "NVMe Base 2.0, Status Codes: a descriptor type the controller does not support → 00/11 SGL Descriptor Type Invalid",
+        observed:
+          "any descriptor type other than Data Block, Segment or Last Segment in the SQE → 00/0D Invalid SGL Segment Descriptor",
+        match:
+          /Keyed SGL Data Block descriptor \(4h\) → 00\/11; observed 00\/0d/,
+      },
+    "Base 2.0 4.1.2 / SGLS bit 21: a Transport SGL Data Block when not claimed → SGL Descriptor Type Invalid":
+      {
+        spec:
+          "NVMe Base 2.0, Status Codes: a descriptor type the controller does not support → 00/11 SGL Descriptor Type Invalid",
+        observed:
+          "a Transport SGL Data Block in the SQE → 00/0D Invalid SGL Segment Descriptor",
+        match:
+          /Transport SGL Data Block descriptor \(5h\) → 00\/11; observed 00\/0d/,
+      },
+    "Base 2.0 4.1.2: reserved SGL descriptor types (6h..Eh) → SGL Descriptor Type Invalid":
+      {
+        spec:
+          "NVMe Base 2.0, SGL Descriptor Type: a reserved type → 00/11 SGL Descriptor Type Invalid",
+        observed:
+          "reserved types in the SQE → 00/0D Invalid SGL Segment Descriptor",
+        match:
+          /reserved types → 00\/11 SGL Descriptor Type Invalid; observed type 0x6: 00\/0d, type 0x9: 00\/0d, type 0xe: 00\/0d$/,
+      },
+    "Base 2.0 4.1.2 / SGLS bit 20: a Data Block with the Offset subtype when not claimed → an SGL error":
+      {
+        spec:
+          "NVMe Base 2.0, SGL Support bit 20 = 0: the Address field is never an offset; a Data Block with subtype 1h is not a supported descriptor",
+        observed:
+          "the subtype is ignored: the field is used as an address and the command succeeds",
+        match: /subtype 1h \(offset\) when SGLS bit 20 = 0.*observed success/,
+      },
+    "Base 2.0 4.1.2: a reserved descriptor type inside a segment → SGL Descriptor Type Invalid":
+      {
+        spec:
+          "NVMe Base 2.0, SGL Descriptor Type: a reserved type → 00/11 SGL Descriptor Type Invalid, wherever it is in the SGL",
+        observed:
+          "a reserved type as the last descriptor of a segment → 00/0D Invalid SGL Segment Descriptor (hw/nvme takes a last descriptor that is not a Data Block for a segment pointer); elsewhere in the list → 00/11",
+        match:
+          /a reserved type \(7h\), last in a Last Segment → 00\/11; observed 00\/0d/,
+      },
+    "Base 2.0 4.1.2.1: three chained segments of one Data Block each": {
+      spec:
+        "NVMe Base 2.0, 4.1.2.1: a Segment's last descriptor may be a Segment or Last Segment descriptor, so segments chain to any depth",
+      observed:
+        "Segment → Segment → Last Segment → 00/0D Invalid SGL Segment Descriptor when the Segment and Last Segment descriptors sit at the same index of their lists: hw/nvme keeps a pointer to the current descriptor inside the buffer it overwrites with the next segment, then sees a Last Segment followed by more segments",
+      match:
+        /Read through Segment → Segment → Last Segment → success; observed 00\/0d/,
+    },
     // --- admin: queues
     "Delete I/O SQ or CQ with identifier 0 → Invalid Queue Identifier": {
       spec:
