@@ -129,6 +129,25 @@ export const qemu72: DeviationList = {
       match:
         /Read through Segment → Segment → Last Segment → success; observed 00\/0d/,
     },
+    // --- queues
+    "Base 2.0 3.3.1: a CQ head doorbell past the entries posted (an empty CQ) → Invalid Doorbell Write Value":
+      {
+        spec:
+          "NVMe Base 2.0, Asynchronous Event Information 01h Invalid Doorbell Write Value: its causes include removing a completion queue entry from an empty completion queue",
+        observed:
+          "no event: hw/nvme checks a CQ head value only against the queue size, not against the entries posted",
+        match:
+          /removed entries from an empty completion queue; observed no event/,
+      },
+    "Base 2.0 5.27.1.9: Interrupt Vector Configuration: Coalescing Disable set for an I/O vector reads back":
+      {
+        spec:
+          "NVMe Base 2.0, Interrupt Vector Configuration (mandatory for PCIe controllers): the host sets Coalescing Disable per vector",
+        observed:
+          "Set Features 09h → 01/0E Feature Not Changeable (the model implements Get only)",
+        match:
+          /Set Features Interrupt Vector Configuration: CD = 1 .* observed 01\/0e/,
+      },
     // --- admin: queues
     "Delete I/O SQ or CQ with identifier 0 → Invalid Queue Identifier": {
       spec:
