@@ -5,6 +5,11 @@
  *   the script. Options follow a colon, comma separated:
  *   `"qemu:size=16G,lba=4096,ns=2,backend=null,image=/var/tmp/disk.img"`.
  * - a PCI address (`"0000:01:00.0"` or `"01:00.0"`) — a real SSD through VFIO.
+ * - an NVMe/TCP target: `"10.24.48.17"` (port 4420), `"127.0.0.1:4420"`,
+ *   `"[::1]:4420"` or `"tcp://host:port/<subsystem NQN>?hostnqn=...&hdgst=1&ddgst=1"`
+ *   (without an NQN: the first NVM subsystem of the discovery log).
+ * - `"nvmet"` — the Linux kernel's NVMe/TCP target in a guest VM booted for
+ *   the script (`"nvmet:hdgst=1,ddgst=1"` asks for digests).
  *
  * Scripts and tests take it from `--dut <name>` or `NVME_DUT`, default "qemu".
  *
@@ -13,6 +18,7 @@
 import { parseArgs } from "node:util";
 import { ParameterError } from "./errors.ts";
 import { envVar } from "./permissions.ts";
+import { parseTcpName, type TcpTarget } from "./tcp.ts";
 
 /**
  * Options of the embedded device (the `qemu:<options>` device name).
@@ -67,7 +73,9 @@ export interface QemuOptions {
  */
 export type Dut =
   | { kind: "qemu"; name: string; options: QemuOptions }
-  | { kind: "pci"; name: string; bdf: string };
+  | { kind: "pci"; name: string; bdf: string }
+  | { kind: "tcp"; name: string; target: TcpTarget }
+  | { kind: "nvmet"; name: string; hdgst: boolean; ddgst: boolean };
 
 const SIZE_UNITS: Record<string, number> = {
   "": 1,
@@ -78,7 +86,7 @@ const SIZE_UNITS: Record<string, number> = {
 };
 
 const HELP =
-  'use "qemu", "qemu:<options>" (size=4G,lba=512|4096[/...],ms=0|8|16|64[/...],pi=1..3,mset=0|1,zoned=SIZE,zopen=N,zactive=N,ns=1..32,backend=file|null,image=PATH,mdts=1..9,queues=1..256,serial=S,throttle=IOPS) or a PCI address such as "0000:01:00.0"';
+  'use "qemu", "qemu:<options>" (size=4G,lba=512|4096[/...],ms=0|8|16|64[/...],pi=1..3,mset=0|1,zoned=SIZE,zopen=N,zactive=N,ns=1..32,backend=file|null,image=PATH,mdts=1..9,queues=1..256,serial=S,throttle=IOPS), a PCI address such as "0000:01:00.0", an NVMe/TCP target ("10.24.48.17", "127.0.0.1:4420", "[::1]:4420", "tcp://host:port/<NQN>?hostnqn=...&hdgst=1&ddgst=1") or "nvmet" (the kernel\'s NVMe/TCP target in a guest VM)';
 
 /** Default options of the embedded device. */
 export function defaultQemuOptions(): QemuOptions {
@@ -136,6 +144,22 @@ export function parseDut(name: string): Dut {
       name: s,
       bdf: `${bdf[1] ?? "0000"}:${bdf[2]}:${bdf[3]}.${bdf[4]}`.toLowerCase(),
     };
+  }
+  const tcp = parseTcpName(s);
+  if (tcp) return { kind: "tcp", name: s, target: tcp };
+  const nv = /^nvmet(?::(.*))?$/.exec(s);
+  if (nv) {
+    const d = { kind: "nvmet" as const, name: s, hdgst: false, ddgst: false };
+    for (const part of (nv[1] ?? "").split(",").filter((p) => p.length)) {
+      const [k, v] = part.split("=");
+      if ((k !== "hdgst" && k !== "ddgst") || (v !== "0" && v !== "1")) {
+        throw new ParameterError(
+          `device option "${part}" in "${s}": nvmet takes hdgst=0|1 and ddgst=0|1`,
+        );
+      }
+      d[k] = v === "1";
+    }
+    return d;
   }
   const m = /^qemu(?::(.*))?$/.exec(s);
   if (!m) throw new ParameterError(`bad device name "${s}": ${HELP}`);

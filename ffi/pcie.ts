@@ -10,6 +10,8 @@ import { defaultDut, type Dut, parseDut, qemuCommandLine } from "./dut.ts";
 import { checkInt, checkOneOf } from "./validate.ts";
 import { sleepSync } from "./sleep.ts";
 import { granted } from "./permissions.ts";
+import { openTcp, type TcpTarget } from "./tcp.ts";
+import { bootNvmet, type NvmetGuest } from "./nvmet.ts";
 
 const open = new Set<Pcie>();
 
@@ -28,12 +30,37 @@ export class Pcie {
   readonly dut: Dut;
   #h: number;
   #irq?: Uint32Array;
+  #guest?: NvmetGuest;
+  #tcp?: TcpTarget & { nqn: string };
   /** @internal set while a Controller is open on it */
   controller?: { close(): void };
 
   /** Open the device named `name` (default: `--dut`, `NVME_DUT`, "qemu"). */
   constructor(name: string = defaultDut()) {
     this.dut = parseDut(name);
+    if (this.dut.kind === "tcp" || this.dut.kind === "nvmet") {
+      let target: TcpTarget;
+      if (this.dut.kind === "nvmet") {
+        this.#guest = bootNvmet();
+        target = {
+          host: "127.0.0.1",
+          port: this.#guest.port,
+          nqn: this.#guest.nqn,
+          hdgst: this.dut.hdgst,
+          ddgst: this.dut.ddgst,
+        };
+      } else target = this.dut.target;
+      try {
+        const { handle, nqn } = openTcp(target, name);
+        this.#h = handle;
+        this.#tcp = { ...target, nqn };
+      } catch (e) {
+        this.#guest?.stop();
+        throw e;
+      }
+      open.add(this);
+      return;
+    }
     if (this.dut.kind === "pci") {
       // a real device through VFIO (bound to vfio-pci by `deno task setup <bdf>`)
       const h = new Uint32Array(1);
@@ -68,6 +95,43 @@ export class Pcie {
   /** True after close(). */
   get closed(): boolean {
     return this.#h === 0;
+  }
+  /**
+   * The NVMe/TCP target connected to (undefined for PCIe devices), with the
+   * subsystem NQN chosen.
+   *
+   * ```ts
+   * console.log(nvme0.pcie.tcp?.nqn);
+   * ```
+   */
+  get tcp(): (TcpTarget & { nqn: string }) | undefined {
+    return this.#tcp ? { ...this.#tcp } : undefined;
+  }
+  /**
+   * Process id of the QEMU running the `nvmet` target guest (0 otherwise).
+   *
+   * ```ts
+   * Deno.kill(nvme0.pcie.guestPid, "SIGKILL"); // the target is gone
+   * ```
+   */
+  get guestPid(): number {
+    return this.#guest?.pid ?? 0;
+  }
+  /**
+   * Why the device is gone (NVMe/TCP: the connection error or termination
+   * request that ended the association), "" when it is not known.
+   *
+   * ```ts
+   * if (!nvme0.pcie.alive) console.log(nvme0.pcie.goneReason);
+   * ```
+   */
+  get goneReason(): string {
+    if (!this.#tcp || !this.#h) return "";
+    const out = new Uint8Array(512);
+    if (lib.nvme_pcie_control(this.#h, cstr("why"), out, out.length) < 0) {
+      return "";
+    }
+    return new TextDecoder().decode(out.subarray(0, out.indexOf(0)));
   }
 
   #info(): bigint[] {
@@ -437,8 +501,12 @@ export class Pcie {
     this.#h = 0;
     detachMemory(this.#irq?.buffer);
     this.#irq = undefined;
-    unwrap(lib.nvme_pcie_close(h));
     open.delete(this);
+    try {
+      unwrap(lib.nvme_pcie_close(h));
+    } finally {
+      this.#guest?.stop();
+    }
   }
   /** Same as close(), for `using`. */
   [Symbol.dispose](): void {

@@ -22,6 +22,24 @@ export const symbols = {
   },
   /** int nvme_pcie_open_vfio(const char *bdf, uint32_t *out) */
   nvme_pcie_open_vfio: { parameters: ["buffer", "buffer"], result: "i32" },
+  /** int nvme_pcie_open_tcp(const char *cfg, uint32_t *out) */
+  nvme_pcie_open_tcp: { parameters: ["buffer", "buffer"], result: "i32" },
+  /** int nvme_tcp_discovery_log(const char *cfg, uint8_t *out, uint32_t len, uint32_t *got) */
+  nvme_tcp_discovery_log: {
+    parameters: ["buffer", "buffer", "u32", "buffer"],
+    result: "i32",
+  },
+  /** int nvme_guest_start(const char *argv, const char *log, uint32_t *pid) */
+  nvme_guest_start: {
+    parameters: ["buffer", "buffer", "buffer"],
+    result: "i32",
+  },
+  /** int nvme_guest_stop(uint32_t pid, uint32_t grace_ms) */
+  nvme_guest_stop: { parameters: ["u32", "u32"], result: "i32" },
+  /** int nvme_guest_alive(uint32_t pid) */
+  nvme_guest_alive: { parameters: ["u32"], result: "i32" },
+  /** int nvme_tcp_free_port(uint32_t *port) */
+  nvme_tcp_free_port: { parameters: ["buffer"], result: "i32" },
   /** int nvme_pcie_close(uint32_t h) */
   nvme_pcie_close: { parameters: ["u32"], result: "i32" },
   /** int nvme_pcie_cfg_read(uint32_t h, uint32_t off, uint32_t size, uint32_t *val) */

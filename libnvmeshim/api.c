@@ -2,7 +2,11 @@
 /*
  * api.c - exported entry points: handle and length checks, then the object code.
  */
+#include <fcntl.h>
+#include <netinet/in.h>
 #include <pthread.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -123,6 +127,106 @@ int nvme_pcie_open_vfio(const char *bdf, uint32_t *out)
 		return nvme_set_error(-ENFILE, "too many open objects");
 	}
 	return 0;
+}
+
+int nvme_pcie_open_tcp(const char *cfg, uint32_t *out)
+{
+	struct nvme_transport *t;
+	struct nvme_pcie *p;
+	int r;
+
+	if (!cfg || !out)
+		return nvme_set_error(-EFAULT, "nvme_pcie_open_tcp: missing argument");
+	r = nvme_tcp_open(cfg, &t);
+	if (r)
+		return r;
+	p = calloc(1, sizeof(*p));
+	if (p)
+		p->t = t;
+	*out = p ? nvme_handle_new(NVME_H_PCIE, p) : 0;
+	if (!*out) {
+		t->ops->close(t);
+		free(p);
+		return nvme_set_error(-ENFILE, "too many open objects");
+	}
+	return 0;
+}
+
+int nvme_tcp_discovery_log(const char *cfg, uint8_t *out, uint32_t len, uint32_t *got)
+{
+	if (!cfg || !out || !got)
+		return nvme_set_error(-EFAULT, "nvme_tcp_discovery_log: missing argument");
+	return nvme_tcp_discover(cfg, out, len, got);
+}
+
+int nvme_guest_start(const char *argv, const char *log, uint32_t *pid)
+{
+	char *buf, *argvv[256];
+	int n = 0, fd = -1;
+	pid_t r;
+
+	if (!argv || !log || !pid)
+		return nvme_set_error(-EFAULT, "nvme_guest_start: missing argument");
+	buf = strdup(argv);
+	if (!buf)
+		return nvme_set_error(-ENOMEM, "out of memory");
+	for (char *s = buf, *nl; s && *s && n < 255; s = nl ? nl + 1 : NULL) {
+		nl = strchr(s, '\n');
+		if (nl)
+			*nl = 0;
+		argvv[n++] = s;
+	}
+	argvv[n] = NULL;
+	if (!n || argvv[0][0] != '/') {
+		free(buf);
+		return nvme_set_error(-EINVAL, "nvme_guest_start: the program must be an absolute path");
+	}
+	if (log[0]) {
+		fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (fd < 0) {
+			free(buf);
+			return nvme_set_error(-errno, "cannot create %s: %s", log, strerror(errno));
+		}
+	}
+	r = nvme_proc_spawn(argvv, NULL, 0, fd);
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	if (r < 0)
+		return (int)r;
+	*pid = (uint32_t)r;
+	return 0;
+}
+
+int nvme_guest_stop(uint32_t pid, uint32_t grace_ms)
+{
+	if (!pid)
+		return nvme_set_error(-EINVAL, "nvme_guest_stop: pid 0");
+	return nvme_proc_stop((pid_t)pid, (int)(grace_ms > 60000 ? 60000 : grace_ms));
+}
+
+int nvme_guest_alive(uint32_t pid)
+{
+	return pid ? nvme_proc_alive((pid_t)pid) : 0;
+}
+
+int nvme_tcp_free_port(uint32_t *port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t l = sizeof(a);
+	int fd, r = 0;
+
+	if (!port)
+		return nvme_set_error(-EFAULT, "nvme_tcp_free_port: no output");
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return nvme_set_error(-errno, "socket: %s", strerror(errno));
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) || getsockname(fd, (struct sockaddr *)&a, &l))
+		r = nvme_set_error(-errno, "no free port on 127.0.0.1: %s", strerror(errno));
+	else
+		*port = ntohs(a.sin_port);
+	close(fd);
+	return r;
 }
 
 int nvme_pcie_close(uint32_t h)

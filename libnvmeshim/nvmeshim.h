@@ -44,6 +44,35 @@ NVME_API int nvme_pcie_open_qemu(const char *args, const char *images, uint32_t 
  * @out: receives the handle
  */
 NVME_API int nvme_pcie_open_vfio(const char *bdf, uint32_t *out);
+/**
+ * nvme_pcie_open_tcp() - connect to an NVMe/TCP controller; the handle then
+ * works as a device's: registers are Fabrics properties, I/O queues are
+ * connections. PCIe-only features fail with -ENOTSUP.
+ * @cfg: NUL-terminated "key=value" lines (host, port, nqn, hostnqn, hdgst,
+ *       ddgst, kato, timeout; see nvme_tcp_open() in transport.h)
+ * @out: receives the handle
+ */
+NVME_API int nvme_pcie_open_tcp(const char *cfg, uint32_t *out);
+/**
+ * nvme_tcp_discovery_log() - read the discovery log (LID 70h) from the
+ * discovery controller named by @cfg (as nvme_pcie_open_tcp(); nqn the
+ * discovery NQN) into @out (@len bytes, at least 1024); *@got: bytes read.
+ */
+NVME_API int nvme_tcp_discovery_log(const char *cfg, uint8_t *out, uint32_t len, uint32_t *got);
+/**
+ * nvme_guest_start() - start a helper process (a QEMU guest) that dies with
+ * the driver (PR_SET_PDEATHSIG from the launcher thread).
+ * @argv: NUL-terminated, one argument per line, the first an absolute path
+ * @log: NUL-terminated path of a file for its stdout and stderr ("" : none)
+ * @pid: receives the process id
+ */
+NVME_API int nvme_guest_start(const char *argv, const char *log, uint32_t *pid);
+/** nvme_guest_stop() - SIGTERM, then SIGKILL after @grace_ms; reaps it. */
+NVME_API int nvme_guest_stop(uint32_t pid, uint32_t grace_ms);
+/** nvme_guest_alive() - 1 while the helper process runs, 0 once it ended. */
+NVME_API int nvme_guest_alive(uint32_t pid);
+/** nvme_tcp_free_port() - a TCP port on 127.0.0.1 that nothing listens on now. */
+NVME_API int nvme_tcp_free_port(uint32_t *port);
 /** nvme_pcie_close() - stop the device; -EBUSY while a controller is open on it. */
 NVME_API int nvme_pcie_close(uint32_t h);
 /** nvme_pcie_cfg_read() - config space read of @size (1, 2, 4) bytes at @off. */

@@ -238,6 +238,8 @@ int nvme_sq_submit(struct nvme_sq *sq, const uint8_t *sqe, struct nvme_buf *buf,
 
 	if (c->t->dead)
 		return nvme_set_error(-ENODEV, "%s is %s", c->t->name, nvme_transport_gone(c->t));
+	if (c->t->data_sgl && len && !(flags & (NVME_SUBMIT_RAW_PRP | NVME_SUBMIT_NO_DATA)))
+		flags |= NVME_SUBMIT_SGL; /* the transport moves the data: it needs the length */
 	if (nvme_q_stale(sq))
 		return nvme_set_error(-ESTALE, "queue %u was lost in the %s of %s: reset the controller "
 				      "(nvme0.reset()) and create new queues", sq->qid,
@@ -406,6 +408,8 @@ int nvme_cq_process(struct nvme_cq *cq, struct nvme_cpl *out, unsigned max)
 	/* an ioworker's thread rings its own doorbells and leaves the others' alone */
 	if (!cq->priv && __atomic_load_n(&c->dirty, __ATOMIC_ACQUIRE))
 		nvme_ctrl_flush(c); /* an error here surfaces as t->dead below */
+	if (c->t->ops->poll) /* a message transport writes the CQ ring here */
+		c->t->ops->poll(c->t, cq->qid, 0);
 	if (gated(cq)) {
 		uint32_t *word = &c->t->irq_words[cq->vector];
 
@@ -479,7 +483,13 @@ int nvme_cq_wait(struct nvme_cq *cq, uint32_t timeout_us)
 	__atomic_add_fetch(&cq->busy, 1, __ATOMIC_ACQ_REL);
 	while (!cq->closing) {
 		volatile struct nvme_cqe *e = &cq->ring[READ_ONCE(cq->head)];
-		uint64_t now;
+		uint64_t now = nvme_now_ns();
+
+		/* a message transport: receive, waiting in the socket once spinning is over */
+		if (cq->ctrl->t->ops->poll)
+			cq->ctrl->t->ops->poll(cq->ctrl->t, cq->qid,
+					       now - start < 100000 || now >= end ? 0 :
+					       (uint32_t)((end - now) / 1000 < 1000 ? (end - now) / 1000 : 1000));
 
 		bool avail = gated(cq) ? READ_ONCE(cq->ctrl->t->irq_words[cq->vector]) != 0 :
 					 (READ_ONCE(e->status) & 1) == READ_ONCE(cq->phase);

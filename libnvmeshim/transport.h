@@ -59,6 +59,14 @@ struct nvme_transport_ops {
 	 * waiting for the interrupt thread). NULL: the words are always current.
 	 */
 	void (*irq_sync)(struct nvme_transport *t);
+	/**
+	 * poll - a message-based transport (NVMe/TCP): handle what arrived for the
+	 * queues completing into CQ @cqid (data into the buffers, CQEs into the CQ
+	 * ring with the phase tag, as a PCIe device writes them), waiting up to
+	 * @timeout_us for something when nothing was there. Called from the reap
+	 * path. NULL: the device writes the rings itself (PCIe).
+	 */
+	int (*poll)(struct nvme_transport *t, uint16_t cqid, uint32_t timeout_us);
 	/** control - transport-specific request (QMP for qemu); @out gets the reply. */
 	int (*control)(struct nvme_transport *t, const char *req, char *out, unsigned cap);
 	/** alive - 0 once the device is gone (process exited, unplugged). */
@@ -82,6 +90,12 @@ struct nvme_transport {
 	uint32_t msix_cap;  /* config offset of the MSI-X capability, 0 if none */
 	uint64_t bar0_size;
 	uint64_t next_alive_ns; /* next liveness check by waiters (nvme_transport_poll_alive) */
+	/*
+	 * Data must be described by one SGL Data Block descriptor (address in the
+	 * DMA arena, length) rather than PRPs: a transport that moves the data
+	 * itself needs the length (NVMe/TCP).
+	 */
+	bool data_sgl;
 };
 
 /**
@@ -105,6 +119,25 @@ int nvme_qemu_open(const char *args, const char *images, struct nvme_transport *
  * what to do (not bound to vfio-pci, no IOMMU group, permissions, ...).
  */
 int nvme_vfio_open(const char *bdf, struct nvme_transport **out);
+
+/**
+ * nvme_tcp_open() - connect to an NVMe/TCP controller (admin queue).
+ * @cfg: "key=value" lines: host, port (default 4420), nqn (subsystem), and
+ *       optionally hostnqn, hdgst, ddgst (0/1), kato (ms, default 30000, 0: no
+ *       keep alive), timeout (connect and response timeout in ms, default 10000)
+ * @out: the transport
+ *
+ * Return: 0, or a negative errno with nvme_get_error() naming the problem
+ * (connection refused or timed out, Connect status decoded, ...).
+ */
+int nvme_tcp_open(const char *cfg, struct nvme_transport **out);
+
+/**
+ * nvme_tcp_discover() - read the discovery log page (LID 70h) of the discovery
+ * controller at the address in @cfg (nvme_tcp_open() lines, nqn the discovery
+ * NQN) into @out (@len bytes); *@got: bytes read (header + records).
+ */
+int nvme_tcp_discover(const char *cfg, uint8_t *out, uint32_t len, uint32_t *got);
 
 /**
  * nvme_qemu_pid() - pid of the QEMU behind a qemu transport, or 0.
