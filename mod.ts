@@ -36,6 +36,15 @@ export {
 } from "./ffi/controller.ts";
 export { defaultDut, type Dut, parseDut, type QemuOptions } from "./ffi/dut.ts";
 export {
+  decodeDiscoveryLog,
+  discover,
+  DISCOVERY_NQN,
+  type DiscoveryEntry,
+  type DiscoveryLog,
+  parseTcpName,
+  type TcpTarget,
+} from "./ffi/tcp.ts";
+export {
   ClosedError,
   CommandTimeoutError,
   DeviceGoneError,
