@@ -16,6 +16,7 @@
 import { NvmeError } from "./errors.ts";
 import { cstr, lib, unwrap } from "./lib.ts";
 import { sleepSync } from "./sleep.ts";
+import { envVar } from "./permissions.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const DIR = `${ROOT}/.denvme/vm/nvmet`;
@@ -46,7 +47,7 @@ export interface NvmetGuest {
 
 function which(cmd: string): string | undefined {
   if (cmd.startsWith("/")) return cmd;
-  for (const dir of (Deno.env.get("PATH") ?? "/usr/bin:/bin").split(":")) {
+  for (const dir of (envVar("PATH") ?? "/usr/bin:/bin").split(":")) {
     try {
       if (Deno.statSync(`${dir}/${cmd}`).isFile) return `${dir}/${cmd}`;
     } catch { /* not here */ }
@@ -93,7 +94,7 @@ function guestFiles(): { kernel: string; initrd: string; nqn: string } {
 /** Boot the target guest and wait for its ready line (up to `timeoutMs`). */
 export function bootNvmet(timeoutMs = 180_000): NvmetGuest {
   const g = guestFiles();
-  const qemu = which(Deno.env.get("DENVME_QEMU") || "qemu-system-x86_64");
+  const qemu = which(envVar("DENVME_QEMU") || "qemu-system-x86_64");
   if (!qemu) {
     throw new NvmeError(
       "qemu-system-x86_64 is not installed (bash tasks/setup.sh installs it)",
