@@ -75,6 +75,33 @@ let started: Started | undefined;
 let handler: RequestHandler | undefined;
 let utilitiesLoading: Promise<void> | undefined;
 const early: ConsoleNote[] = [];
+/** Live objects (controllers, queues, ioworkers) told so far, replayed to a console started later. */
+const live = new Map<string, ConsoleNote>();
+let tracking = false;
+
+function track(n: ConsoleNote): void {
+  switch (n.kind) {
+    case "controller":
+      live.set(`c${n.ctrl}`, n);
+      break;
+    case "controller-gone":
+      live.delete(`c${n.ctrl}`);
+      for (const [k, v] of live) if (v.ctrl === n.ctrl) live.delete(k);
+      break;
+    case "queue":
+      live.set(`q${n.sq}`, n);
+      break;
+    case "queue-gone":
+      live.delete(`q${n.sq}`);
+      break;
+    case "ioworker":
+      live.set(`w${n.label}`, n);
+      break;
+    case "ioworker-done":
+      live.delete(`w${n.label}`);
+      break;
+  }
+}
 
 /**
  * Tell the console about an object or event. Cheap and synchronous: a
@@ -85,8 +112,9 @@ const early: ConsoleNote[] = [];
  * ```
  */
 export function consoleNote(note: ConsoleNote): void {
+  if (tracking) track(note);
   if (started) started.worker.postMessage(note);
-  else if (wanted() && early.length < 1000) early.push(note);
+  else if (!tracking && wanted() && early.length < 1000) early.push(note);
 }
 
 let wantedCache: ConsoleMode | undefined;
@@ -178,8 +206,34 @@ export function startConsole(o: ConsoleOptions = {}): Promise<string> {
     reject(e);
   });
   started = { worker, mode, url };
-  for (const n of early.splice(0)) worker.postMessage(n);
+  const pre = early.splice(0);
+  if (!tracking) {
+    tracking = true;
+    for (const n of pre) track(n);
+  }
+  for (const n of live.values()) worker.postMessage(n);
+  for (const n of pre) {
+    if (n.kind === "test" || n.kind === "aer") worker.postMessage(n);
+  }
   return url;
+}
+
+/**
+ * Stop the console now (it also ends by itself with the script). A later
+ * {@link startConsole} starts a new one (new port and token) that knows the
+ * objects still alive.
+ *
+ * ```ts
+ * const url = await startConsole();
+ * // ...
+ * await stopConsole();
+ * ```
+ */
+export async function stopConsole(): Promise<void> {
+  const s = started;
+  if (!s) return;
+  started = undefined;
+  await s.worker.terminate();
 }
 
 /**

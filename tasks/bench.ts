@@ -9,6 +9,7 @@ import { parseArgs } from "node:util";
 import { Buffer, Controller, Namespace, Pcie, Qpair } from "../mod.ts";
 import { benchIoworkerAll } from "./bench_ioworker.ts";
 import { benchVerifyAll } from "./bench_verify.ts";
+import { benchConsole } from "./bench_console.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -97,3 +98,6 @@ benchIoworkerAll(base, seconds);
 
 // 5. data verification: a 16 TiB table's memory, ioworker IOPS verified vs not
 await benchVerifyAll(base);
+
+// 6. the live console: ioworker IOPS with the console open and refreshing vs off
+await benchConsole(base);
