@@ -299,6 +299,13 @@ export function consoleRunning(): boolean {
   return started !== undefined;
 }
 
+const TRANSPORTS: Record<string, string> = {
+  qemu: "embedded device (QEMU NVMe model, qtest)",
+  pci: "PCIe through VFIO",
+  tcp: "NVMe/TCP",
+  nvmet: "NVMe/TCP (kernel nvmet target in a guest)",
+};
+
 /** Controllers the console knows, by handle (for the utility requests). */
 export const consoleControllers: Map<number, unknown> = new Map();
 
@@ -326,9 +333,7 @@ export function consoleController(
     ctrl: handle,
     pcie: ctrl.pcie.handle,
     dut: ctrl.pcie.dut.name,
-    transport: ctrl.pcie.dut.kind === "qemu"
-      ? "embedded device (QEMU NVMe model, qtest)"
-      : "PCIe through VFIO",
+    transport: TRANSPORTS[ctrl.pcie.dut.kind] ?? ctrl.pcie.dut.kind,
     model: id ? idField(id, 63, 24) : "",
     serial: id ? idField(id, 23, 4) : "",
     firmware: id ? idField(id, 71, 64) : "",
