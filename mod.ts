@@ -48,14 +48,19 @@ export {
   ClosedError,
   CommandTimeoutError,
   DeviceGoneError,
+  NamespaceCreationError,
+  NvmeEnumerateError,
   NvmeError,
   ParameterError,
+  QpairCreationError,
   StatusError,
   VerifyError,
+  WaitdoneTimeoutError,
 } from "./ffi/errors.ts";
 export { expectStatus } from "./ffi/expect.ts";
 export { type LibStats, libStats } from "./ffi/lib.ts";
 export {
+  type FormatBySize,
   type IoOptions,
   MAX_TRANSFER,
   Namespace,
@@ -73,6 +78,7 @@ export {
 } from "./ffi/ioworker.ts";
 export { Pcie } from "./ffi/pcie.ts";
 export { Qpair } from "./ffi/qpair.ts";
+export { randint, random, randomSeed, srand } from "./ffi/random.ts";
 export { type PowerCallbacks, Subsystem } from "./ffi/subsystem.ts";
 export {
   IoCQ,

@@ -16,6 +16,7 @@ import {
   type SubmitOptions,
 } from "./cmdqueue.ts";
 import type { Completion } from "./completion.ts";
+import { callCallback } from "./callback.ts";
 import { NvmeError, ParameterError } from "./errors.ts";
 import { requirePermission } from "./permissions.ts";
 import { commandName } from "./status.ts";
@@ -49,7 +50,7 @@ export interface FeatureOptions extends AdminOptions {
   sv?: boolean;
   /** Data buffer. */
   buf?: Buffer;
-  /** Namespace (default: 0xFFFFFFFF for set, 1 for get as in pynvme... here 0). */
+  /** Namespace (default as in pynvme: 1 for Get Features, 0xFFFFFFFF for Set Features). */
   nsid?: number;
   /** Command dwords 11..15. */
   cdw11?: number;
@@ -207,7 +208,8 @@ export abstract class AdminCommands {
   }
 
   /**
-   * Get Features (0Ah): `fid`, select, buffer, cdw11..15.
+   * Get Features (0Ah): `fid`, select, buffer, cdw11..15; NSID 1 unless
+   * `nsid` is given (pynvme's default).
    *
    * ```ts
    * const nq = nvme0.getfeatures(0x07).waitdone(); // Number of Queues: NSQA | NCQA << 16
@@ -219,13 +221,14 @@ export abstract class AdminCommands {
     const sel = checkInt("sel", o.sel ?? 0, 0, 7);
     return this.submitAdmin(0x0a, {
       ...o,
-      nsid: o.nsid ?? 0,
+      nsid: o.nsid ?? 1, // pynvme's default: per-namespace features work
       cdw10: (sel << 8) | fid,
     });
   }
 
   /**
-   * Set Features (09h): `fid`, save, buffer, cdw11..15.
+   * Set Features (09h): `fid`, save, buffer, cdw11..15; NSID FFFFFFFFh
+   * (all namespaces) unless `nsid` is given (pynvme's default).
    *
    * ```ts
    * nvme0.setfeatures(0x06, { cdw11: 1 }).waitdone(); // volatile write cache on
@@ -235,7 +238,7 @@ export abstract class AdminCommands {
     checkInt("fid", fid, 0, 0xff);
     return this.submitAdmin(0x09, {
       ...o,
-      nsid: o.nsid ?? 0,
+      nsid: o.nsid ?? 0xffffffff, // pynvme's default: all namespaces
       cdw10: ((o.sv ? 1 << 31 : 0) | fid) >>> 0,
     });
   }
@@ -611,7 +614,7 @@ export abstract class AdminCommands {
       cdw10: detach ? 1 : 0,
       cb: (cpl) => {
         buf.close();
-        cb?.(cpl);
+        if (cb) callCallback(cb, cpl);
       },
     });
   }

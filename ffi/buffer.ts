@@ -7,6 +7,7 @@
 import { ClosedError, ParameterError } from "./errors.ts";
 import { detachMemory, lib, mapMemory, unwrap } from "./lib.ts";
 import { checkInt, checkU64 } from "./validate.ts";
+import { randomBytes } from "./random.ts";
 
 /**
  * pynvme's ptype for a repeated 32-bit value (`pvalue`).
@@ -115,7 +116,9 @@ export class Buffer {
     return this.#handle === 0;
   }
   /**
-   * Bytes used by commands (settable up to `capacity - offset`).
+   * Bytes used by commands (settable from 0 up to `capacity - offset`). 0,
+   * as in pynvme, makes the buffer transfer nothing (commands whose length is
+   * the buffer's size send no data pointer; LBA commands need more and say so).
    *
    * ```ts
    * using buf = new Buffer(8192);
@@ -127,7 +130,7 @@ export class Buffer {
   }
   set size(v: number) {
     this.handle;
-    this.#size = checkInt("Buffer.size", v, 1, this.capacity - this.#offset);
+    this.#size = checkInt("Buffer.size", v, 0, this.capacity - this.#offset);
   }
   /**
    * Byte offset where transfers start (PRP offset tests); dword aligned.
@@ -349,13 +352,10 @@ export class Buffer {
         u8[i] = (pvalue >>> ((i % 4) * 8)) & 0xff;
       }
     } else {
-      const randomBytes = Math.floor((this.capacity * pvalue) / 100);
-      for (let at = 0; at < randomBytes; at += 65536) {
-        crypto.getRandomValues(
-          u8.subarray(at, Math.min(randomBytes, at + 65536)),
-        );
-      }
-      u8.fill(0, randomBytes);
+      // repeatable after srand() (ffi/random.ts)
+      const n = Math.floor((this.capacity * pvalue) / 100);
+      randomBytes(u8.subarray(0, n));
+      u8.fill(0, n);
     }
     return this;
   }

@@ -22,6 +22,7 @@ import {
   ParameterError,
   StatusError,
   VerifyError,
+  WaitdoneTimeoutError,
 } from "./errors.ts";
 import { lastError, lib, unwrap } from "./lib.ts";
 import { describeVerifyFailure, readVerifyFailure } from "./verify.ts";
@@ -31,16 +32,8 @@ import { Cmdlog } from "./cmdlog.ts";
 import { consoleNote } from "../console/registry.ts";
 import { checkInt } from "./validate.ts";
 
-/**
- * A command callback: called once with the command's completion.
- *
- * ```ts
- * const cb: CommandCallback = (cpl) => console.log(cpl.statusText, cpl.latencyUs);
- * nvme0n1.read(qpair, buf, 0, 1, cb);
- * qpair.waitdone();
- * ```
- */
-export type CommandCallback = (cpl: Completion) => void;
+import { callCallback, type CommandCallback } from "./callback.ts";
+export type { CommandCallback };
 
 /** C submit flags (nvmeshim NVME_SUBMIT_*). */
 export const SUBMIT_RAW_PRP = 0x1;
@@ -280,7 +273,7 @@ export class CommandQueue {
     while (!done()) {
       each?.();
       if (this.process() === 0 && !done()) {
-        if (Date.now() > deadline) throw new NvmeError(giveUp());
+        if (Date.now() > deadline) throw new WaitdoneTimeoutError(giveUp());
         yield;
       }
     }
@@ -379,7 +372,7 @@ export class CommandQueue {
     const was = this.#inCallback;
     this.#inCallback = true;
     try {
-      cb(cpl);
+      callCallback(cb, cpl);
     } catch (e) {
       this.#errors.push(e as Error);
     } finally {
@@ -445,7 +438,7 @@ export class CommandQueue {
 
   #checkWait(expected: number): void {
     this.#check();
-    checkInt("expected", expected, 1, 0xffff_ffff);
+    checkInt("expected", expected, 0, 0xffff_ffff);
     if (this.#inCallback) {
       throw new NvmeError(
         "waitdone() cannot be called from a command callback",
@@ -468,10 +461,13 @@ export class CommandQueue {
   /**
    * Wait until `expected` more commands completed (callbacks run as they do)
    * and return CDW0 of the latest completion. A non-zero status of any of them
-   * throws StatusError after all were reaped.
+   * throws StatusError after all were reaped. `waitdone(0)` reaps nothing and
+   * returns at once (pynvme); a wait beyond the timeout throws
+   * WaitdoneTimeoutError.
    */
   waitdone(expected = 1): number {
     this.#checkWait(expected);
+    if (expected === 0) return this.#lastCdw0; // pynvme: reap nothing
     this.#wait(
       () => this.#done >= expected,
       () => this.#gaveUp(expected),
@@ -483,6 +479,7 @@ export class CommandQueue {
   /** {@link CommandQueue.waitdone} that lets the event loop run while waiting. */
   async waitdoneAsync(expected = 1): Promise<number> {
     this.#checkWait(expected);
+    if (expected === 0) return this.#lastCdw0;
     for (
       const _ of this.#polls(
         () => this.#done >= expected,

@@ -14,6 +14,7 @@ import {
   SUBMIT_NO_TIMEOUT,
 } from "./cmdqueue.ts";
 import { type Completion, CPL_GONE } from "./completion.ts";
+import { callCallback } from "./callback.ts";
 import type { CmdlogEntry } from "./cmdlog.ts";
 import { defaultDut } from "./dut.ts";
 import { ClosedError, NvmeError } from "./errors.ts";
@@ -509,7 +510,7 @@ export class Controller extends AdminLogs implements QueueOwner {
     if (cpl.ok) {
       this.#aerEvents.push(cpl);
       consoleNote({ kind: "aer", ctrl: this.#h, cdw0: cpl.cdw0 });
-      if (p.cb) p.cb(cpl);
+      if (p.cb) callCallback(p.cb, cpl);
       else {
         const e = decodeAsyncEvent(cpl.cdw0);
         console.warn(
@@ -522,7 +523,7 @@ export class Controller extends AdminLogs implements QueueOwner {
       }
       if (this.#h && this.#admin && !this.#admin.closed) this.aer();
     } else if (!(cpl.sct === 0 && cpl.sc === 0x08) && !(cpl.flags & CPL_GONE)) {
-      p.cb?.(cpl); // the status itself is reported by the next waitdone
+      if (p.cb) callCallback(p.cb, cpl); // the status itself is reported by the next waitdone
     }
   }
   /**

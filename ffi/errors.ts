@@ -180,3 +180,91 @@ export class VerifyError extends StatusError {
     return this.failure.foundLba;
   }
 }
+
+/**
+ * A queue pair could not be created (pynvme `QpairCreationError`): no free
+ * queue id, a priority the arbitration mode does not allow, or the device
+ * refused Create I/O CQ/SQ (then `cause` is the {@link StatusError}).
+ *
+ * ```ts
+ * try {
+ *   new Qpair(nvme0, 16, 1); // a priority under round robin arbitration
+ * } catch (e) {
+ *   if (!(e instanceof QpairCreationError)) throw e;
+ *   console.log(e.message);
+ * }
+ * ```
+ */
+export class QpairCreationError extends NvmeError {
+  /** Create a queue pair creation error. */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, 0, options);
+    this.name = "QpairCreationError";
+  }
+}
+
+/**
+ * A namespace could not be opened (pynvme `NamespaceCreationError`): it is
+ * not active, or its identify data could not be read.
+ *
+ * ```ts
+ * try {
+ *   new Namespace(nvme0, 7);
+ * } catch (e) {
+ *   if (e instanceof NamespaceCreationError) console.log("no namespace 7");
+ *   else throw e;
+ * }
+ * ```
+ */
+export class NamespaceCreationError extends NvmeError {
+  /** Create a namespace creation error. */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, 0, options);
+    this.name = "NamespaceCreationError";
+  }
+}
+
+/**
+ * The device could not be opened or enumerated (pynvme `NvmeEnumerateError`):
+ * no such PCI function, not bound to vfio-pci, or the embedded device did not
+ * start. `code` is the C errno.
+ *
+ * ```ts
+ * try {
+ *   new Pcie("0000:00:00.0");
+ * } catch (e) {
+ *   if (e instanceof NvmeEnumerateError) console.log(`no device: ${e.message}`);
+ *   else throw e;
+ * }
+ * ```
+ */
+export class NvmeEnumerateError extends NvmeError {
+  /** Create an enumeration error. */
+  constructor(message: string, code = 0, options?: ErrorOptions) {
+    super(message, code, options);
+    this.name = "NvmeEnumerateError";
+  }
+}
+
+/**
+ * `waitdone` gave up: the commands it waits for did not complete within the
+ * controller's timeout and a margin (pynvme raises `TimeoutError("pynvme
+ * timeout in driver")`). A command the driver times out itself completes with
+ * 07/FF and throws {@link CommandTimeoutError} instead.
+ *
+ * ```ts
+ * try {
+ *   qpair.waitdone(1);
+ * } catch (e) {
+ *   if (e instanceof WaitdoneTimeoutError) console.log("the device stopped answering");
+ *   else throw e;
+ * }
+ * ```
+ */
+export class WaitdoneTimeoutError extends NvmeError {
+  /** Create a waitdone timeout error. */
+  constructor(message: string) {
+    super(message, -110); // -ETIMEDOUT
+    this.name = "WaitdoneTimeoutError";
+  }
+}

@@ -574,6 +574,7 @@ export class IoWorker {
     this.#worker = undefined;
     running.get(this.ns.ctrl)?.delete(this);
     const q = this.#qpair;
+    if (this.options.fwDebug) this.#fwDebugStop();
     // (freeing the queue is safe even if the C loop still ran: nvme_sq_free()
     // asks it to let go and waits for it)
     if (q && !q.closed) {
@@ -599,6 +600,29 @@ export class IoWorker {
     this.#result = this.#decode();
     this.#fillOutputs(this.#result);
     this.#warn(this.#result);
+  }
+
+  /** fwDebug: on an error, report and end the process with the device as it is. */
+  #fwDebugStop(): void {
+    const i32 = this.#i32!;
+    const host = Atomics.load(i32, W_HOST_ERROR);
+    const failed = Atomics.load(i32, W_ERROR) !== 0 ||
+      (host !== 0 &&
+        !(host === IoWorkerHostError.TERMINATED && this.#terminated));
+    if (!failed) return;
+    const r = this.#decode();
+    let log = "";
+    try {
+      log = this.#qpair?.cmdlogText(16) ?? "";
+    } catch { /* no log */ }
+    console.error(
+      `${this.label}: fwDebug: ${r.errorMessage}\n` +
+        `the queue pair ${this.#qpair?.sqid} and its IOs are left on the device as they are; ending the process (exit code 1)\n` +
+        (log
+          ? `latest commands of the queue pair, newest first:\n${log}\n`
+          : ""),
+    );
+    Deno.exit(1);
   }
 
   #decode(): IoWorkerResult {

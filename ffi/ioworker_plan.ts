@@ -6,6 +6,7 @@
  * @module
  */
 import { ParameterError } from "./errors.ts";
+import { seedFromSrand } from "./random.ts";
 import type { Namespace } from "./namespace.ts";
 import {
   MAX_BUF_BYTES,
@@ -92,8 +93,19 @@ export interface IoWorkerOptions {
   pvalue?: number;
   /** Replay a trace of `[timeUs, opcode, lba, count]`, in time order; other workload parameters are ignored. */
   ioSequence?: readonly IoSequenceEntry[];
-  /** Random seed, for a reproducible workload. Default: random (reported in the result). */
+  /**
+   * Random seed, for a reproducible workload. Default: drawn from the source
+   * seeded by `srand()` when it was called, else random (reported in the
+   * result either way).
+   */
   seed?: number | bigint;
+  /**
+   * Firmware debugging (pynvme `fw_debug`): at the first error the process
+   * ends at once (exit code 1, from close()) after printing the error and the
+   * worker's latest commands, leaving its queue pair and IOs on the device as
+   * they are, without the usual cleanup. Default false.
+   */
+  fwDebug?: boolean;
   /** Report IOs completed per second (`true`, or an array that close() fills). */
   outputIoPerSecond?: boolean | number[];
   /**
@@ -125,6 +137,7 @@ const KNOWN = new Set([
   "pvalue",
   "ioSequence",
   "seed",
+  "fwDebug",
   "outputIoPerSecond",
   "outputPercentileLatency",
   "outputCmdlogList",
@@ -393,9 +406,12 @@ export function plan(ns: Namespace, o: IoWorkerOptions): Plan {
   if (o.seed === undefined) {
     const r = new BigUint64Array(1);
     crypto.getRandomValues(r);
-    seed = r[0];
+    seed = seedFromSrand() ?? r[0];
   } else {
     seed = lbaParam("seed", o.seed, 0xffff_ffff_ffff_ffffn);
+  }
+  if (o.fwDebug !== undefined && typeof o.fwDebug !== "boolean") {
+    bad(`fwDebug must be true or false, got ${show(o.fwDebug)}`);
   }
 
   // outputs
@@ -494,6 +510,16 @@ export function plan(ns: Namespace, o: IoWorkerOptions): Plan {
 
   // the generator
   const sizes0 = parseSizes(o, maxLbas);
+  if (typeof o.ioSize === "object") {
+    // pynvme refuses a list of sizes larger than the region (a single size is clipped)
+    const largest = Math.max(...sizes0.map((x) => x.lbas));
+    const region = regionEnd - regionStart;
+    if (BigInt(largest) > region) {
+      bad(
+        `ioSize ${largest} (the largest of the list) is larger than the region of ${region} LBAs (regionStart ${regionStart} .. regionEnd ${regionEnd}): give sizes up to ${region} or a larger region`,
+      );
+    }
+  }
   let aligns: number[];
   if (o.lbaAlign === undefined) aligns = sizes0.map(() => 1);
   else if (typeof o.lbaAlign === "number") {

@@ -11,9 +11,10 @@ import {
   SUBMIT_SGL,
 } from "./cmdqueue.ts";
 import type { Controller } from "./controller.ts";
-import { NvmeError, ParameterError } from "./errors.ts";
+import { NamespaceCreationError, NvmeError, ParameterError } from "./errors.ts";
 import { IoWorker, type IoWorkerOptions } from "./ioworker.ts";
 import type { Qpair } from "./qpair.ts";
+import { callCallback } from "./callback.ts";
 import { commandName } from "./status.ts";
 import { checkInt, checkU64 } from "./validate.ts";
 import type { FieldType } from "./buffer.ts";
@@ -96,6 +97,24 @@ export interface RawIoCommand extends IoOptions {
 }
 
 /**
+ * An LBA format chosen by its sizes, for {@link Namespace.format} (pynvme's
+ * `format(data_size, meta_size, ses)`).
+ *
+ * ```ts
+ * const f: FormatBySize = { dataSize: 4096, metaSize: 0 };
+ * nvme0n1.format(f);
+ * ```
+ */
+export interface FormatBySize {
+  /** Data bytes per LBA (default 512). */
+  dataSize?: number;
+  /** Metadata bytes per LBA (default 0). */
+  metaSize?: number;
+  /** Secure Erase Settings (default 0). */
+  ses?: number;
+}
+
+/**
  * The driver's per-command transfer limit (one PRP list page per command).
  *
  * ```ts
@@ -163,7 +182,9 @@ export class Namespace {
     const dv = new DataView(this.#id.buffer);
     this.#nsze = dv.getBigUint64(0, true);
     if (this.#nsze === 0n) {
-      throw new NvmeError(`namespace ${this.nsid} is not active (NSZE = 0)`);
+      throw new NamespaceCreationError(
+        `namespace ${this.nsid} is not active (NSZE = 0)`,
+      );
     }
     const flbas = this.#id[26];
     const fmt = (flbas & 0xf) | ((flbas >> 5) & 3) << 4;
@@ -242,6 +263,43 @@ export class Namespace {
    */
   cmdname(opcode: number): string {
     return commandName(checkInt("opcode", opcode, 0, 0xff), false);
+  }
+
+  /**
+   * True when the controller reports I/O command `opcode` as supported
+   * (Commands Supported and Effects log), pynvme `nvme0n1.supports(opcode)`.
+   *
+   * ```ts
+   * if (nvme0n1.supports(0x08)) nvme0n1.writeZeroes(qpair, 0, 8).waitdone();
+   * ```
+   */
+  supports(opcode: number): boolean {
+    return this.ctrl.supports(checkInt("opcode", opcode, 0, 0xff), true);
+  }
+
+  /**
+   * The LBA format index with `dataSize` bytes of data and `metaSize` bytes of
+   * metadata per LBA, or undefined when the namespace has none (pynvme
+   * `get_lba_format`).
+   *
+   * ```ts
+   * const lbaf = nvme0n1.getLbaFormat(4096); // e.g. 4 on the embedded device
+   * if (lbaf !== undefined) nvme0n1.format(lbaf);
+   * ```
+   */
+  getLbaFormat(dataSize = 512, metaSize = 0): number | undefined {
+    checkInt("dataSize", dataSize, 1, 0x7fff_ffff);
+    checkInt("metaSize", metaSize, 0, 0xffff);
+    const dv = new DataView(this.#id.buffer);
+    const n = Math.min(64, this.#id[25] + 1); // NLBAF is 0's based
+    for (let i = 0; i < n; i++) {
+      const f = dv.getUint32(128 + i * 4, true);
+      const lbads = (f >> 16) & 0xff;
+      if (lbads && 2 ** lbads === dataSize && (f & 0xffff) === metaSize) {
+        return i;
+      }
+    }
+    return undefined;
   }
 
   #queue(qpair: Qpair): CommandQueue {
@@ -562,7 +620,7 @@ export class Namespace {
       len: buf.capacity,
       cb: (cpl) => {
         buf.close();
-        o.cb?.(cpl);
+        if (o.cb) callCallback(o.cb, cpl);
       },
       detail: `${ranges.length} range(s) to lba ${sdlba}`,
     });
@@ -821,18 +879,60 @@ export class Namespace {
 
   /**
    * Format this namespace (Format NVM, waited for) to LBA format `lbaf` with
-   * Secure Erase Settings `ses`, then re-read its identify data. Its
-   * verification table is cleared (and set up for the new LBA size).
+   * Secure Erase Settings `ses`, then re-read its identify data. `lbaf` is an
+   * index, or `{ dataSize, metaSize, ses }` to pick the format by its sizes
+   * (pynvme `format(data_size, meta_size, ses)`). The command timeout is at
+   * least 100 s meanwhile. Its verification table is cleared (and set up for
+   * the new LBA size).
    *
    * ```ts
    * nvme0n1.format(); // LBA format 0, no secure erase
+   * nvme0n1.format({ dataSize: 4096 }); // the 4 KiB format without metadata
    * ```
    */
-  format(lbaf = 0, ses = 0): this {
+  format(lbaf: number | FormatBySize = 0, ses = 0): this {
     if (this.#closed) throw new NvmeError(`namespace ${this.nsid} is closed`);
-    this.ctrl.format(lbaf, ses, this.nsid).waitdone();
+    let index: number;
+    if (typeof lbaf === "object" && lbaf !== null) {
+      const { dataSize = 512, metaSize = 0 } = lbaf;
+      const found = this.getLbaFormat(dataSize, metaSize);
+      if (found === undefined) {
+        throw new ParameterError(
+          `namespace ${this.nsid} has no LBA format of ${dataSize} data + ${metaSize} metadata bytes: it has ${this.#formats()}`,
+        );
+      }
+      index = found;
+      ses = lbaf.ses ?? ses;
+    } else {
+      if (typeof lbaf === "number" && lbaf >= 64) {
+        throw new ParameterError(
+          `lbaf = ${lbaf} is out of range: allowed 0..63 (an LBA format index); to format by data size as pynvme's format(data_size) does, use format({ dataSize: ${lbaf} })`,
+        );
+      }
+      index = lbaf;
+    }
+    // like pynvme: a format may take long, give it at least 100 s
+    const t = this.ctrl.timeout;
+    if (t && t < 100_000) this.ctrl.timeout = 100_000;
+    try {
+      this.ctrl.format(index, ses, this.nsid).waitdone();
+    } finally {
+      if (t && t < 100_000 && !this.ctrl.closed) this.ctrl.timeout = t;
+    }
     this.refresh();
     return this;
+  }
+
+  #formats(): string {
+    const dv = new DataView(this.#id.buffer);
+    const n = Math.min(64, this.#id[25] + 1);
+    const out: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const f = dv.getUint32(128 + i * 4, true);
+      const lbads = (f >> 16) & 0xff;
+      if (lbads) out.push(`${i}: ${2 ** lbads}+${f & 0xffff}`);
+    }
+    return out.join(", ");
   }
 
   /**

@@ -4,8 +4,20 @@
  *
  * @module
  */
-import { ClosedError, NvmeError, ParameterError } from "./errors.ts";
-import { cstr, detachMemory, lib, mapMemory, unwrap } from "./lib.ts";
+import {
+  ClosedError,
+  NvmeEnumerateError,
+  NvmeError,
+  ParameterError,
+} from "./errors.ts";
+import {
+  cstr,
+  detachMemory,
+  lastError,
+  lib,
+  mapMemory,
+  unwrap,
+} from "./lib.ts";
 import { defaultDut, type Dut, parseDut, qemuCommandLine } from "./dut.ts";
 import { checkInt, checkOneOf } from "./validate.ts";
 import { sleepSync } from "./sleep.ts";
@@ -64,10 +76,7 @@ export class Pcie {
     if (this.dut.kind === "pci") {
       // a real device through VFIO (bound to vfio-pci by `deno task setup <bdf>`)
       const h = new Uint32Array(1);
-      unwrap(
-        lib.nvme_pcie_open_vfio(cstr(this.dut.bdf), h),
-        `device "${name}"`,
-      );
+      enumerate(lib.nvme_pcie_open_vfio(cstr(this.dut.bdf), h), name);
       this.#h = h[0];
       open.add(this);
       return;
@@ -75,13 +84,13 @@ export class Pcie {
     const { args, images } = qemuCommandLine(this.dut.options);
     for (const img of images) checkImage(img);
     const h = new Uint32Array(1);
-    unwrap(
+    enumerate(
       lib.nvme_pcie_open_qemu(
         cstr(args.join("\n")),
         cstr(images.join("\n")),
         h,
       ),
-      `device "${name}"`,
+      name,
     );
     this.#h = h[0];
     open.add(this);
@@ -576,4 +585,13 @@ function checkImage(spec: string): void {
       `image ${path} holds ${st.size} bytes but size=${size} was asked: give the same size or another image`,
     );
   }
+}
+
+/** A device that cannot be opened: pynvme's NvmeEnumerateError. */
+function enumerate(rc: number, name: string): void {
+  if (rc >= 0) return;
+  throw new NvmeEnumerateError(
+    `device "${name}": ${lastError() || `error ${rc}`}`,
+    rc,
+  );
 }

@@ -6,7 +6,13 @@
 import { CommandQueue, SUBMIT_RAW_PRP } from "./cmdqueue.ts";
 import type { Cmdlog, CmdlogEntry } from "./cmdlog.ts";
 import type { Controller } from "./controller.ts";
-import { ClosedError, DeviceGoneError, NvmeError } from "./errors.ts";
+import {
+  ClosedError,
+  DeviceGoneError,
+  NvmeError,
+  QpairCreationError,
+  StatusError,
+} from "./errors.ts";
 import { lib, unwrap } from "./lib.ts";
 import { checkInt } from "./validate.ts";
 
@@ -59,7 +65,10 @@ export class Qpair {
    * Create an I/O queue pair.
    * @param nvme the controller
    * @param depth entries (2..CAP.MQES+1)
-   * @param prio SQ priority for weighted round robin (0 urgent .. 3 low)
+   * @param prio SQ priority for weighted round robin (0 urgent .. 3 low);
+   *   like pynvme, a priority other than 0 needs the controller in weighted
+   *   round robin arbitration (CC.AMS = 001b), else QpairCreationError (the raw
+   *   queue classes IoSQ/IoCQ send any QPRIO on purpose)
    * @param ien interrupts enabled
    * @param iv interrupt vector (default: sqid modulo the vectors)
    */
@@ -73,6 +82,18 @@ export class Qpair {
     this.ctrl = nvme;
     checkInt("Qpair depth", depth, 2, Math.min(nvme.mqes, 65536));
     checkInt("prio", prio, 0, 3);
+    if (prio) {
+      const ams = (nvme.reg32(0x14) >>> 11) & 7;
+      if (ams !== 1) {
+        throw new QpairCreationError(
+          `Qpair prio = ${prio} needs weighted round robin arbitration (CC.AMS = 001b), the controller runs ${
+            ams
+              ? `CC.AMS = ${ams.toString(2).padStart(3, "0")}b`
+              : "round robin (CC.AMS = 000b)"
+          }: use prio 0, or enable WRR in an init function (CC = 0x00460801 where CAP.AMS allows it)`,
+        );
+      }
+    }
     this.depth = depth;
     const ids = used.get(nvme) ?? new Set<number>();
     used.set(nvme, ids);
@@ -80,7 +101,7 @@ export class Qpair {
     let qid = 1;
     while (ids.has(qid)) qid++;
     if (qid > max) {
-      throw new NvmeError(
+      throw new QpairCreationError(
         `no free I/O queue: the controller granted ${max} queue pairs and all are in use`,
       );
     }
@@ -107,7 +128,7 @@ export class Qpair {
       admin.execSync(c.sqe, { flags: SUBMIT_RAW_PRP, detail: `qid ${qid}` });
     } catch (e) {
       lib.nvme_cq_delete(cq[0]);
-      throw e;
+      throw refused(e, "Create I/O Completion Queue", qid);
     }
     const rc = lib.nvme_sq_create(ctrlh, qid, depth, cq[0], sq, sqIova);
     try {
@@ -126,7 +147,7 @@ export class Qpair {
       } finally {
         lib.nvme_cq_delete(cq[0]);
       }
-      throw e;
+      throw refused(e, "Create I/O Submission Queue", qid);
     }
     this.#q = new CommandQueue(nvme, qid, depth, sq[0], cq[0], `Qpair ${qid}`);
     this.#lastLog = this.#q.log;
@@ -195,6 +216,21 @@ export class Qpair {
    */
   get latestCid(): number {
     return this.queue.latest?.cid ?? 0;
+  }
+  /**
+   * CID of the latest command submitted (pynvme's `qpair.latest_cid`, which
+   * names the latest submission; {@link Qpair.latestCid} is the latest
+   * completion).
+   *
+   * ```ts
+   * nvme0n1.read(qpair, buf, 0, 8);
+   * nvme0.abort(qpair.latestSubmittedCid, qpair.sqid).waitdone();
+   * qpair.waitdone();
+   * ```
+   */
+  get latestSubmittedCid(): number {
+    this.queue;
+    return this.#log().entries(1)[0]?.cid ?? 0;
   }
   /**
    * Latency of the latest completion in µs.
@@ -362,4 +398,13 @@ export class Qpair {
   [Symbol.dispose](): void {
     this.delete();
   }
+}
+
+/** A device refusal (a status) of a queue creation, as pynvme reports it. */
+function refused(e: unknown, what: string, qid: number): unknown {
+  if (!(e instanceof StatusError)) return e;
+  return new QpairCreationError(
+    `Qpair ${qid}: the device refused ${what}: ${e.message}`,
+    { cause: e },
+  );
 }

@@ -8,6 +8,7 @@
  * @module
  */
 import type { Buffer } from "../ffi/buffer.ts";
+import { callCallback } from "../ffi/callback.ts";
 import type { Completion } from "../ffi/completion.ts";
 import type { Controller, RawCommand } from "../ffi/controller.ts";
 import { StatusError } from "../ffi/errors.ts";
@@ -143,7 +144,7 @@ export function adminCmd(
       ...f,
       cb: (c) => {
         cb(c);
-        f.cb?.(c);
+        if (f.cb) callCallback(f.cb, c);
       },
     }).waitdone()
   );
@@ -168,7 +169,7 @@ export function ioCmd(
       ...f,
       cb: (c) => {
         cb(c);
-        f.cb?.(c);
+        if (f.cb) callCallback(f.cb, c);
       },
     }).waitdone()
   );

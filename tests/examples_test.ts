@@ -14,6 +14,13 @@ Deno.test("examples/hello_world.ts", async () => {
   assert.match(out, /hello world: PASSED/);
 });
 
+Deno.test("examples/hello_world_pynvme.ts: pynvme's (cdw0, status1) callback", async () => {
+  const out = await run("hello_world_pynvme.ts");
+  assert.match(out, /write callback: +cdw0 0x0, status1 0x1/);
+  assert.match(out, /read back: +"hello world"/);
+  assert.match(out, /hello world \(pynvme style\): PASSED/);
+});
+
 Deno.test("examples/identify.ts", async () => {
   const out = await run("identify.ts");
   assert.match(out, /controller: QEMU NVMe Ctrl/);

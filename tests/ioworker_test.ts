@@ -17,6 +17,7 @@ import {
   NvmeError,
   ParameterError,
   Qpair,
+  QpairCreationError,
   Reg,
   Subsystem,
 } from "../mod.ts";
@@ -290,8 +291,8 @@ Deno.test("parameters: sizes, alignment, steps, randomness, regions, opcodes, di
     assert.ok(n > pct * 50 * 0.85 && n < pct * 50 * 1.15, `opcode ${op}: ${n}`);
   }
   assert.equal(r.ioCountNonread, 5000 - r.ioCountRead);
-  // qprio (the device runs round robin: accepted, no effect)
-  assert.ok(run(ns, { qprio: 3, ioCount: 100 }).ok);
+  // qprio under round robin arbitration: refused like pynvme (QpairCreationError)
+  assert.throws(() => run(ns, { qprio: 3, ioCount: 100 }), QpairCreationError);
   // distribution: 90 % of the IOs in the first 10 % of the region
   const dist = Array(100).fill(0);
   for (let i = 0; i < 10; i++) dist[i] = 900;
