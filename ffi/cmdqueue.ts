@@ -41,6 +41,8 @@ export const SUBMIT_RAW_PRP = 0x1;
 export const SUBMIT_NO_TIMEOUT = 0x2;
 /** Describe the data with an SGL Data Block descriptor instead of PRPs. */
 export const SUBMIT_SGL = 0x8;
+/** Verification on: write the data as it is, without the LBA/token stamp. */
+export const SUBMIT_NO_STAMP = 0x10;
 
 /** Options of one submission. */
 export interface SubmitOptions {

@@ -7,6 +7,7 @@ import { Buffer } from "./buffer.ts";
 import {
   type CommandCallback,
   CommandQueue,
+  SUBMIT_NO_STAMP,
   SUBMIT_RAW_PRP,
   SUBMIT_SGL,
 } from "./cmdqueue.ts";
@@ -21,6 +22,7 @@ import type { FieldType } from "./buffer.ts";
 import {
   VERIFY_F_FNA_ALL,
   VERIFY_F_FNA_SES,
+  VERIFY_F_NO_CHECK,
   verifyEntries,
   verifyOff,
   verifyOn,
@@ -94,6 +96,14 @@ export interface RawIoCommand extends IoOptions {
   prp1?: bigint;
   /** Explicit PRP2. */
   prp2?: bigint;
+  /**
+   * With data verification (or stamping) on, a Write (01h) is stamped (LBA
+   * number and write token in each block) unless this is false: then the
+   * buffer is written as it is, like pynvme's raw `send_cmd` writes, and the
+   * table records the CRC of that data (reads of it are still checked).
+   * Default true.
+   */
+  stamp?: boolean;
 }
 
 /**
@@ -193,7 +203,10 @@ export class Namespace {
     this.#lbaSize = 2 ** ((lbaf >> 16) & 0xff);
     // a format to another LBA size: the verification table follows (cleared)
     const v = verifyStats(this.ctrl.ctrlHandle, this.nsid);
-    if (v.enabled && v.lbaSize !== this.#lbaSize) this.verifyEnable(true);
+    if (v.stamping && v.lbaSize !== this.#lbaSize) {
+      if (v.enabled) this.verifyEnable(true);
+      else this.stampEnable(true);
+    }
   }
 
   /**
@@ -753,6 +766,10 @@ export class Namespace {
       dv.setBigUint64(32, checkU64("prp2", f.prp2 ?? 0n), true);
       flags = SUBMIT_RAW_PRP;
     }
+    if (f.stamp !== undefined && typeof f.stamp !== "boolean") {
+      throw new ParameterError(`stamp must be true or false, got ${f.stamp}`);
+    }
+    if (f.stamp === false) flags |= SUBMIT_NO_STAMP;
     q.submit(sqe, {
       buf: f.buf,
       len: f.buf ? (f.len ?? f.buf.size) : 0,
@@ -811,6 +828,45 @@ export class Namespace {
    * ```
    */
   verifyEnable(on = true): boolean {
+    return this.#table(on, true);
+  }
+
+  /**
+   * Stamp written data with verification off (pynvme stamps every write,
+   * verification on or not): every write to this namespace is stamped (LBA
+   * number and write token, as with {@link Namespace.verifyEnable}) and
+   * recorded in the table, but reads are not checked. `verifyEnable()` later
+   * turns checking on over the same table (what was written meanwhile is
+   * checked); `stampEnable(false)` turns the table off, like
+   * `verifyEnable(false)`.
+   *
+   * @returns true when writes are stamped now; false when turned off or not
+   *   available (as for verifyEnable)
+   *
+   * ```ts
+   * nvme0n1.stampEnable();
+   * nvme0n1.write(qpair, buf, 0, 8).waitdone(); // stamped, recorded, not checked on read
+   * nvme0n1.verifyEnable(); // from now on reads of LBA 0..7 are checked
+   * ```
+   */
+  stampEnable(on = true): boolean {
+    if (on && this.verifyEnabled) return true; // verification stamps already
+    return this.#table(on, false);
+  }
+
+  /**
+   * True while writes are stamped (verification on, or {@link Namespace.stampEnable}).
+   *
+   * ```ts
+   * if (!nvme0n1.stampEnabled) nvme0n1.stampEnable();
+   * ```
+   */
+  get stampEnabled(): boolean {
+    if (this.#closed || this.ctrl.closed) return false;
+    return verifyStats(this.ctrl.ctrlHandle, this.nsid).stamping;
+  }
+
+  #table(on: boolean, check: boolean): boolean {
     if (this.#closed) throw new NvmeError(`namespace ${this.nsid} is closed`);
     const ctrl = this.ctrl.ctrlHandle;
     if (!on) {
@@ -822,7 +878,7 @@ export class Namespace {
     if (this.#ms && (this.#id[26] & 0x10)) return false;
     const fna = this.ctrl.identifyData[524];
     const flags = (fna & 1 ? VERIFY_F_FNA_ALL : 0) |
-      (fna & 2 ? VERIFY_F_FNA_SES : 0);
+      (fna & 2 ? VERIFY_F_FNA_SES : 0) | (check ? 0 : VERIFY_F_NO_CHECK);
     const ok = verifyOn(
       ctrl,
       this.nsid,

@@ -145,8 +145,13 @@ export function readVerifyFailure(
  * ```
  */
 export interface VerifyStats {
-  /** Verification is on. */
+  /** Verification is on: writes stamped and recorded, reads checked. */
   enabled: boolean;
+  /**
+   * Writes are stamped and recorded (the table is on), whether reads are
+   * checked ({@link Namespace.verifyEnable}) or not ({@link Namespace.stampEnable}).
+   */
+  stamping: boolean;
   /** Bytes per LBA the table was set up for. */
   lbaSize: number;
   /** LBAs covered, from LBA 0. */
@@ -185,7 +190,8 @@ export function verifyStats(ctrl: number, nsid: number): VerifyStats {
   unwrap(lib.nvme_ns_verify_stats(ctrl, nsid, st, 18), `namespace ${nsid}`);
   const n = (i: number) => Number(st[i]);
   return {
-    enabled: n(0) === 1,
+    enabled: n(0) === 1 && !(n(16) & VERIFY_F_NO_CHECK),
+    stamping: n(0) === 1,
     lbaSize: n(1),
     limit: n(2),
     leaves: n(3),
@@ -206,6 +212,8 @@ export function verifyStats(ctrl: number, nsid: number): VerifyStats {
 export const VERIFY_F_FNA_ALL = 0x1;
 /** A secure erase by a format erases every namespace (FNA bit 1). */
 export const VERIFY_F_FNA_SES = 0x2;
+/** Stamp and record writes, do not check reads (pynvme with verification off). */
+export const VERIFY_F_NO_CHECK = 0x8;
 
 const ENOMEM = -12;
 

@@ -550,7 +550,7 @@ int nvme_sq_submit_cmd(uint32_t sqh, const uint8_t *sqe, uint32_t sqe_len, uint3
 	if (!sqe || sqe_len != 64)
 		return nvme_set_error(-EINVAL, "a command is 64 bytes, %u given", sqe_len);
 	if (flags & ~(uint32_t)(NVME_SUBMIT_RAW_PRP | NVME_SUBMIT_NO_TIMEOUT | NVME_SUBMIT_NO_DATA |
-				NVME_SUBMIT_SGL))
+				NVME_SUBMIT_SGL | NVME_SUBMIT_NO_STAMP))
 		return nvme_set_error(-EINVAL, "unknown submit flags 0x%x", flags);
 	if (bufh) {
 		buf = nvme_handle_get(bufh, NVME_H_BUF);

@@ -372,6 +372,7 @@ int nvme_ioworker_layout(uint32_t ips_n, uint32_t cmdlog_n, uint32_t *out, uint3
 
 struct iow_ctx {
 	uint64_t submit_ns;
+	uint64_t due_ns; /* when it was due, from the start (throttle schedule) */
 	uint64_t slba;
 	uint32_t nlb;
 	uint16_t cid;
@@ -401,6 +402,7 @@ struct iow {
 	uint64_t start_ns, time_ns, guard_ns, guard_after_ns, next_due_ns;
 	uint64_t last_progress_ns, last_check_ns, last_done_ns;
 	uint64_t k; /* IOs submitted */
+	uint64_t due_rel; /* due time of the IO being submitted, from the start */
 	uint64_t completed, in_flight, lat_sum, lat_max;
 	uint32_t ips_last; /* last per-second slot of a time-limited run */
 	bool stopping;	   /* no more submissions */
@@ -498,6 +500,7 @@ static int submit_one(struct iow *w, const struct iow_io *io, uint64_t now)
 		return r;
 	w->nfree--;
 	x->submit_ns = now;
+	x->due_ns = w->due_rel;
 	x->slba = io->slba;
 	x->nlb = io->nlb;
 	x->opcode = io->opcode;
@@ -587,6 +590,14 @@ static void complete(struct iow *w, const struct nvme_cpl *p, uint64_t now)
 	sec = (now - w->start_ns) / NS_PER_S;
 	if (w->time_ns && sec > w->ips_last)
 		sec = w->ips_last; /* IOs completing after the run time count in its last second */
+	/*
+	 * The last second counts the IOs due in it, exactly (pynvme's users read
+	 * iops=N as N per second): an IO due earlier that completes late (a stall
+	 * at the boundary) counts in the second before.
+	 */
+	if (w->time_ns && w->ips_last && sec == w->ips_last &&
+	    x->due_ns < (uint64_t)w->ips_last * NS_PER_S)
+		sec = w->ips_last - 1;
 	if (w->a->ips_n) {
 		if (sec >= w->a->ips_n)
 			sec = w->a->ips_n - 1;
@@ -673,6 +684,7 @@ static unsigned submit_due(struct iow *w, uint64_t now)
 		} else {
 			iow_gen_next(w->g, &io);
 		}
+		w->due_rel = due;
 		r = submit_one(w, &io, now);
 		if (r == -EAGAIN) {
 			/*

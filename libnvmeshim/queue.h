@@ -52,6 +52,7 @@ struct nvme_cpl {
 #define NVME_SUBMIT_NO_TIMEOUT 0x2 /* never time out (AER) */
 #define NVME_SUBMIT_NO_DATA 0x4	   /* ignore the buffer, leave PRPs zero */
 #define NVME_SUBMIT_SGL 0x8	   /* describe the data with one SGL Data Block descriptor */
+#define NVME_SUBMIT_NO_STAMP 0x10 /* verification on: write the data as it is (no LBA/token stamp) */
 
 enum { TR_FREE = 0, TR_BUSY, TR_TIMEDOUT };
 

@@ -242,7 +242,8 @@ int nvme_verify_submit(struct nvme_sq *sq, const uint8_t *sqe, struct nvme_buf *
 		if (v->op == VOP_READ || v->op == VOP_WRITE)
 			v->data = data;
 	}
-	if (v->op == VOP_WRITE) {
+	if (v->op == VOP_WRITE && !(flags & NVME_SUBMIT_NO_STAMP)) {
+		/* (unstamped on request: the table keeps the CRC of the data as it is) */
 		uint64_t token = __atomic_fetch_add(&nvme_vwrite_token, v->nlb, __ATOMIC_RELAXED);
 
 		nvme_vstamp(data, vt->lba_size, v->slba, v->nlb, token);
@@ -366,7 +367,8 @@ void nvme_verify_complete(struct nvme_sq *sq, struct nvme_vcmd *v, struct nvme_c
 	}
 	switch (v->op) {
 	case VOP_READ:
-		if (stale || !nvme_vtab_check(vt, v->slba, v->nlb, v->data, &rep))
+		if (stale || (__atomic_load_n(&vt->flags, __ATOMIC_ACQUIRE) & NVME_VERIFY_F_NO_CHECK) ||
+		    !nvme_vtab_check(vt, v->slba, v->nlb, v->data, &rep))
 			break;
 		o->dw[3] = (o->dw[3] & 0x1ffffu) | (NVME_STATUS_VERIFY << 17);
 		if (rep.kinds & (1u << NVME_VERIFY_LBA))

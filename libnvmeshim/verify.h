@@ -122,7 +122,8 @@ struct nvme_tracker;
 #define NVME_VERIFY_F_FNA_ALL 0x1     /* Identify Controller FNA bit 0: a format formats all */
 #define NVME_VERIFY_F_FNA_SES 0x2     /* FNA bit 1: a secure erase erases all namespaces */
 #define NVME_VERIFY_F_TRIM_ZEROES 0x4 /* deallocated blocks surely read zeroes (DLFEAT) */
-#define NVME_VERIFY_F_ALL 0x7
+#define NVME_VERIFY_F_NO_CHECK 0x8    /* stamp and record writes, do not check reads */
+#define NVME_VERIFY_F_ALL 0xf
 
 /* One locked interval of a lock map: bits [start, start + count). */
 struct nvme_vival {
@@ -281,9 +282,10 @@ struct nvme_vreg {
  * @limit: LBAs covered, from LBA 0 (0: all); clipped to @nlba
  * @flags: NVME_VERIFY_F_*
  *
- * Enabling a table that is on with the same parameters keeps its entries; with
- * other parameters it is cleared and reconfigured (-EBUSY while commands on it
- * are in flight).
+ * Enabling a table that is on with the same parameters keeps its entries, also
+ * when only NVME_VERIFY_F_NO_CHECK changes (reads checked from now on, or not);
+ * with other parameters it is cleared and reconfigured (-EBUSY while commands
+ * on it are in flight).
  *
  * Return: 0, -ENOMEM when the directory cannot be mapped (the namespace is too
  * large for this process: pynvme's "verify_enable returns False"), -EINVAL,

@@ -85,8 +85,11 @@ int nvme_ns_verify_enable(uint32_t ctrl, uint32_t nsid, uint32_t lba_size, uint6
 	}
 	if (__atomic_load_n(&vt->state, __ATOMIC_ACQUIRE) == NVME_VT_ON) {
 		if (vt->lba_size == lba_size && vt->nlba == nlba && vt->limit == limit &&
-		    vt->flags == flags)
-			goto out; /* on already: entries kept */
+		    (vt->flags & ~NVME_VERIFY_F_NO_CHECK) == (flags & ~NVME_VERIFY_F_NO_CHECK)) {
+			/* on already: entries kept; reads checked from now on, or not */
+			__atomic_store_n(&vt->flags, flags, __ATOMIC_RELEASE);
+			goto out;
+		}
 		if (!nvme_vtab_quiesce(vt, NVME_VT_CLEARING)) {
 			__atomic_store_n(&vt->state, NVME_VT_ON, __ATOMIC_SEQ_CST);
 			rc = nvme_set_error(-EBUSY, "namespace %u: commands in flight use its "
@@ -213,7 +216,7 @@ int nvme_ns_verify_stats(uint32_t ctrl, uint32_t nsid, uint64_t *out, uint32_t n
 		out[13] = __atomic_load_n(&vt->conflicts, __ATOMIC_RELAXED);
 		out[14] = __atomic_load_n(&vt->alloc_failures, __ATOMIC_RELAXED);
 		out[15] = __atomic_load_n(&vt->epoch, __ATOMIC_RELAXED);
-		out[16] = vt->flags;
+		out[16] = __atomic_load_n(&vt->flags, __ATOMIC_ACQUIRE);
 		out[17] = vt->nlba;
 	}
 	pthread_mutex_unlock(&r->lock);

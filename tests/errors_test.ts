@@ -130,7 +130,7 @@ console.log("opened");`;
     const r = await runScript(script, childEnv({ PATH: "/nonexistent" }));
     assert.notEqual(r.code, 0);
     assert.doesNotMatch(r.stdout, /opened/);
-    assert.match(r.stderr, /NvmeError/);
+    assert.match(r.stderr, /NvmeEnumerateError/); // an NvmeError (pynvme: NvmeEnumerateError)
     assert.match(r.stderr, /QEMU not found/);
     assert.match(r.stderr, /qemu-system-x86_64 is not on PATH/);
     assert.match(r.stderr, /deno task setup/);
@@ -145,7 +145,7 @@ console.log("opened");`;
     );
     assert.notEqual(r.code, 0);
     assert.doesNotMatch(r.stdout, /opened/);
-    assert.match(r.stderr, /NvmeError/);
+    assert.match(r.stderr, /NvmeEnumerateError/); // an NvmeError (pynvme: NvmeEnumerateError)
     assert.match(
       r.stderr,
       /DENVME_QEMU=\/nonexistent\/qemu is not an executable/,

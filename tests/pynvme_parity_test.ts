@@ -16,15 +16,19 @@ import {
   NvmeError,
   ParameterError,
   Pcie,
+  PTYPE_DWORD,
   PTYPE_RANDOM,
   Qpair,
   QpairCreationError,
   randint,
   random,
   randomSeed,
+  sqe,
   srand,
   StatusError,
+  VerifyError,
   WaitdoneTimeoutError,
+  writeToken,
 } from "../mod.ts";
 import { throwsWith } from "./_util.ts";
 
@@ -402,4 +406,87 @@ Deno.test("test_ioworker_invalid_io_size_fw_debug_mode: fwDebug ends the process
   assert.match(bad.text, /left on the device as they are/);
   assert.match(bad.text, /Write Uncorrectable/); // its latest commands
   assert.doesNotMatch(bad.text, /after close/);
+});
+
+/** Write `lba` behind the driver's back (raw queues are not verified). */
+function rawWrite(nvme0: Controller, qid: number, lba: number, buf: Buffer) {
+  using cq = new IoCQ(nvme0, qid, 2);
+  using sq = new IoSQ(nvme0, qid, 2, cq);
+  sq.set(
+    0,
+    sqe({ opc: 0x01, cid: 7, nsid: 1, prp1: buf.iova, cdw: { 10: lba } }),
+  );
+  sq.tail = 1;
+  const cpl = cq.waitEntry(0, 1);
+  cq.head = 1;
+  assert.equal(cpl?.status, 0);
+}
+
+Deno.test("test_raw_write_read: sendCmd with stamp: false writes the buffer as it is while verification is on", () => {
+  using nvme0 = new Controller("qemu:size=64M");
+  using nvme0n1 = new Namespace(nvme0, 1);
+  using qpair = new Qpair(nvme0, 16);
+  assert.ok(nvme0n1.verifyEnable());
+  using buf = new Buffer(512, "raw", 0x5aa5a55a, PTYPE_DWORD);
+  nvme0n1.sendCmd(1, qpair, { buf, stamp: false }).waitdone(); // LBA 0
+  assert.equal(buf.u32(0), 0x5aa5a55a); // not stamped
+  assert.equal(buf.u32(508), 0x5aa5a55a);
+  using rbuf = new Buffer(512);
+  // pynvme reports 07/81 here (its check wants a stamp); the table has the CRC
+  nvme0n1.sendCmd(2, qpair, { buf: rbuf }).waitdone();
+  assert.equal(rbuf.u32(0), 0x5aa5a55a);
+  nvme0n1.read(qpair, rbuf, 0).waitdone();
+  assert.equal(rbuf.u32(4), 0x5aa5a55a);
+  // denvme's default: raw writes are stamped too
+  nvme0n1.sendCmd(1, qpair, { buf }).waitdone();
+  assert.equal(buf.u32(0), 0); // the LBA number, 0
+  assert.equal(buf.u32(8), 0x5aa5a55a); // the data between the stamps is kept
+  nvme0n1.read(qpair, rbuf, 0).waitdone();
+  assert.deepEqual(rbuf.slice(0, 512), buf.slice(0, 512));
+  throwsWith(
+    () => nvme0n1.sendCmd(1, qpair, { buf, stamp: 0 as unknown as boolean }),
+    ParameterError,
+    /stamp must be true or false/,
+  );
+});
+
+Deno.test("test_buffer_token_single_process: stampEnable stamps writes with verification off, verifyEnable then checks them", () => {
+  using nvme0 = new Controller("qemu:size=64M");
+  using nvme0n1 = new Namespace(nvme0, 1);
+  using qpair = new Qpair(nvme0, 16);
+  using buf = new Buffer(4096), rbuf = new Buffer(4096);
+  using junk = new Buffer(512, "junk", 0x0badf00d, PTYPE_DWORD);
+  assert.ok(nvme0n1.stampEnable());
+  assert.ok(nvme0n1.stampEnabled);
+  assert.equal(nvme0n1.verifyEnabled, false);
+  const t0 = writeToken();
+  nvme0n1.write(qpair, buf, 8, 8).waitdone();
+  assert.equal(writeToken() - t0, 8n); // one token per block, as pynvme
+  for (let i = 0; i < 8; i++) {
+    assert.equal(buf.u32(i * 512), 8 + i); // the LBA number in each block
+    assert.notEqual(buf.u32(i * 512 + 504), 0); // the token in its last 8 bytes
+  }
+  assert.equal(nvme0n1.verifyStats().stamped, 8);
+  // reads are not checked: a block changed behind the driver's back reads fine
+  rawWrite(nvme0, qpair.sqid + 1, 9, junk);
+  nvme0n1.read(qpair, rbuf, 8, 8).waitdone();
+  assert.equal(rbuf.u32(512), 0x0badf00d);
+  assert.equal(nvme0n1.verifyStats().checked, 0);
+  // checks on over the same table: LBA 9 is found changed, the others are good
+  nvme0n1.write(qpair, buf, 16, 8).waitdone();
+  assert.ok(nvme0n1.verifyEnable());
+  assert.ok(nvme0n1.stampEnabled);
+  nvme0n1.read(qpair, rbuf, 16, 8).waitdone();
+  assert.equal(nvme0n1.verifyStats().checked, 8);
+  const e = throwsWith(
+    () => nvme0n1.read(qpair, rbuf, 8, 8).waitdone(),
+    VerifyError,
+    /07\/81/,
+  ) as VerifyError;
+  assert.equal(e.lba, 9);
+  // stampEnable while verifying keeps checking; stampEnable(false) turns all off
+  assert.ok(nvme0n1.stampEnable());
+  assert.ok(nvme0n1.verifyEnabled);
+  assert.equal(nvme0n1.stampEnable(false), false);
+  assert.equal(nvme0n1.stampEnabled, false);
 });
