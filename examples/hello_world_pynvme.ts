@@ -5,7 +5,7 @@
  * parameters get CQE DW0 and the 16-bit status word (phase tag in bit 0), as
  * in pynvme; callbacks with one parameter get the whole {@link Completion}.
  *
- *   deno run --allow-ffi --allow-env --allow-read examples/hello_world_pynvme.ts [--dut qemu]
+ *   deno run --allow-ffi examples/hello_world_pynvme.ts [--dut qemu]
  *
  * @module
  */
