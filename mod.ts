@@ -89,6 +89,17 @@ export {
   type SqeFields,
 } from "./ffi/rawqueue.ts";
 export * from "./ffi/structs.ts";
+export {
+  asciiField,
+  type BitField,
+  decodeBits,
+  describeBits,
+} from "./ffi/decode/fields.ts";
+export * from "./ffi/decode/identify_ctrl.ts";
+export * from "./ffi/decode/identify_ns.ts";
+export * from "./ffi/decode/logs.ts";
+export * from "./ffi/decode/features.ts";
+export * from "./ffi/decode/registers.ts";
 export { commandName, statusName } from "./ffi/status.ts";
 export {
   crc32c,

@@ -7,35 +7,33 @@
  * @module
  */
 
-const latin1 = new TextDecoder("latin1");
-
-function view(data: Uint8Array): DataView {
-  return new DataView(data.buffer, data.byteOffset, data.byteLength);
-}
-function str(d: Uint8Array, begin: number, end: number): string {
-  return latin1.decode(d.subarray(begin, end + 1)).replace(/[\s\0]+$/, "");
-}
-function u128(dv: DataView, at: number): bigint {
-  return dv.getBigUint64(at, true) | dv.getBigUint64(at + 8, true) << 64n;
-}
+import { asciiField as str, u128, viewOf as view } from "./decode/fields.ts";
+import {
+  decodeIdentifyControllerDetail,
+  decodePowerState,
+  type IdentifyControllerDetail,
+  type PowerStateDescriptor,
+} from "./decode/identify_ctrl.ts";
+import {
+  decodeIdentifyNamespaceDetail,
+  type IdentifyNamespaceDetail,
+} from "./decode/identify_ns.ts";
+import {
+  decodeErrorEntryDetail,
+  decodeSmartDetail,
+  type ErrorEntryDetail,
+  type SmartLogDetail,
+} from "./decode/logs.ts";
 
 /**
- * A power state descriptor of Identify Controller.
+ * A power state descriptor of Identify Controller (every field; `mp` is in
+ * centiwatts when `mxps` is 0, in 0.0001 W units when it is 1).
  *
  * ```ts
  * nvme0.idCtrl.psd.forEach((p: PowerState, i) => console.log(`PS${i}: ${p.mp / 100} W`));
  * ```
  */
-export interface PowerState {
-  /** Maximum power in centiwatts (MXPS = 0) or 0.0001 W units (MXPS = 1). */
-  mp: number;
-  /** Non-operational state. */
-  nops: boolean;
-  /** Entry latency (µs). */
-  enlat: number;
-  /** Exit latency (µs). */
-  exlat: number;
-}
+export type PowerState = PowerStateDescriptor;
 
 /**
  * Identify Controller data structure (CNS 01h), named fields.
@@ -45,7 +43,7 @@ export interface PowerState {
  * console.log(`${id.mn} ${id.sn} ${id.fr}, ${id.nn} namespaces`);
  * ```
  */
-export interface IdentifyController {
+export interface IdentifyController extends IdentifyControllerDetail {
   /** PCI Vendor ID. */
   vid: number;
   /** PCI Subsystem Vendor ID. */
@@ -143,16 +141,9 @@ export function decodeIdentifyController(d: Uint8Array): IdentifyController {
   const dv = view(d);
   const npss = d[263];
   const psd: PowerState[] = [];
-  for (let i = 0; i <= npss && i < 32; i++) {
-    const at = 2048 + i * 32;
-    psd.push({
-      mp: dv.getUint16(at, true),
-      nops: (d[at + 3] & 2) !== 0,
-      enlat: dv.getUint32(at + 4, true),
-      exlat: dv.getUint32(at + 8, true),
-    });
-  }
+  for (let i = 0; i <= npss && i < 32; i++) psd.push(decodePowerState(d, i));
   return {
+    ...decodeIdentifyControllerDetail(d),
     vid: dv.getUint16(0, true),
     ssvid: dv.getUint16(2, true),
     sn: str(d, 4, 23),
@@ -222,7 +213,7 @@ export interface LbaFormat {
  * console.log(`${ns.nsze} LBAs, format ${ns.lbaFormat}`);
  * ```
  */
-export interface IdentifyNamespace {
+export interface IdentifyNamespace extends IdentifyNamespaceDetail {
   /** Namespace Size (LBAs). */
   nsze: bigint;
   /** Namespace Capacity (LBAs). */
@@ -283,6 +274,7 @@ export function decodeIdentifyNamespace(d: Uint8Array): IdentifyNamespace {
   const hexOf = (a: number, b: number) =>
     [...d.subarray(a, b)].map((x) => x.toString(16).padStart(2, "0")).join("");
   return {
+    ...decodeIdentifyNamespaceDetail(d),
     nsze: dv.getBigUint64(0, true),
     ncap: dv.getBigUint64(8, true),
     nuse: dv.getBigUint64(16, true),
@@ -310,7 +302,7 @@ export function decodeIdentifyNamespace(d: Uint8Array): IdentifyNamespace {
  * console.log(`${s.temperature - 273} C, ${s.percentageUsed}% used, ${s.mediaErrors} media errors`);
  * ```
  */
-export interface SmartLog {
+export interface SmartLog extends SmartLogDetail {
   /** Critical Warning bits. */
   criticalWarning: number;
   /** Composite Temperature (K). */
@@ -363,6 +355,7 @@ export function decodeSmartLog(d: Uint8Array): SmartLog {
   const sensors: number[] = [];
   for (let i = 0; i < 8; i++) sensors.push(dv.getUint16(200 + i * 2, true));
   return {
+    ...decodeSmartDetail(d),
     criticalWarning: d[0],
     temperature: dv.getUint16(1, true),
     availableSpare: d[3],
@@ -392,7 +385,7 @@ export function decodeSmartLog(d: Uint8Array): SmartLog {
  * for (const e of errors) console.log(`sqid ${e.sqid} cid ${e.cid} status 0x${e.status.toString(16)}`);
  * ```
  */
-export interface ErrorLogEntry {
+export interface ErrorLogEntry extends ErrorEntryDetail {
   /** Error Count (0: the entry is empty). */
   errorCount: bigint;
   /** Submission Queue ID. */
@@ -425,6 +418,7 @@ export function decodeErrorLog(d: Uint8Array): ErrorLogEntry[] {
   const out: ErrorLogEntry[] = [];
   for (let at = 0; at + 64 <= d.byteLength; at += 64) {
     out.push({
+      ...decodeErrorEntryDetail(d, at / 64),
       errorCount: dv.getBigUint64(at, true),
       sqid: dv.getUint16(at + 8, true),
       cid: dv.getUint16(at + 10, true),
@@ -492,6 +486,8 @@ export interface CommandEffects {
   ccc: boolean;
   /** Command Submission and Execution (bits 18:16). */
   cse: number;
+  /** UUID Selection Supported (bit 19). */
+  uss: boolean;
   /** The raw dword. */
   raw: number;
 }
@@ -528,6 +524,7 @@ export function decodeEffectsLog(d: Uint8Array): EffectsLog {
     nic: (raw & 8) !== 0,
     ccc: (raw & 16) !== 0,
     cse: (raw >>> 16) & 7,
+    uss: (raw & 0x80000) !== 0,
     raw,
   });
   const admin: CommandEffects[] = [];
