@@ -544,7 +544,7 @@ Deno.test("decoders on the embedded device", () => {
   assert.equal(id.psd[0].nops, false);
   assert.match(
     describeIdentifyController(nvme0.identifyData).join("\n"),
-    /oncs +: 0x[0-9a-f]+\n(  .*\n)*  \[3:3\] 0x1 Write Zeroes: yes/,
+    /oncs +: 0x[0-9a-f]+\n( {2}.*\n)* {2}\[3:3\] 0x1 Write Zeroes: yes/,
   );
 
   // Number of Queues: the controller default init asked for its maximum
