@@ -8,6 +8,7 @@
  * @module
  */
 import type { Completion } from "./completion.ts";
+import { ParameterError } from "./errors.ts";
 
 /**
  * A command callback, in either form: `(cpl) => ...` gets the
@@ -38,4 +39,21 @@ export function callCallback(cb: CommandCallback, cpl: Completion): void {
       cpl.dwords[3] >>> 16,
     );
   } else (cb as (cpl: Completion) => void)(cpl);
+}
+
+/**
+ * Check a callback when its command is submitted: a function of one
+ * parameter (or none) or of two (pynvme's form).
+ */
+export function checkCallback(cb: unknown): void {
+  if (typeof cb !== "function") {
+    throw new ParameterError(
+      `cb must be a function (cpl) => ... or (cdw0, status1) => ..., got ${typeof cb}`,
+    );
+  }
+  if (cb.length > 2) {
+    throw new ParameterError(
+      `cb takes ${cb.length} parameters: a callback takes (cpl) or (cdw0, status1)`,
+    );
+  }
 }

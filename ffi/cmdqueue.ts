@@ -32,7 +32,11 @@ import { Cmdlog } from "./cmdlog.ts";
 import { consoleNote } from "../console/registry.ts";
 import { checkInt } from "./validate.ts";
 
-import { callCallback, type CommandCallback } from "./callback.ts";
+import {
+  callCallback,
+  checkCallback,
+  type CommandCallback,
+} from "./callback.ts";
 export type { CommandCallback };
 
 /** C submit flags (nvmeshim NVME_SUBMIT_*). */
@@ -185,6 +189,7 @@ export class CommandQueue {
    */
   submit(sqe: Uint8Array, o: SubmitOptions = {}): number {
     this.#check();
+    if (o.cb != null) checkCallback(o.cb);
     const len = o.len ?? 0;
     let bufHandle = 0;
     let off = 0;

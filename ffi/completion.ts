@@ -58,6 +58,22 @@ export class Completion {
     this.opcode = opcode;
     if (verify) this.verify = verify;
   }
+  /** DW0, as pynvme's `cpl[0]` (callbacks get the CQE as a 4-tuple there). */
+  get 0(): number {
+    return this.dwords[0];
+  }
+  /** DW1, as pynvme's `cpl[1]`. */
+  get 1(): number {
+    return this.dwords[1];
+  }
+  /** DW2 (SQID << 16 | SQHD), as pynvme's `cpl[2]`. */
+  get 2(): number {
+    return this.dwords[2];
+  }
+  /** DW3 (status and phase << 16 | CID), as pynvme's `cpl[3]`. */
+  get 3(): number {
+    return this.dwords[3];
+  }
   /** Command specific result (DW0). */
   get cdw0(): number {
     return this.dwords[0];

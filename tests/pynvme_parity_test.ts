@@ -82,6 +82,39 @@ Deno.test("test_hello_world: a callback (cdw0, status1) gets CQE DW0 and the sta
   assert.equal(calls, 1);
 });
 
+Deno.test("test_callback_with_whole_cpl: cpl[0..3] are the CQE dwords; a callback of three parameters is refused", () => {
+  using nvme0 = new Controller("qemu:size=64M");
+  using nvme0n1 = new Namespace(nvme0, 1);
+  using qpair = new Qpair(nvme0, 8);
+  using buf = new Buffer(512);
+  let f1 = -1;
+  nvme0.getfeatures(7, {
+    cb: (cpl) => {
+      f1 = cpl[0];
+      assert.equal(cpl[1], 0);
+    },
+  }).waitdone();
+  let dws: number[] = [];
+  nvme0n1.read(qpair, buf, 0, 1, (cpl) => {
+    dws = [cpl[0], cpl[1], cpl[2], cpl[3]];
+  }).waitdone();
+  assert.deepEqual(dws, [...qpair.cmdlog(1)[0].cqe!]);
+  assert.equal(dws[2] >>> 16, qpair.sqid); // SQID in DW2
+  let a1 = -1;
+  nvme0.getfeatures(7, { cb: (cdw0: number, _status: number) => a1 = cdw0 })
+    .waitdone();
+  assert.equal(a1, f1);
+  // pynvme warns "callback:" (a TypeError at completion); refused at submission here
+  const cb3 = (_cdw0: number, _status: number, _third: number) => {};
+  throwsWith(
+    () => nvme0.getfeatures(7, { cb: cb3 as unknown as () => void }),
+    ParameterError,
+    /cb takes 3 parameters/,
+  );
+  nvme0.waitdone(0); // nothing was sent
+  assert.equal(nvme0.cmdlog(1)[0].opcode, 0x0a);
+});
+
 // --- 2. Get/Set Features default NSID -------------------------------------------------
 
 Deno.test("test_set_get_features: Get Features sends NSID 1 and Set Features NSID FFFFFFFFh by default (05h Error Recovery succeeds)", () => {
