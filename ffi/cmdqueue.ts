@@ -189,7 +189,7 @@ export class CommandQueue {
    */
   submit(sqe: Uint8Array, o: SubmitOptions = {}): number {
     this.#check();
-    if (o.cb != null) checkCallback(o.cb);
+    if (o.cb !== undefined && o.cb !== null) checkCallback(o.cb);
     const len = o.len ?? 0;
     let bufHandle = 0;
     let off = 0;

@@ -17,8 +17,9 @@
  * min(1024, MQES+1) entries), `buf` (a 4 KiB Buffer), `verify` (data
  * verification on nvme0n1: true when enabled), `subsystem` (the Subsystem of
  * nvme0). Every test also gets `rng` (a PRNG seeded per test; the seed is
- * logged, `DENVME_SEED` replays it), `log`, `skip(reason)`, `defer(fn)` and
- * the Deno test context `t`.
+ * logged, `DENVME_SEED` replays it, and it seeds `srand()` too, as pynvme's
+ * conftest does: ioworkers without a seed and random buffers replay with it),
+ * `log`, `skip(reason)`, `defer(fn)` and the Deno test context `t`.
  *
  * Device sharing: the tests of a file share one device (for the embedded
  * device, one QEMU) and each test gets a fresh Controller on it, so queues,
@@ -38,6 +39,7 @@ import { StatusError } from "../ffi/errors.ts";
 import { Namespace } from "../ffi/namespace.ts";
 import { Pcie } from "../ffi/pcie.ts";
 import { Qpair } from "../ffi/qpair.ts";
+import { srand } from "../ffi/random.ts";
 import { Subsystem } from "../ffi/subsystem.ts";
 import {
   type DeviationList,
@@ -649,6 +651,7 @@ async function runTest(
   ensureLogging();
   const seed = nextSeed();
   const seedText = formatSeed(seed);
+  srand(seed >>> 0); // pynvme's conftest: d.srand(seed) before every test
   const dut = defaultDut();
   const t0 = performance.now();
   writeResult({ event: "start", name, area, file, seed: seedText, dut });

@@ -8,6 +8,7 @@ import {
   Buffer,
   type Completion,
   Controller,
+  expectStatus,
   IoCQ,
   IoSQ,
   Namespace,
@@ -522,4 +523,39 @@ Deno.test("test_buffer_token_single_process: stampEnable stamps writes with veri
   assert.ok(nvme0n1.verifyEnabled);
   assert.equal(nvme0n1.stampEnable(false), false);
   assert.equal(nvme0n1.stampEnabled, false);
+});
+
+Deno.test("deliberate differences (docs/pynvme-names.md): the after-snippets behave as documented", () => {
+  using nvme0 = new Controller("qemu:size=64M");
+  using nvme0n1 = new Namespace(nvme0, 1);
+  using buf = new Buffer(2 * 1024 * 1024);
+  // test_waitdone_nothing's neighbour: nothing outstanding throws at once
+  {
+    using qpair = new Qpair(nvme0, 16);
+    throwsWith(
+      () => qpair.waitdone(),
+      NvmeError,
+      /only 0 command\(s\) can complete/,
+    );
+    // test_write_huge_data: 1 MiB and 2 MiB reach the device (MDTS 512 KiB here)
+    expectStatus("00/02", () => nvme0n1.write(qpair, buf, 0, 2048).waitdone());
+    expectStatus("00/02", () => nvme0n1.write(qpair, buf, 0, 4096).waitdone());
+  }
+  // test_qpair_overflow: a full queue reaps to make room
+  {
+    using q = new Qpair(nvme0, 4);
+    for (let i = 0; i < 4; i++) nvme0n1.read(q, buf, i * 8, 8);
+    q.waitdone(4);
+  }
+  // test_ioworker_huge_qdepth: beyond pynvme's 1024
+  {
+    using q = new Qpair(nvme0, 2048);
+    assert.equal(q.depth, 2048);
+  }
+  // ioworker errors in the result
+  const r = nvme0n1.ioworker({ opPercentage: { 4: 100 }, ioCount: 10 }).start()
+    .close();
+  assert.equal(r.error, 0x0001);
+  assert.equal(r.ok, false);
+  assert.match(r.errorMessage!, /ERROR status: 00\/01/);
 });
