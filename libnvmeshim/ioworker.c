@@ -105,6 +105,14 @@ uint64_t iow_hist_percentile(const uint64_t *hist, uint64_t total, double pct)
 	return iow_hist_high(IOW_HIST_BUCKETS - 1);
 }
 
+uint64_t iow_hist_percentile_max(const uint64_t *hist, uint64_t total, double pct,
+				 uint64_t max_us)
+{
+	uint64_t p = iow_hist_percentile(hist, total, pct);
+
+	return p > max_us ? max_us : p;
+}
+
 /* --- random numbers ----------------------------------------------------------- */
 
 static uint64_t splitmix64(uint64_t *x)
@@ -879,7 +887,8 @@ static void run(struct iow *w)
 	publish(w, now);
 	w->s->cpu_ns = thread_cpu_ns() - cpu0;
 	for (uint32_t i = 0; i < w->a->npct && i < IOW_MAX_PCT; i++)
-		w->s->pct_us[i] = iow_hist_percentile(w->hist, w->completed, w->a->pct[i]);
+		w->s->pct_us[i] = iow_hist_percentile_max(w->hist, w->completed, w->a->pct[i],
+							  (w->lat_max + 500) / 1000);
 }
 
 static int fail(struct iow_shm *s, int code, int err)

@@ -249,6 +249,13 @@ uint64_t iow_hist_high(uint32_t i);
  * ceil(pct / 100 * total). Return: microseconds, 0 for an empty histogram.
  */
 uint64_t iow_hist_percentile(const uint64_t *hist, uint64_t total, double pct);
+/**
+ * iow_hist_percentile_max() - iow_hist_percentile(), never above @max_us (the
+ * largest latency observed): a bucket's highest value can exceed every latency
+ * in it. Return: microseconds.
+ */
+uint64_t iow_hist_percentile_max(const uint64_t *hist, uint64_t total, double pct,
+				 uint64_t max_us);
 
 /* Random numbers: xoshiro256**, seeded with splitmix64. */
 struct iow_rng {

@@ -83,7 +83,11 @@ TEST(ioworker_hist_percentiles)
 		uint64_t p = iow_hist_percentile(h, 1001, 100);
 
 		CHECK(p >= 10000000 && p < 10000000 + 10000000 / IOW_HIST_SUB);
+		CHECK(p > 10000000); /* the bucket's top, above every latency in it */
 	}
+	/* clamped to the largest latency observed */
+	CHECK_EQ(iow_hist_percentile_max(h, 1001, 100, 10000000), 10000000);
+	CHECK_EQ(iow_hist_percentile_max(h, 1001, 50, 10000000), 501);
 	CHECK_EQ(iow_hist_percentile(h, 1001, 99.9), 1000);
 	free(h);
 }
