@@ -197,6 +197,12 @@ Deno.test({
       assert.equal(st.current?.name, "console fixture: second, waits");
       assert.equal(st.passed, 1);
       assert.equal(st.failed, 0);
+      const state = await (await fetch(`${base}/api/state?token=${token}`))
+        .json() as { aer: { text: string }[] };
+      assert.ok(
+        state.aer.some((e) => /Temperature Threshold/.test(e.text)),
+        `the AER event of the first test: ${JSON.stringify(state.aer)}`,
+      );
       await stdin.write(new TextEncoder().encode("go\n"));
       await stdin.close();
       const code = (await child.status).code;
