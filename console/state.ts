@@ -18,7 +18,7 @@ import {
 import { type CmdlogEntry, formatEntry } from "../ffi/cmdlog.ts";
 import { commandName, statusName, statusText } from "../ffi/status.ts";
 import { decodeAsyncEvent } from "../ffi/structs.ts";
-import { decodeRegisters, type Register } from "./regs.ts";
+import { decodeRegisterSnapshot, type Register } from "./regs.ts";
 import {
   Q_COMPLETED,
   Q_ELAPSED_US,
@@ -229,7 +229,7 @@ export class ConsoleState {
     const out = new BigUint64Array(8);
     const r = lib.nvme_ctrl_regs_snapshot(ctrl, out, 8);
     if (r < 0) throw new Error(lastError() || `error ${r}`);
-    return decodeRegisters([...out]);
+    return decodeRegisterSnapshot([...out]);
   }
 
   /** Interrupt words of a controller's function (qemu transport: MSI-X writes land there). */

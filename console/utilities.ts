@@ -17,6 +17,8 @@ import {
   decodeIdentifyNamespace,
   decodeSmartLog,
 } from "../ffi/structs.ts";
+import { describeIdentifyController } from "../ffi/decode/identify_ctrl.ts";
+import { describeIdentifyNamespace } from "../ffi/decode/identify_ns.ts";
 import { consoleControllers, setRequestHandler } from "./registry.ts";
 
 function int(
@@ -91,7 +93,12 @@ const utilities: Record<string, Utility> = {
         decodeIdentifyNamespace(bytes) as unknown as Record<string, unknown>,
       )
       : undefined;
-    return { cns, nsid, decoded, hex: hexdump(bytes) };
+    const lines = cns === 1
+      ? describeIdentifyController(bytes)
+      : cns === 0
+      ? describeIdentifyNamespace(bytes)
+      : undefined;
+    return { cns, nsid, lines, decoded, hex: hexdump(bytes) };
   },
   namespaces(p) {
     const nvme = controller(p);

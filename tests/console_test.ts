@@ -87,6 +87,7 @@ Deno.test({
       chromium,
       "chromium is not installed: bash tasks/setup.sh test installs it (apt-get install chromium)",
     );
+    const profile = await Deno.makeTempDir({ prefix: "denvme-console-" });
     const child = new Deno.Command(Deno.execPath(), {
       args: [
         "run",
@@ -98,7 +99,7 @@ Deno.test({
         "--dut",
         "qemu",
         "--console",
-        "--seconds=10",
+        `--stop-file=${profile}/stop`,
       ],
       env: { NO_COLOR: "1", DENVME_CONSOLE: "" },
       stdin: "piped",
@@ -107,7 +108,6 @@ Deno.test({
     }).spawn();
     const out = new Lines(child.stdout);
     const stdin = child.stdin.getWriter();
-    const profile = await Deno.makeTempDir({ prefix: "denvme-console-" });
     let browser: Awaited<ReturnType<typeof puppeteer.launch>> | undefined;
     try {
       const url = await out.waitFor(
@@ -230,7 +230,7 @@ Deno.test({
       await page.click('button[data-run="identify"]');
       await page.waitForFunction(
         () =>
-          /Identify: \{[\s\S]*"mn": "QEMU NVMe Ctrl"/.test(
+          /Identify:\n[\s\S]*"mn": "QEMU NVMe Ctrl"/.test(
             document.getElementById("util-out")?.textContent ?? "",
           ),
         { timeout: 20_000 },
@@ -255,6 +255,7 @@ Deno.test({
         await new Promise((res) => setTimeout(res, 3000)); // a few chart points
         await page.screenshot({ path: shot as `${string}.png` });
       }
+      await Deno.writeTextFile(`${profile}/stop`, "");
       await out.waitFor(/BLOCKED end/, 60_000);
       await out.waitFor(/ioworker \d+ reads/, 60_000);
       await stdin.close();

@@ -415,10 +415,14 @@ async function runUtility(m) {
     params,
     confirm: confirmed,
   });
-  $("util-out").textContent = u.title + ": " +
-    (r.error
-      ? "REFUSED/FAILED: " + r.error
-      : JSON.stringify(r.result, null, 2));
+  if (r.error) {
+    $("util-out").textContent = u.title + ": REFUSED/FAILED: " + r.error;
+  } else {
+    const { lines, ...rest } = r.result ?? {};
+    $("util-out").textContent = u.title + ":\n" +
+      (Array.isArray(lines) ? lines.join("\n") + "\n\n" : "") +
+      JSON.stringify(rest, null, 2);
+  }
   if (m === "sanitize" && !r.error) pollSanitize();
 }
 
