@@ -109,3 +109,10 @@ export {
   type VerifyStats,
   writeToken,
 } from "./ffi/verify.ts";
+export {
+  type ConsoleMode,
+  consoleMode,
+  type ConsoleOptions,
+  startConsole,
+  stopConsole,
+} from "./console/registry.ts";

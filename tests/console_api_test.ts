@@ -103,6 +103,11 @@ Deno.test({
       assert.match(String(r.body.error), /lbaf=99: allowed 0\.\.63/);
       r = await c.utility("format", { nsid: 1, lbaf: 0 }, true);
       assert.equal(r.status, 200, JSON.stringify(r.body));
+      // firmware download: the image in 4-byte units (Invalid Opcode on this device)
+      r = await c.utility("fwDownload", { image: btoa("12345678") }, true);
+      assert.match(String(r.body.error), /Invalid Command Opcode|01\/01/);
+      r = await c.utility("fwDownload", { image: btoa("123") }, true);
+      assert.match(String(r.body.error), /image of 3 bytes: a multiple of 4/);
       r = await c.utility("nonsense");
       assert.equal(r.status, 400);
       assert.match(String(r.body.error), /unknown utility "nonsense"/);
@@ -133,6 +138,15 @@ Deno.test({
       const fmt = log.find((e) => e.opcode === 0x80);
       assert.ok(fmt, `Format NVM in the admin cmdlog: ${JSON.stringify(log)}`);
       assert.equal(fmt.status, "00/00");
+      const fw = log.find((e) => e.opcode === 0x11) as
+        | { cdw: number[] }
+        | undefined;
+      assert.ok(fw, "Firmware Image Download in the admin cmdlog");
+      assert.deepEqual(
+        [fw.cdw[10], fw.cdw[11]],
+        [1, 0],
+        "NUMD 1 (2 dwords), offset 0",
+      );
       const ctrls = (await c.rpc("list_controllers")).result as {
         ctrl: number;
         serial: string;
