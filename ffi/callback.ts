@@ -3,7 +3,8 @@
  * {@link Completion}; pynvme's `(cdw0, status1) => ...` gets CQE DW0 and the
  * 16-bit status word (CQE DW3 bits 31:16: the status field shifted left by
  * one, the phase tag in bit 0). The form is chosen by the function's arity
- * (`fn.length === 2`), as pynvme chooses by the number of parameters.
+ * (`fn.length === 2`), as pynvme chooses by the number of parameters
+ * (parameters with a default value, and rest parameters, do not count).
  *
  * @module
  */
