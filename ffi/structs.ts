@@ -143,7 +143,6 @@ export function decodeIdentifyController(d: Uint8Array): IdentifyController {
   const psd: PowerState[] = [];
   for (let i = 0; i <= npss && i < 32; i++) psd.push(decodePowerState(d, i));
   return {
-    ...decodeIdentifyControllerDetail(d),
     vid: dv.getUint16(0, true),
     ssvid: dv.getUint16(2, true),
     sn: str(d, 4, 23),
@@ -185,6 +184,7 @@ export function decodeIdentifyController(d: Uint8Array): IdentifyController {
     sgls: dv.getUint32(536, true),
     subnqn: str(d, 768, 1023),
     psd,
+    ...decodeIdentifyControllerDetail(d),
   };
 }
 
@@ -274,7 +274,6 @@ export function decodeIdentifyNamespace(d: Uint8Array): IdentifyNamespace {
   const hexOf = (a: number, b: number) =>
     [...d.subarray(a, b)].map((x) => x.toString(16).padStart(2, "0")).join("");
   return {
-    ...decodeIdentifyNamespaceDetail(d),
     nsze: dv.getBigUint64(0, true),
     ncap: dv.getBigUint64(8, true),
     nuse: dv.getBigUint64(16, true),
@@ -291,6 +290,7 @@ export function decodeIdentifyNamespace(d: Uint8Array): IdentifyNamespace {
     nguid: hexOf(104, 120),
     eui64: hexOf(120, 128),
     lbaf,
+    ...decodeIdentifyNamespaceDetail(d),
   };
 }
 
@@ -355,7 +355,6 @@ export function decodeSmartLog(d: Uint8Array): SmartLog {
   const sensors: number[] = [];
   for (let i = 0; i < 8; i++) sensors.push(dv.getUint16(200 + i * 2, true));
   return {
-    ...decodeSmartDetail(d),
     criticalWarning: d[0],
     temperature: dv.getUint16(1, true),
     availableSpare: d[3],
@@ -374,6 +373,7 @@ export function decodeSmartLog(d: Uint8Array): SmartLog {
     warningTempTime: dv.getUint32(192, true),
     criticalTempTime: dv.getUint32(196, true),
     sensors,
+    ...decodeSmartDetail(d),
   };
 }
 
@@ -418,7 +418,6 @@ export function decodeErrorLog(d: Uint8Array): ErrorLogEntry[] {
   const out: ErrorLogEntry[] = [];
   for (let at = 0; at + 64 <= d.byteLength; at += 64) {
     out.push({
-      ...decodeErrorEntryDetail(d, at / 64),
       errorCount: dv.getBigUint64(at, true),
       sqid: dv.getUint16(at + 8, true),
       cid: dv.getUint16(at + 10, true),
@@ -428,6 +427,7 @@ export function decodeErrorLog(d: Uint8Array): ErrorLogEntry[] {
       nsid: dv.getUint32(at + 24, true),
       vsia: d[at + 28],
       commandSpecific: dv.getBigUint64(at + 32, true),
+      ...decodeErrorEntryDetail(d, at / 64),
     });
   }
   return out;

@@ -1,99 +1,337 @@
 /**
- * `deno task nvme <command> [--dut <name>] [--json]` — utilities on a device:
+ * `deno task nvme <command> [options] [--dut NAME] [--json]` — utilities on a
+ * device, in the spirit of nvme-cli: identify, smart, features, regs, log,
+ * errors, format, sanitize, fw-download, ioworker, cmdlog, devices.
  *
- *   devices                      the embedded device and this host's NVMe controllers
- *   identify [--nsid N]          decoded Identify Controller / Namespace
- *   smart [--nsid N]             SMART / Health Information
- *   features [FID...]            Get Features (current values)
- *   log LID [--size N] [--nsid N] a log page, hex dump (or JSON bytes)
- *   errors                       the Error Information log, decoded
- *   format [--lbaf N] [--ses N] [--nsid N]
- *   sanitize [--action N]        sanitize with a progress bar (log 81h)
- *   fw-download FILE [--slot N] [--action N]
- *   ioworker [--seconds S] [--io-size N] [--read P] [--qdepth N] [--seq] [--iops N]
- *            [--report OUT.html] [--png OUT.png]   a workload with a live progress line
- *   cmdlog [--qid N] [--count N]  the decoded cmdlog after a short demo on the device
- *   cmdlog TEST.LOG [--test T] [--qid N] [--count N]  the cmdlogs of failed tests
- *
- * Every command prints JSON with --json.
+ * `deno task nvme --help` lists the commands and `deno task nvme <command>
+ * --help` shows one command's options (the one usage text is in COMMANDS
+ * below). An unknown option prints that command's usage and exits with 2.
  *
  * @module
  */
-import { parseArgs, styleText } from "node:util";
+import { parseArgs, type ParseArgsOptionsConfig, styleText } from "node:util";
 import {
   Buffer,
   Controller,
   decodeErrorLog,
+  decodeFeature,
   decodeIdentifyNamespace,
   defaultDut,
+  describeIdentifyController,
+  describeIdentifyNamespace,
+  describeRegisters,
+  describeSmartWarnings,
   expectStatus,
+  FEATURE_DATA_SIZE,
   type IdentifyController,
   type IoWorkerOptions,
   Namespace,
+  NAMESPACE_FEATURES,
   NvmeError,
+  ParameterError,
   Qpair,
+  readRegisters,
   StatusError,
 } from "../mod.ts";
 import { FEATURES } from "../ffi/names.ts";
 import { formatSize, listNvme } from "./devices.ts";
 import { progressBar, ProgressLine } from "./progress.ts";
 
-const USAGE = `usage: deno task nvme <command> [options] [--dut NAME] [--json]
-commands: devices, identify, smart, features, log, errors, format, sanitize, fw-download,
-          ioworker, cmdlog
-  devices                         the embedded device and this host's NVMe controllers
-  identify [--nsid N]             decoded identify data (controller, or namespace N)
-  smart [--nsid N]                SMART / Health Information log
-  features [FID ...]              current value of features (default: all common ones)
-  log LID [--size N] [--nsid N]   log page LID (hex), --size bytes (default 512)
-  errors                          Error Information log entries with a non-zero count
-  format [--lbaf N] [--ses N] [--nsid N]
-  sanitize [--action N]           1 exit failure, 2 block erase, 3 overwrite, 4 crypto erase
-  fw-download FILE [--slot N] [--action N]
-  ioworker [--nsid N] [--seconds S] [--io-size LBAS[,LBAS...]] [--read PERCENT] [--qdepth N]
-           [--seq] [--iops N] [--count N] [--report OUT.html] [--png OUT.png]
-                                  a workload with a live progress line (IOPS, MB/s, elapsed);
-                                  --report writes the HTML report with charts and OUT.svg
-  cmdlog [--qid N] [--count N]    a short demo on the device, then its cmdlog decoded
-                                  (admin queue and I/O queue 1, or --qid)
-  cmdlog TEST.LOG [--test TEXT] [--qid N] [--count N]
-                                  the cmdlogs of the failed tests in a test log
-device: --dut NAME or NVME_DUT (default "qemu")`;
+/** One command of the CLI: its synopsis, what it does, its options. */
+interface CommandSpec {
+  /** Arguments and options, as in the usage line. */
+  synopsis: string;
+  /** One line: what it does. */
+  summary: string;
+  /** Its options (besides --dut, --json, --help) with their help text. */
+  options: Record<
+    string,
+    { type: "string" | "boolean"; short?: string; help: string }
+  >;
+}
 
-const { values, positionals } = parseArgs({
-  args: Deno.args,
-  allowPositionals: true,
-  options: {
-    dut: { type: "string" },
-    json: { type: "boolean", default: false },
-    nsid: { type: "string" },
-    size: { type: "string" },
-    lbaf: { type: "string" },
-    ses: { type: "string" },
-    action: { type: "string" },
-    slot: { type: "string" },
-    qid: { type: "string" },
-    count: { type: "string" },
-    test: { type: "string" },
-    seconds: { type: "string" },
-    "io-size": { type: "string" },
-    read: { type: "string" },
-    qdepth: { type: "string" },
-    seq: { type: "boolean", default: false },
-    iops: { type: "string" },
-    report: { type: "string" },
-    png: { type: "string" },
-    help: { type: "boolean", short: "h", default: false },
+const NSID = {
+  type: "string",
+  help: "namespace ID (default 1 where one is needed)",
+} as const;
+
+/** Every command: the one usage text (`--help`, errors) comes from here. */
+const COMMANDS: Record<string, CommandSpec> = {
+  devices: {
+    synopsis: "devices",
+    summary: "the embedded device and this host's NVMe controllers",
+    options: {},
   },
-});
+  identify: {
+    synopsis: "identify [--nsid N] [-H]",
+    summary: "decoded Identify Controller, or Identify Namespace N",
+    options: {
+      nsid: { type: "string", help: "Identify Namespace of this namespace" },
+      human: {
+        type: "boolean",
+        short: "H",
+        help: "every bit field explained (nvme-cli -H)",
+      },
+    },
+  },
+  smart: {
+    synopsis: "smart [--nsid N]",
+    summary: "SMART / Health Information log (the controller, or namespace N)",
+    options: {
+      nsid: {
+        type: "string",
+        help: "the namespace's log (default: all, FFFFFFFFh)",
+      },
+    },
+  },
+  features: {
+    synopsis: "features [FID ...] [--nsid N]",
+    summary: "current values of features, decoded (default: the common ones)",
+    options: {
+      nsid: {
+        type: "string",
+        help:
+          "namespace of the per-namespace features (03h, 05h, 82h-84h; default 1)",
+      },
+    },
+  },
+  regs: {
+    synopsis: "regs",
+    summary:
+      "controller registers, every bit field decoded (nvme show-regs -H)",
+    options: {},
+  },
+  log: {
+    synopsis: "log LID [--size BYTES] [--nsid N]",
+    summary: "log page LID (decimal or 0x-hex) as a hex dump",
+    options: {
+      size: { type: "string", help: "bytes to read (default 512)" },
+      nsid: { type: "string", help: "namespace (default FFFFFFFFh)" },
+    },
+  },
+  errors: {
+    synopsis: "errors",
+    summary: "Error Information log entries with a non-zero count",
+    options: {},
+  },
+  format: {
+    synopsis: "format [--lbaf N] [--ses N] [--nsid N]",
+    summary: "Format NVM",
+    options: {
+      lbaf: { type: "string", help: "LBA format index (default 0)" },
+      ses: { type: "string", help: "secure erase setting 0-2 (default 0)" },
+      nsid: NSID,
+    },
+  },
+  sanitize: {
+    synopsis: "sanitize [--action N]",
+    summary: "sanitize with a progress bar (log 81h)",
+    options: {
+      action: {
+        type: "string",
+        help:
+          "1 exit failure mode, 2 block erase (default), 3 overwrite, 4 crypto erase",
+      },
+    },
+  },
+  "fw-download": {
+    synopsis: "fw-download FILE [--slot N] [--action N]",
+    summary: "firmware image download and commit",
+    options: {
+      slot: {
+        type: "string",
+        help: "firmware slot (default 0: the controller chooses)",
+      },
+      action: { type: "string", help: "commit action (default 1)" },
+    },
+  },
+  ioworker: {
+    synopsis:
+      "ioworker [--nsid N] [--seconds S] [--bs SIZE | --io-size LBAS[,LBAS...]] [--read PERCENT] [--qdepth N] [--seq] [--iops N] [--count N] [--report OUT.html] [--png OUT.png]",
+    summary: "a workload with a live progress line (IOPS, MB/s, elapsed)",
+    options: {
+      nsid: NSID,
+      seconds: { type: "string", help: "run time in seconds (default 5)" },
+      bs: {
+        type: "string",
+        help: "IO size in bytes, with k/m suffixes (4k, 128k) like fio",
+      },
+      "block-size": { type: "string", help: "the same as --bs" },
+      "io-size": {
+        type: "string",
+        help: "IO size in LBAs, or a list (8,16,32)",
+      },
+      read: {
+        type: "string",
+        help: "percentage of reads, 0-100 (default 100)",
+      },
+      qdepth: { type: "string", help: "queue depth, 2-1024 (default 64)" },
+      seq: { type: "boolean", help: "sequential LBAs (default random)" },
+      iops: { type: "string", help: "IOPS limit (default none)" },
+      count: { type: "string", help: "stop after this many IOs" },
+      report: { type: "string", help: "write the HTML report (and OUT.svg)" },
+      png: {
+        type: "string",
+        help: "write the report picture as PNG (needs Chromium)",
+      },
+    },
+  },
+  cmdlog: {
+    synopsis: "cmdlog [TEST.LOG] [--test TEXT] [--qid N] [--count N]",
+    summary:
+      "the decoded cmdlog after a short demo on the device, or the cmdlogs of the failed tests in a test log",
+    options: {
+      test: {
+        type: "string",
+        help: "only tests whose name contains TEXT (with TEST.LOG)",
+      },
+      qid: { type: "string", help: "only this queue" },
+      count: {
+        type: "string",
+        help: "newest N commands per queue (default 50 for the demo)",
+      },
+    },
+  },
+};
 
+const GLOBAL_OPTIONS: CommandSpec["options"] = {
+  dut: {
+    type: "string",
+    help: 'device under test (default NVME_DUT, else "qemu")',
+  },
+  json: { type: "boolean", help: "print JSON" },
+  help: { type: "boolean", short: "h", help: "this help" },
+};
+
+/** The general usage: every command's synopsis. */
+function usage(): string {
+  const w = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
+  return [
+    "usage: deno task nvme <command> [options] [--dut NAME] [--json]",
+    "",
+    ...Object.entries(COMMANDS).map(([name, c]) =>
+      `  ${name.padEnd(w)}  ${c.summary}`
+    ),
+    "",
+    "deno task nvme <command> --help shows the options of a command.",
+    'device: --dut NAME, else NVME_DUT, else "qemu"',
+  ].join("\n");
+}
+
+/** The usage of one command, with its options. */
+function commandUsage(name: string): string {
+  const c = COMMANDS[name];
+  const opts = { ...c.options, ...GLOBAL_OPTIONS };
+  const flags = Object.entries(opts).map(([k, o]) => [
+    `${o.short ? `-${o.short}, ` : ""}--${k}${
+      o.type === "string" ? " VALUE" : ""
+    }`,
+    o.help,
+  ]);
+  const w = Math.max(...flags.map(([f]) => f.length));
+  return [
+    `usage: deno task nvme ${c.synopsis}`,
+    `${c.summary}`,
+    "",
+    "options:",
+    ...flags.map(([f, h]) => `  ${f.padEnd(w)}  ${h}`),
+  ].join("\n");
+}
+
+/** Every option any command takes, as parsed (strings and flags). */
+interface Values {
+  dut?: string;
+  json?: boolean;
+  help?: boolean;
+  nsid?: string;
+  human?: boolean;
+  size?: string;
+  lbaf?: string;
+  ses?: string;
+  action?: string;
+  slot?: string;
+  qid?: string;
+  count?: string;
+  test?: string;
+  seconds?: string;
+  bs?: string;
+  "block-size"?: string;
+  "io-size"?: string;
+  read?: string;
+  qdepth?: string;
+  seq?: boolean;
+  iops?: string;
+  report?: string;
+  png?: string;
+}
+
+/** A command line that cannot be parsed: print the usage, exit 2. */
+class UsageError extends Error {
+  constructor(message: string, readonly command?: string) {
+    super(message);
+  }
+}
+
+function parse(
+  args: string[],
+): { cmd?: string; rest: string[]; values: Values } {
+  const cmd = args.find((a) => !a.startsWith("-"));
+  const spec = cmd ? COMMANDS[cmd] : undefined;
+  if (cmd && !spec) throw new UsageError(`unknown command "${cmd}"`);
+  const options: ParseArgsOptionsConfig = {};
+  for (
+    const [k, o] of Object.entries({ ...spec?.options, ...GLOBAL_OPTIONS })
+  ) {
+    options[k] = { type: o.type, ...(o.short ? { short: o.short } : {}) };
+  }
+  try {
+    const r = parseArgs({
+      args,
+      options,
+      allowPositionals: true,
+      strict: true,
+    });
+    const [, ...rest] = r.positionals;
+    return { cmd, rest, values: r.values as Values };
+  } catch (e) {
+    // node:util's messages name the option; drop its advice about "--"
+    const msg = (e as Error).message.replace(
+      /\. To specify a positional.*$/s,
+      "",
+    );
+    throw new UsageError(msg, cmd);
+  }
+}
+
+let values: Values = {};
+
+/** A non-negative integer option (decimal or 0x-hex), named by its flag in errors. */
 function num(name: string, v: string | undefined, dflt: number): number {
   if (v === undefined) return dflt;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) {
-    throw new NvmeError(`--${name} ${v}: give a non-negative integer`);
+  const n = /^0x[0-9a-f]+$/i.test(v)
+    ? parseInt(v, 16)
+    : /^\d+$/.test(v)
+    ? Number(v)
+    : NaN;
+  if (!Number.isSafeInteger(n)) {
+    throw new ParameterError(
+      `${
+        name.startsWith("--") || !/^[a-z-]+$/.test(name) ? name : `--${name}`
+      } ${v}: give a non-negative integer (decimal or 0x-hex)`,
+    );
   }
   return n;
+}
+
+/** A size in bytes: a number with an optional k/m/g suffix (powers of 1024), like fio. */
+function bytesOption(name: string, v: string): number {
+  const m = /^(\d+)([kmg]?)(i?b)?$/i.exec(v.trim());
+  if (!m) {
+    throw new ParameterError(
+      `--${name} ${v}: give a size in bytes, e.g. 4096, 4k or 128k`,
+    );
+  }
+  return Number(m[1]) * 1024 ** " kmg".indexOf(m[2].toLowerCase() || " ");
 }
 
 function out(data: unknown, text: () => string): void {
@@ -110,16 +348,29 @@ function out(data: unknown, text: () => string): void {
   }
 }
 
+/** A field name as nvme-cli prints it: snake_case (`percentageUsed` → `percentage_used`). */
+function snake(k: string): string {
+  return k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+}
+
+/**
+ * Name/value lines, one naming style (snake_case, as nvme-cli): counts,
+ * times, temperatures and percentages in decimal, other numbers (bit fields,
+ * identifiers) in decimal and hex.
+ */
 function table(obj: Record<string, unknown>): string {
-  const w = Math.max(...Object.keys(obj).map((k) => k.length));
-  return Object.entries(obj).map(([k, v]) => {
-    const s = typeof v === "number" && k !== "temperature" &&
-        !/time|count|hours|nn|mdts/i.test(k)
+  const keys = Object.keys(obj).map(snake);
+  const w = Math.max(...keys.map((k) => k.length));
+  return Object.entries(obj).map(([k, v], i) => {
+    const s = typeof v === "number" && /spare|percentage/i.test(k)
+      ? `${v}%`
+      : typeof v === "number" && k !== "temperature" &&
+          !/time|count|hours|nn|mdts|tc$|tt$/i.test(k)
       ? `${v} (0x${v.toString(16)})`
       : Array.isArray(v)
       ? JSON.stringify(v, (_, x) => typeof x === "bigint" ? x.toString() : x)
       : String(v);
-    return `${styleText("bold", k.padEnd(w))}  ${s}`;
+    return `${styleText("bold", keys[i].padEnd(w))}  ${s}`;
   }).join("\n");
 }
 
@@ -284,14 +535,49 @@ function cmdlogDemo(nvme0: Controller): Qpair {
   return q;
 }
 
+/** The ioworker options the CLI's flags set: a parameter error names the flag. */
+const FLAG_OF: Record<string, string> = {
+  readPercentage: "--read",
+  qdepth: "--qdepth",
+  ioSize: "--io-size (or --bs)",
+  iops: "--iops",
+  ioCount: "--count",
+  time: "--seconds",
+  lbaAlign: "--io-size (or --bs)",
+};
+
+function asFlags(e: ParameterError): ParameterError {
+  let msg = e.message;
+  for (const [param, flag] of Object.entries(FLAG_OF)) {
+    msg = msg.replace(new RegExp(`\\b${param}\\b`, "g"), flag);
+  }
+  return new ParameterError(msg);
+}
+
 /** `ioworker`: a workload with a live progress line, then its figures (and report). */
 async function ioworker(nvme0: Controller, nsid: number): Promise<number> {
   using ns = new Namespace(nvme0, nsid || 1);
   const seconds = Number(values.seconds ?? 5);
   if (!(seconds > 0)) throw new NvmeError("--seconds: give a positive number");
-  const ioSize = values["io-size"]
+  const bsFlag = values.bs !== undefined ? "bs" : "block-size";
+  const bs = values.bs ?? values["block-size"];
+  if (bs !== undefined && values["io-size"] !== undefined) {
+    throw new ParameterError(
+      `--${bsFlag} and --io-size both give the IO size: give one (bytes or LBAs)`,
+    );
+  }
+  let ioSize = values["io-size"]
     ? values["io-size"].split(",").map((s) => num("io-size", s, 8))
     : [Math.max(1, 4096 / ns.lbaSize)];
+  if (bs !== undefined) {
+    const bytes = bytesOption(bsFlag, bs);
+    if (!bytes || bytes % ns.lbaSize) {
+      throw new ParameterError(
+        `--${bsFlag} ${bs}: give a non-zero multiple of the ${ns.lbaSize}-byte LBA size`,
+      );
+    }
+    ioSize = [bytes / ns.lbaSize];
+  }
   const wantReport = !!(values.report || values.png);
   const options: IoWorkerOptions = {
     ioSize: ioSize.length === 1 ? ioSize[0] : ioSize,
@@ -308,7 +594,12 @@ async function ioworker(nvme0: Controller, nsid: number): Promise<number> {
   };
   const bytesPerIo = (ioSize.reduce((a, b) => a + b, 0) / ioSize.length) *
     ns.lbaSize;
-  const w = ns.ioworker(options).start();
+  let w;
+  try {
+    w = ns.ioworker(options).start();
+  } catch (e) {
+    throw e instanceof ParameterError ? asFlags(e) : e;
+  }
   const line = new ProgressLine();
   let last = { t: 0, n: 0 }, rate = 0;
   while (w.running) {
@@ -389,10 +680,18 @@ async function ioworker(nvme0: Controller, nsid: number): Promise<number> {
 }
 
 async function main(): Promise<number> {
-  const [cmd, ...rest] = positionals;
-  if (values.help || !cmd) {
-    console.log(USAGE);
-    return cmd || values.help ? 0 : 2;
+  let cmd: string | undefined, rest: string[];
+  ({ cmd, rest, values } = parse(Deno.args));
+  if (!cmd) {
+    if (values.help) {
+      console.log(usage());
+      return 0;
+    }
+    throw new UsageError("give a command");
+  }
+  if (values.help) {
+    console.log(commandUsage(cmd));
+    return 0;
   }
   // commands without a device
   if (cmd === "devices") return devices();
@@ -406,10 +705,22 @@ async function main(): Promise<number> {
         using buf = new Buffer(4096);
         nvme0.identify(buf, nsid, 0).waitdone();
         const ns = decodeIdentifyNamespace(buf.bytes);
-        out(ns, () => table({ ...ns }));
+        out(
+          ns,
+          () =>
+            values.human
+              ? describeIdentifyNamespace(buf.bytes).join("\n")
+              : table({ ...ns }),
+        );
       } else {
         const id: IdentifyController = nvme0.idCtrl;
-        out(id, () => table({ ...id, psd: id.psd.length }));
+        out(
+          id,
+          () =>
+            values.human
+              ? describeIdentifyController(nvme0.identifyData).join("\n")
+              : table({ ...id, psd: id.psd.length }),
+        );
       }
       return 0;
     }
@@ -418,37 +729,60 @@ async function main(): Promise<number> {
       out(
         s,
         () =>
-          table({
-            ...s,
-            temperature: `${s.temperature} K (${s.temperature - 273} C)`,
-          }),
+          [
+            table({
+              ...s,
+              temperature: `${s.temperature} K (${s.temperature - 273} C)`,
+            }),
+            ...describeSmartWarnings(s),
+          ].join("\n"),
       );
       return 0;
     }
     case "features": {
       const fids = rest.length
-        ? rest.map((f) => num("fid", f, 0))
+        ? rest.map((f) => num("FID", f, 0))
         : COMMON_FEATURES;
-      const res: Record<string, number | string> = {};
+      const res: Record<string, unknown> = {};
+      const lines: string[] = [];
       for (const fid of fids) {
+        if (fid > 0xff) throw new ParameterError(`FID ${fid}: allowed 0..0xff`);
         const name = `${fid.toString(16).padStart(2, "0")}h ${
           FEATURES[fid] ?? "feature"
         }`;
+        // per-namespace features for the namespace asked, the others with NSID 0
+        const fnsid = NAMESPACE_FEATURES.includes(fid) ? nsid || 1 : 0;
+        const size = FEATURE_DATA_SIZE[fid];
+        using buf = size ? new Buffer(4096, `feature ${fid}`) : undefined;
         try {
-          res[name] = nvme0.getfeatures(fid).waitdone();
+          const cdw0 = nvme0.getfeatures(fid, { nsid: fnsid, buf }).waitdone();
+          const f = decodeFeature(fid, cdw0, buf?.bytes.subarray(0, size));
+          res[name] = { nsid: fnsid, cdw0, fields: f.fields, data: f.data };
+          lines.push(
+            `${styleText("bold", name)}${fnsid ? ` (nsid ${fnsid})` : ""}: 0x${
+              cdw0.toString(16).padStart(8, "0")
+            }`,
+            ...f.text.map((l) => `  ${l}`),
+          );
         } catch (e) {
           if (!(e instanceof StatusError)) throw e;
-          res[name] = e.message;
+          res[name] = { nsid: fnsid, error: e.message };
+          lines.push(`${styleText("bold", name)}: ${e.message}`);
         }
       }
-      out(res, () => table(res));
+      out(res, () => lines.join("\n"));
+      return 0;
+    }
+    case "regs": {
+      const regs = readRegisters(nvme0);
+      out(regs, () => describeRegisters(regs).join("\n"));
       return 0;
     }
     case "log": {
       if (!rest[0]) {
         throw new NvmeError("log needs a log page id, e.g. `log 2`");
       }
-      const lid = num("lid", rest[0], 0);
+      const lid = num("LID", rest[0], 0);
       const size = num("size", values.size, 512);
       const data = nvme0.logPage(lid, size, nsid || 0xffffffff);
       using buf = new Buffer(size, `log page 0x${lid.toString(16)}`);
@@ -574,14 +908,21 @@ async function main(): Promise<number> {
       return 0;
     }
     default:
-      console.error(`unknown command "${cmd}"\n${USAGE}`);
-      return 2;
+      throw new UsageError(`unknown command "${cmd}"`);
   }
 }
 
 try {
   Deno.exit(await main());
 } catch (e) {
+  if (e instanceof UsageError) {
+    console.error(
+      `${styleText("red", `error: ${e.message}`)}\n${
+        e.command ? commandUsage(e.command) : usage()
+      }`,
+    );
+    Deno.exit(2);
+  }
   const msg = e instanceof Error ? e.message : String(e);
   if (values.json) console.log(JSON.stringify({ error: msg }));
   else console.error(styleText("red", `error: ${msg}`));

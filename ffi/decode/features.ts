@@ -578,9 +578,9 @@ export function decodeFeature(
         const t = decodeTimestamp(data);
         decoded = t;
         text.push(
-          `Timestamp: ${t.timestamp} ms (${
-            new Date(t.timestamp).toISOString()
-          })`,
+          `Timestamp: ${t.timestamp} ms${
+            t.origin === 1 ? ` (${new Date(t.timestamp).toISOString()})` : ""
+          }`,
           `Synch: ${t.synch}`,
           `Timestamp Origin: ${t.origin} (${t.originName})`,
         );
