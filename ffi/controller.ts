@@ -452,6 +452,41 @@ export class Controller extends AdminLogs implements QueueOwner {
     return this.#q().log.entries(checkInt("count", count, 0, 1 << 20));
   }
   /**
+   * CID of the latest admin command submitted (pynvme `nvme0.latest_cid`),
+   * e.g. to abort the AER just sent.
+   *
+   * ```ts
+   * nvme0.aer();
+   * nvme0.abort(nvme0.latestSubmittedCid).waitdone(); // the AER completes 00/07
+   * ```
+   */
+  get latestSubmittedCid(): number {
+    return this.#q().log.entries(1)[0]?.cid ?? 0;
+  }
+  /**
+   * CID of the latest admin completion (as `qpair.latestCid`).
+   *
+   * ```ts
+   * nvme0.getfeatures(7).waitdone();
+   * console.log(nvme0.latestCid);
+   * ```
+   */
+  get latestCid(): number {
+    return this.#q().latest?.cid ?? 0;
+  }
+  /**
+   * Latency in µs of the latest admin completion (pynvme `nvme0.latest_latency`).
+   *
+   * ```ts
+   * nvme0.setfeatures(0x02, { cdw11: 1 }).waitdone(); // power state 1
+   * console.log(`${nvme0.latestLatency} µs`);
+   * ```
+   */
+  get latestLatency(): number {
+    return this.#q().latest?.latencyUs ?? 0;
+  }
+
+  /**
    * {@link Controller.cmdlog} as text, one command per line, newest first.
    *
    * ```ts

@@ -385,7 +385,7 @@ Deno.test("test_create_device_invalid: NvmeEnumerateError and the other pynvme e
   assert.ok(new WaitdoneTimeoutError("x") instanceof NvmeError);
 });
 
-Deno.test("test_latest_cid: latestSubmittedCid (pynvme's latest_cid) and latestCid (the latest completion)", () => {
+Deno.test("test_latest_cid: latestSubmittedCid (pynvme's latest_cid) and latestCid (the latest completion), on qpairs and the admin queue", () => {
   using nvme0 = new Controller("qemu:size=64M");
   using nvme0n1 = new Namespace(nvme0, 1);
   using qpair = new Qpair(nvme0, 16);
@@ -398,6 +398,17 @@ Deno.test("test_latest_cid: latestSubmittedCid (pynvme's latest_cid) and latestC
   assert.equal(qpair.latestCid, done); // not completed yet
   qpair.waitdone();
   assert.equal(qpair.latestCid, sent);
+  // the admin queue too: abort the AER just sent (QEMU never aborts: CDW0 bit 0 set)
+  nvme0.aer();
+  const aer = nvme0.cmdlog(1)[0];
+  assert.equal(aer.opcode, 0x0c);
+  assert.equal(nvme0.latestSubmittedCid, aer.cid);
+  const cdw0 = nvme0.abort(nvme0.latestSubmittedCid).waitdone();
+  assert.equal(cdw0 & 1, 1);
+  assert.equal(nvme0.latestCid, nvme0.cmdlog(1)[0].cid); // the Abort's
+  // test_latest_latency
+  nvme0.getfeatures(0x7).waitdone();
+  assert.equal(nvme0.latestLatency, nvme0.cmdlog(1)[0].latencyUs);
 });
 
 Deno.test("test_ioworker_invalid_io_size_fw_debug_mode: fwDebug ends the process at the first error, the device left as it is", async () => {
