@@ -88,16 +88,18 @@ export async function benchConsole(
         const url = await startConsole({ print: false });
         const stop = { done: false };
         const poller = refresher(url, stop);
-        await new Promise((r) => setTimeout(r, 300)); // the page is open
+        await new Promise((r) => setTimeout(r, 1000)); // the page is open (and things settle)
         const r = await one();
         stop.done = true;
         polls += await poller;
         await stopConsole();
+        // the console thread's teardown must not land in the next round
+        await new Promise((r) => setTimeout(r, 1000));
         onIos += r.ios;
         onMs += r.ms;
         got.on = r.ios / r.ms;
       } else {
-        await new Promise((r) => setTimeout(r, 300)); // the same pause
+        await new Promise((r) => setTimeout(r, 1000)); // the same pause
         const r = await one();
         offIos += r.ios;
         offMs += r.ms;
