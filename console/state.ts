@@ -10,13 +10,17 @@
  */
 import { lastError, lib } from "../ffi/lib.ts";
 import {
-  CPL_GONE,
-  CPL_LATE,
-  CPL_TIMEOUT,
-  CPL_UNKNOWN,
-} from "../ffi/completion.ts";
-import { type CmdlogEntry, formatEntry } from "../ffi/cmdlog.ts";
-import { commandName, statusName, statusText } from "../ffi/status.ts";
+  type CmdlogEntry,
+  decodeCmdlogEntry,
+  formatEntry,
+} from "../ffi/cmdlog.ts";
+import {
+  NVME_CMDLOG_ENTRY,
+  NVME_CTRL_REGS as REGS,
+  NVME_PCIE_INFO,
+  NVME_SQ_SNAPSHOT as SNAP,
+} from "../ffi/abi.gen.ts";
+import { CStruct } from "../ffi/cstruct.ts";
 import { decodeAsyncEvent } from "../ffi/structs.ts";
 import { decodeRegisterSnapshot, type Register } from "./regs.ts";
 import {
@@ -33,9 +37,7 @@ import {
   W_HOST_ERROR,
 } from "../ffi/ioworker_layout.ts";
 
-const ENTRY = 128;
-const LOG_DONE = 0x80000000;
-const SNAP_WORDS = 18;
+const ENTRY = NVME_CMDLOG_ENTRY.sizeof;
 
 /** A controller as announced. */
 export interface CtrlInfo {
@@ -226,17 +228,30 @@ export class ConsoleState {
 
   /** Decoded registers of a controller (through the device: call at the refresh rate only). */
   registers(ctrl: number): Register[] {
-    const out = new BigUint64Array(8);
-    const r = lib.nvme_ctrl_regs_snapshot(ctrl, out, 8);
+    const out = new CStruct(REGS);
+    const r = lib.nvme_ctrl_regs_snapshot(ctrl, out.bytes, out.size);
     if (r < 0) throw new Error(lastError() || `error ${r}`);
-    return decodeRegisterSnapshot([...out]);
+    return decodeRegisterSnapshot(
+      [
+        REGS.cap,
+        REGS.vs,
+        REGS.intms,
+        REGS.cc,
+        REGS.csts,
+        REGS.aqa,
+        REGS.asq,
+        REGS.acq,
+      ].map((off) => out.big(off)),
+    );
   }
 
   /** Interrupt words of a controller's function (qemu transport: MSI-X writes land there). */
   #irqWords(pcie: number): Uint32Array | undefined {
-    const o = new BigUint64Array(6);
-    if (lib.nvme_pcie_info(pcie, o, 6) < 0 || !o[4]) return undefined;
-    const p = Deno.UnsafePointer.create(o[4]);
+    const o = new CStruct(NVME_PCIE_INFO);
+    if (lib.nvme_pcie_info(pcie, o.bytes, o.size) < 0) return undefined;
+    const addr = o.big(NVME_PCIE_INFO.irq_words);
+    if (!addr) return undefined;
+    const p = Deno.UnsafePointer.create(addr);
     if (!p) return undefined;
     return new Uint32Array(Deno.UnsafePointerView.getArrayBuffer(p, 4096));
   }
@@ -248,13 +263,13 @@ export class ConsoleState {
   } | undefined {
     const q = this.queues.get(sq);
     if (!q) return undefined;
-    const out = new BigUint64Array(SNAP_WORDS);
+    const out = new CStruct(SNAP);
     const buf = new Uint8Array(Math.max(1, logN) * ENTRY);
-    const n = lib.nvme_sq_snapshot(sq, out, SNAP_WORDS, buf, logN);
+    const n = lib.nvme_sq_snapshot(sq, out.bytes, out.size, buf, logN);
     if (n < 0) return undefined;
-    const w = (i: number) => Number(out[i]);
+    const w = (off: number) => out.u64(off);
     const c = this.controllers.get(q.ctrl);
-    const vector = w(11), ien = w(12) === 1;
+    const vector = w(SNAP.cq_vector), ien = w(SNAP.cq_ien) === 1;
     let irqSet: boolean | undefined;
     if (c && ien) {
       const words = this.#irqWords(c.pcie);
@@ -263,31 +278,31 @@ export class ConsoleState {
     const stats = {
       ctrl: q.ctrl,
       sq,
-      qid: w(0),
-      depth: w(1),
-      sqTail: w(2),
-      sqHead: w(3),
-      outstanding: w(4),
-      timedOut: w(5),
-      cqid: w(6),
-      submitted: w(7),
-      completed: w(8),
-      logged: w(9),
-      cqHead: w(10),
+      qid: w(SNAP.qid),
+      depth: w(SNAP.size),
+      sqTail: w(SNAP.tail),
+      sqHead: w(SNAP.head),
+      outstanding: w(SNAP.outstanding),
+      timedOut: w(SNAP.timedout),
+      cqid: w(SNAP.cq_qid),
+      submitted: w(SNAP.submitted),
+      completed: w(SNAP.completed),
+      logged: w(SNAP.logged),
+      cqHead: w(SNAP.cq_head),
       vector,
       ien,
       irqSet: irqSet ?? false,
-      cqDepth: w(16),
-      ioworker: w(17) !== 0,
+      cqDepth: w(SNAP.cq_size),
+      ioworker: w(SNAP.ioworker) !== 0,
     };
-    const offsetMs = Number(out[14]) / 1e6 - Number(out[13]) / 1e6;
+    const offsetMs = w(SNAP.real_ns) / 1e6 - w(SNAP.mono_ns) / 1e6;
     const log: CmdlogEntry[] = [];
     const admin = q.qid === 0;
     for (let i = 0; i < n; i++) {
       const dv = new DataView(buf.buffer, i * ENTRY, ENTRY);
-      const seq = Number(dv.getBigUint64(96, true));
-      if (seq !== w(9) - i) continue; // overwritten while copied
-      log.push(decodeEntry(dv, seq, q.qid, admin, offsetMs));
+      const seq = Number(dv.getBigUint64(NVME_CMDLOG_ENTRY.seq, true));
+      if (seq !== w(SNAP.logged) - i) continue; // overwritten while copied
+      log.push(decodeCmdlogEntry(dv, seq, q.qid, admin, offsetMs));
     }
     return { stats, log };
   }
@@ -340,53 +355,6 @@ export class ConsoleState {
       recent: [...ends.values()].slice(-50).reverse(),
     };
   }
-}
-
-function decodeEntry(
-  dv: DataView,
-  seq: number,
-  sqid: number,
-  admin: boolean,
-  offsetMs: number,
-): CmdlogEntry {
-  const sqe = new Uint8Array(
-    dv.buffer.slice(dv.byteOffset, dv.byteOffset + 64),
-  );
-  const cdw = new Uint32Array(sqe.buffer);
-  const flags = dv.getUint32(104, true);
-  const e: CmdlogEntry = {
-    seq,
-    sqid,
-    sqe,
-    cdw,
-    opcode: sqe[0],
-    name: commandName(sqe[0], admin),
-    cid: cdw[0] >>> 16,
-    nsid: cdw[1],
-    submitted: Number(dv.getBigUint64(80, true)) / 1e6 + offsetMs,
-    notes: [],
-  };
-  if (flags & LOG_DONE) {
-    const q: [number, number, number, number] = [
-      dv.getUint32(64, true),
-      dv.getUint32(68, true),
-      dv.getUint32(72, true),
-      dv.getUint32(76, true),
-    ];
-    const st = (q[3] >>> 17) & 0x7fff;
-    e.cqe = q;
-    e.status = statusText((st >> 8) & 7, st & 0xff);
-    e.statusName = statusName((st >> 8) & 7, st & 0xff);
-    e.latencyUs = dv.getUint32(108, true);
-  }
-  if (flags & CPL_TIMEOUT) e.notes.push("timeout");
-  if (flags & CPL_LATE) e.notes.push("late completion after timeout");
-  if (flags & CPL_UNKNOWN) {
-    e.notes.push("CQE matching no outstanding command");
-    e.name = "(unexpected completion)";
-  }
-  if (flags & CPL_GONE) e.notes.push("lost: device gone or queue reset");
-  return e;
 }
 
 /** A cmdlog entry as JSON for the pages (with the `nvme cmdlog` line). */

@@ -6,6 +6,8 @@
  */
 import { ClosedError, ParameterError } from "./errors.ts";
 import { detachMemory, lib, mapMemory, unwrap } from "./lib.ts";
+import { NVME_BUF_ADDR } from "./abi.gen.ts";
+import { CStruct } from "./cstruct.ts";
 import { checkInt, checkU64 } from "./validate.ts";
 import { randomBytes } from "./random.ts";
 
@@ -83,16 +85,16 @@ export class Buffer {
     checkInt("Buffer size", size, 1, MAX_BUFFER);
     checkPattern(ptype, pvalue);
     const h = new Uint32Array(1);
-    const addr = new BigUint64Array(2);
-    unwrap(lib.nvme_buf_alloc(size, h, addr), `Buffer(${size})`);
+    const addr = new CStruct(NVME_BUF_ADDR);
+    unwrap(lib.nvme_buf_alloc(size, h, addr.bytes), `Buffer(${size})`);
     this.#handle = h[0];
-    this.#iova = addr[1];
+    this.#iova = addr.big(NVME_BUF_ADDR.iova);
     this.capacity = size;
     this.#size = size;
     this.name = name;
     // every view holds this Buffer: no view outlives it (the memory is
     // freed by close() or once neither the Buffer nor a view is reachable)
-    const ab = mapMemory(addr[0], size, this);
+    const ab = mapMemory(addr.big(NVME_BUF_ADDR.vaddr), size, this);
     this.#u8 = new Uint8Array(ab);
     this.#dv = new DataView(ab);
     registry.register(this, this.#handle, this);

@@ -6,10 +6,17 @@
  */
 import { CPL_GONE, CPL_LATE, CPL_TIMEOUT, CPL_UNKNOWN } from "./completion.ts";
 import { lib, mapMemory, unwrap } from "./lib.ts";
+import { CStruct } from "./cstruct.ts";
+import {
+  NVME_CMDLOG_ENTRY,
+  NVME_CMDLOG_INFO,
+  NVME_LOG_DONE as LOG_DONE,
+} from "./abi.gen.ts";
 import { commandName, statusName, statusText } from "./status.ts";
 
-const ENTRY = 128;
-const LOG_DONE = 0x80000000;
+const E = NVME_CMDLOG_ENTRY;
+const ENTRY = E.sizeof;
+const I = NVME_CMDLOG_INFO;
 
 /**
  * One command of the log, decoded.
@@ -72,14 +79,16 @@ export class Cmdlog {
 
   #refresh(): void {
     if (!this.#sq) return; // a snapshot: frozen
-    const o = new BigUint64Array(5);
-    unwrap(lib.nvme_sq_cmdlog(this.#sq, o, 5));
+    const o = new CStruct(I);
+    unwrap(lib.nvme_sq_cmdlog(this.#sq, o.bytes, o.size));
     if (!this.#u8) {
-      this.#depth = Number(o[1]);
-      this.#u8 = new Uint8Array(mapMemory(o[0], this.#depth * ENTRY));
+      this.#depth = o.u64(I.depth);
+      this.#u8 = new Uint8Array(
+        mapMemory(o.big(I.entries), this.#depth * ENTRY),
+      );
     }
-    this.#written = Number(o[2]);
-    this.#offsetMs = Number(o[4]) / 1e6 - Number(o[3]) / 1e6;
+    this.#written = o.u64(I.written);
+    this.#offsetMs = o.u64(I.real_ns) / 1e6 - o.u64(I.mono_ns) / 1e6;
   }
 
   /** Copy the ring into JS memory: called before the C queue is freed. */
@@ -112,52 +121,14 @@ export class Cmdlog {
       const seq = this.#written - i;
       const at = (seq % this.#depth) * ENTRY;
       const dv = new DataView(u8.buffer, u8.byteOffset + at, ENTRY);
-      if (Number(dv.getBigUint64(96, true)) !== seq) continue;
+      if (Number(dv.getBigUint64(E.seq, true)) !== seq) continue;
       out.push(this.#decode(dv, seq));
     }
     return out;
   }
 
   #decode(dv: DataView, seq: number): CmdlogEntry {
-    const sqe = new Uint8Array(
-      dv.buffer.slice(dv.byteOffset, dv.byteOffset + 64),
-    );
-    const cdw = new Uint32Array(sqe.buffer);
-    const flags = dv.getUint32(104, true);
-    const opcode = sqe[0];
-    const e: CmdlogEntry = {
-      seq,
-      sqid: this.#sqid,
-      sqe,
-      cdw,
-      opcode,
-      name: commandName(opcode, this.#admin),
-      cid: cdw[0] >>> 16,
-      nsid: cdw[1],
-      submitted: Number(dv.getBigUint64(80, true)) / 1e6 + this.#offsetMs,
-      notes: [],
-    };
-    if (flags & LOG_DONE) {
-      const q: [number, number, number, number] = [
-        dv.getUint32(64, true),
-        dv.getUint32(68, true),
-        dv.getUint32(72, true),
-        dv.getUint32(76, true),
-      ];
-      const st = (q[3] >>> 17) & 0x7fff;
-      e.cqe = q;
-      e.status = statusText((st >> 8) & 7, st & 0xff);
-      e.statusName = statusName((st >> 8) & 7, st & 0xff);
-      e.latencyUs = dv.getUint32(108, true);
-    }
-    if (flags & CPL_TIMEOUT) e.notes.push("timeout");
-    if (flags & CPL_LATE) e.notes.push("late completion after timeout");
-    if (flags & CPL_UNKNOWN) {
-      e.notes.push("CQE matching no outstanding command");
-      e.name = "(unexpected completion)";
-    }
-    if (flags & CPL_GONE) e.notes.push("lost: device gone or queue reset");
-    return e;
+    return decodeCmdlogEntry(dv, seq, this.#sqid, this.#admin, this.#offsetMs);
   }
 
   /** The last `count` entries as text, newest first, one command per line. */
@@ -167,6 +138,59 @@ export class Cmdlog {
       ? lines.join("\n")
       : `(cmdlog of queue ${this.#sqid} is empty)`;
   }
+}
+
+/**
+ * @internal One struct nvme_cmdlog_entry (at `dv`), decoded: `offsetMs` turns
+ * its CLOCK_MONOTONIC times into wall-clock ms.
+ */
+export function decodeCmdlogEntry(
+  dv: DataView,
+  seq: number,
+  sqid: number,
+  admin: boolean,
+  offsetMs: number,
+): CmdlogEntry {
+  const sqe = new Uint8Array(
+    dv.buffer.slice(dv.byteOffset + E.sqe, dv.byteOffset + E.sqe + 64),
+  );
+  const cdw = new Uint32Array(sqe.buffer);
+  const flags = dv.getUint32(E.flags, true);
+  const opcode = sqe[0];
+  const e: CmdlogEntry = {
+    seq,
+    sqid: sqid,
+    sqe,
+    cdw,
+    opcode,
+    name: commandName(opcode, admin),
+    cid: cdw[0] >>> 16,
+    nsid: cdw[1],
+    submitted: Number(dv.getBigUint64(E.submit_ns, true)) / 1e6 +
+      offsetMs,
+    notes: [],
+  };
+  if (flags & LOG_DONE) {
+    const q: [number, number, number, number] = [
+      dv.getUint32(E.cqe, true),
+      dv.getUint32(E.cqe + 4, true),
+      dv.getUint32(E.cqe + 8, true),
+      dv.getUint32(E.cqe + 12, true),
+    ];
+    const st = (q[3] >>> 17) & 0x7fff;
+    e.cqe = q;
+    e.status = statusText((st >> 8) & 7, st & 0xff);
+    e.statusName = statusName((st >> 8) & 7, st & 0xff);
+    e.latencyUs = dv.getUint32(E.latency_us, true);
+  }
+  if (flags & CPL_TIMEOUT) e.notes.push("timeout");
+  if (flags & CPL_LATE) e.notes.push("late completion after timeout");
+  if (flags & CPL_UNKNOWN) {
+    e.notes.push("CQE matching no outstanding command");
+    e.name = "(unexpected completion)";
+  }
+  if (flags & CPL_GONE) e.notes.push("lost: device gone or queue reset");
+  return e;
 }
 
 const hex = (v: number | bigint, w = 8) =>

@@ -31,6 +31,20 @@ import { matchExpected } from "./expect.ts";
 import { Cmdlog } from "./cmdlog.ts";
 import { consoleNote } from "../console/registry.ts";
 import { checkInt } from "./validate.ts";
+import {
+  NVME_CPL,
+  NVME_SUBMIT_NO_STAMP,
+  NVME_SUBMIT_NO_TIMEOUT,
+  NVME_SUBMIT_RAW_PRP,
+  NVME_SUBMIT_SGL,
+} from "./abi.gen.ts";
+
+/** struct nvme_cpl as 32-bit words: the CQE, then the driver's fields. */
+const CPL_WORDS = NVME_CPL.sizeof / 4;
+const W_TAG = NVME_CPL.tag / 4;
+const W_LATENCY = NVME_CPL.latency_us / 4;
+const W_FLAGS = NVME_CPL.flags / 4;
+const W_SQH = NVME_CPL.sq_handle / 4;
 
 import {
   callCallback,
@@ -39,14 +53,14 @@ import {
 } from "./callback.ts";
 export type { CommandCallback };
 
-/** C submit flags (nvmeshim NVME_SUBMIT_*). */
-export const SUBMIT_RAW_PRP = 0x1;
+/** C submit flag: keep PRP1/PRP2 as given (NVME_SUBMIT_RAW_PRP). */
+export const SUBMIT_RAW_PRP = NVME_SUBMIT_RAW_PRP;
 /** Never time out (AER). */
-export const SUBMIT_NO_TIMEOUT = 0x2;
+export const SUBMIT_NO_TIMEOUT = NVME_SUBMIT_NO_TIMEOUT;
 /** Describe the data with an SGL Data Block descriptor instead of PRPs. */
-export const SUBMIT_SGL = 0x8;
+export const SUBMIT_SGL = NVME_SUBMIT_SGL;
 /** Verification on: write the data as it is, without the LBA/token stamp. */
-export const SUBMIT_NO_STAMP = 0x10;
+export const SUBMIT_NO_STAMP = NVME_SUBMIT_NO_STAMP;
 
 /** Options of one submission. */
 export interface SubmitOptions {
@@ -125,7 +139,7 @@ export class CommandQueue {
   #done = 0;
   #lastCdw0 = 0;
   #errors: Error[] = [];
-  #out = new Uint8Array(32 * BATCH);
+  #out = new Uint8Array(NVME_CPL.sizeof * BATCH);
   #out32 = new Uint32Array(this.#out.buffer);
   #closed = false;
   #inCallback = false;
@@ -326,9 +340,9 @@ export class CommandQueue {
     let counted = 0;
     const o = this.#out32;
     for (let i = 0; i < n; i++) {
-      const b = i * 8;
-      const flags = o[b + 6];
-      const tag = o[b + 4];
+      const b = i * CPL_WORDS;
+      const flags = o[b + W_FLAGS];
+      const tag = o[b + W_TAG];
       if (flags & (CPL_LATE | CPL_UNKNOWN)) {
         // a late answer to a timed-out command, or a stray CQE: nobody waits for it
         continue;
@@ -338,10 +352,10 @@ export class CommandQueue {
       this.#pending.delete(tag);
       const cpl = new Completion(
         [o[b], o[b + 1], o[b + 2], o[b + 3]],
-        o[b + 5],
+        o[b + W_LATENCY],
         flags,
         p.opcode,
-        flags & CPL_VERIFY ? readVerifyFailure(o[b + 7], tag) : undefined,
+        flags & CPL_VERIFY ? readVerifyFailure(o[b + W_SQH], tag) : undefined,
       );
       this.latest = cpl;
       if (p.aer) {
@@ -515,10 +529,10 @@ export class CommandQueue {
     for (;;) {
       const n = unwrap(lib.nvme_sq_abandon(this.#sq, this.#out, BATCH));
       for (let i = 0; i < n; i++) {
-        const b = i * 8;
-        const p = this.#pending.get(this.#out32[b + 4]);
+        const b = i * CPL_WORDS;
+        const p = this.#pending.get(this.#out32[b + W_TAG]);
         if (!p) continue;
-        this.#pending.delete(this.#out32[b + 4]);
+        this.#pending.delete(this.#out32[b + W_TAG]);
         if (p.aer) {
           this.#aers--;
           continue;
@@ -530,7 +544,7 @@ export class CommandQueue {
             this.#out32[b + 2],
             this.#out32[b + 3],
           ],
-          this.#out32[b + 5],
+          this.#out32[b + W_LATENCY],
           CPL_GONE,
           p.opcode,
         );

@@ -5,21 +5,30 @@
  */
 import { statusName, statusText } from "./status.ts";
 import type { VerifyFailure } from "./verify.ts";
+import {
+  NVME_CPL_GONE,
+  NVME_CPL_LATE,
+  NVME_CPL_TIMEOUT,
+  NVME_CPL_UNKNOWN,
+  NVME_CPL_VERIFY_CRC,
+  NVME_CPL_VERIFY_LBA,
+  NVME_CPL_VERIFY_UNC,
+} from "./abi.gen.ts";
 
 /** Flags the driver attaches to a completion it reports. */
-export const CPL_TIMEOUT = 0x1;
+export const CPL_TIMEOUT = NVME_CPL_TIMEOUT;
 /** The device answered a command the driver had already timed out. */
-export const CPL_LATE = 0x2;
+export const CPL_LATE = NVME_CPL_LATE;
 /** A CQE that matched no outstanding command. */
-export const CPL_UNKNOWN = 0x4;
+export const CPL_UNKNOWN = NVME_CPL_UNKNOWN;
 /** Synthesized because the device is gone or the queue was torn down. */
-export const CPL_GONE = 0x8;
+export const CPL_GONE = NVME_CPL_GONE;
 /** Data verification: a block held another LBA's data (status rewritten to 07/81). */
-export const CPL_VERIFY_LBA = 0x10;
+export const CPL_VERIFY_LBA = NVME_CPL_VERIFY_LBA;
 /** Data verification: a block's CRC differed (status rewritten to 07/81). */
-export const CPL_VERIFY_CRC = 0x20;
+export const CPL_VERIFY_CRC = NVME_CPL_VERIFY_CRC;
 /** Data verification: a block written uncorrectable read successfully (07/81). */
-export const CPL_VERIFY_UNC = 0x40;
+export const CPL_VERIFY_UNC = NVME_CPL_VERIFY_UNC;
 /** Any data verification failure. */
 export const CPL_VERIFY = CPL_VERIFY_LBA | CPL_VERIFY_CRC | CPL_VERIFY_UNC;
 

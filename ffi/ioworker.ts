@@ -30,6 +30,18 @@ import type { Namespace } from "./namespace.ts";
 import { Qpair } from "./qpair.ts";
 import { consoleNote } from "../console/registry.ts";
 import { commandName, statusName } from "./status.ts";
+import {
+  IOW_E_GONE,
+  IOW_E_GUARD,
+  IOW_E_INIT,
+  IOW_E_IO_TIMEOUT,
+  IOW_E_MDTS,
+  IOW_E_NOMEM,
+  IOW_E_NOT_READY,
+  IOW_E_SUBMIT,
+  IOW_E_TERMINATED,
+  IOW_OK,
+} from "./abi.gen.ts";
 import { type IoWorkerOptions, type Plan, plan } from "./ioworker_plan.ts";
 import {
   bucketHigh,
@@ -52,6 +64,7 @@ import {
   Q_READS,
   Q_SUBMITTED,
   Q_WRITES,
+  REC,
   REC_SIZE,
   SHM_MAGIC,
   ST_RUNNING,
@@ -79,28 +92,28 @@ export type { IoSequenceEntry, IoWorkerOptions } from "./ioworker_plan.ts";
  */
 export const IoWorkerHostError = {
   /** No host-side error. */
-  OK: 0,
+  OK: IOW_OK,
   /** Bad arguments or queues: the loop did not start. */
-  INIT: -1,
+  INIT: IOW_E_INIT,
   /** An IO larger than the transfer limit. */
-  MDTS: -2,
+  MDTS: IOW_E_MDTS,
   /** An IO did not complete within the controller's command timeout. */
-  IO_TIMEOUT: -3,
+  IO_TIMEOUT: IOW_E_IO_TIMEOUT,
   /** Still running 30 s after its `time`. */
-  GUARD_TIMEOUT: -4,
+  GUARD_TIMEOUT: IOW_E_GUARD,
   /** No DMA memory for the data buffers. */
-  NO_MEMORY: -5,
+  NO_MEMORY: IOW_E_NOMEM,
   /** A submission failed. */
-  SUBMIT: -6,
+  SUBMIT: IOW_E_SUBMIT,
   /**
    * Stopped by a controller reset, disable or close, or its queue was dropped
    * by a reset of the function (FLR, hot reset, power cycle).
    */
-  TERMINATED: -7,
+  TERMINATED: IOW_E_TERMINATED,
   /** The device is gone (QEMU exited, device removed, powered off). */
-  DEVICE_GONE: -8,
+  DEVICE_GONE: IOW_E_GONE,
   /** The controller stopped being ready (reset, FLR, fatal status) under IO. */
-  NOT_READY: -9,
+  NOT_READY: IOW_E_NOT_READY,
 } as const;
 
 /**
@@ -701,13 +714,13 @@ export class IoWorker {
       for (let k = count - have; k < count; k++) {
         const at = (k % N) * REC_SIZE;
         out.push({
-          lba: Number(dv.getBigUint64(at, true)),
-          timeUs: Number(dv.getBigUint64(at + 8, true)),
-          count: dv.getUint32(at + 16, true),
-          latencyUs: dv.getUint32(at + 20, true),
-          status: dv.getUint16(at + 24, true),
-          opcode: dv.getUint8(at + 26),
-          cid: dv.getUint16(at + 28, true),
+          lba: Number(dv.getBigUint64(at + REC.slba, true)),
+          timeUs: Number(dv.getBigUint64(at + REC.time_us, true)),
+          count: dv.getUint32(at + REC.nlb, true),
+          latencyUs: dv.getUint32(at + REC.latency_us, true),
+          status: dv.getUint16(at + REC.status, true),
+          opcode: dv.getUint8(at + REC.opcode),
+          cid: dv.getUint16(at + REC.cid, true),
         });
       }
       r.cmdlog = out;

@@ -14,6 +14,7 @@ import {
   MAX_QDEPTH,
   MAX_SIZES,
   MAX_WEIGHT,
+  SEQ,
   SEQ_RECORD,
 } from "./ioworker_layout.ts";
 
@@ -478,10 +479,10 @@ export function plan(ns: Namespace, o: IoWorkerOptions): Plan {
         );
       }
       maxN = Math.max(maxN, n);
-      dv.setBigUint64(i * SEQ_RECORD, BigInt(t), true);
-      dv.setBigUint64(i * SEQ_RECORD + 8, lba, true);
-      dv.setUint32(i * SEQ_RECORD + 16, n, true);
-      dv.setUint32(i * SEQ_RECORD + 20, opc, true);
+      dv.setBigUint64(i * SEQ_RECORD + SEQ.time_us, BigInt(t), true);
+      dv.setBigUint64(i * SEQ_RECORD + SEQ.slba, lba, true);
+      dv.setUint32(i * SEQ_RECORD + SEQ.nlb, n, true);
+      dv.setUint32(i * SEQ_RECORD + SEQ.opcode, opc, true);
     });
     checkBuffers(qdepth, maxN, lbaSize);
     return {

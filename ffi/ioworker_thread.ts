@@ -13,7 +13,7 @@
  * @module
  */
 import { libraryPath } from "./lib.ts";
-import { symbols } from "./symbols.ts";
+import { IOW_E_INIT, IOW_SHM, symbols } from "./abi.gen.ts";
 
 /** The start message of an ioworker thread. */
 interface Start {
@@ -23,6 +23,17 @@ interface Start {
   symbols: {
     nvme_ioworker_run: Deno.ForeignFunction;
     nvme_error: Deno.ForeignFunction;
+  };
+  /** Where the thread writes in the shared memory (from abi.gen.ts). */
+  shmLayout: {
+    /** Int32 index of iow_shm.done. */
+    done: number;
+    /** Int32 index of iow_shm.host_error. */
+    hostError: number;
+    /** Byte offset of iow_shm.message. */
+    message: number;
+    /** IOW_E_INIT: the host error of a thread that could not run. */
+    initError: number;
   };
   sq: number;
   cq: number;
@@ -36,25 +47,22 @@ interface Start {
  * module). Self-contained: it may use only globals.
  */
 function ioworkerThreadMain(): void {
-  /** Index of the `done` word in the shared memory's Int32 view (iow_shm.done). */
-  const W_DONE = 3;
-  /** iow_shm.host_error */
-  const W_HOST_ERROR = 4;
-  /** iow_shm.message */
-  const OFF_MESSAGE = 2696;
   const scope = globalThis as unknown as {
     onmessage: ((e: MessageEvent<Start>) => void) | null;
     postMessage(message: unknown): void;
   };
-  const note = (shm: SharedArrayBuffer, text: string) => {
-    const i32 = new Int32Array(shm, 0, 8);
-    if (!Atomics.load(i32, W_HOST_ERROR)) Atomics.store(i32, W_HOST_ERROR, -1);
-    const bytes = new Uint8Array(shm, OFF_MESSAGE, 256);
-    bytes.fill(0);
-    bytes.set(new TextEncoder().encode(text).subarray(0, 255));
-  };
   scope.onmessage = (e: MessageEvent<Start>) => {
     const { sq, cq, args, seq, shm } = e.data;
+    const L = e.data.shmLayout;
+    const note = (shm: SharedArrayBuffer, text: string) => {
+      const i32 = new Int32Array(shm, 0, 8);
+      if (!Atomics.load(i32, L.hostError)) {
+        Atomics.store(i32, L.hostError, L.initError);
+      }
+      const bytes = new Uint8Array(shm, L.message, 256);
+      bytes.fill(0);
+      bytes.set(new TextEncoder().encode(text).subarray(0, 255));
+    };
     const i32 = new Int32Array(shm, 0, 8);
     let rc = -1;
     try {
@@ -82,7 +90,7 @@ function ioworkerThreadMain(): void {
         new Uint8Array(shm),
         shm.byteLength,
       );
-      if (rc < 0 && !new Uint8Array(shm, OFF_MESSAGE, 1)[0]) {
+      if (rc < 0 && !new Uint8Array(shm, L.message, 1)[0]) {
         const p = dl.symbols.nvme_error() as Deno.PointerValue;
         note(shm, p ? Deno.UnsafePointerView.getCString(p) : `error ${rc}`);
       }
@@ -91,8 +99,8 @@ function ioworkerThreadMain(): void {
     } catch (err) {
       note(shm, `ioworker thread: ${(err as Error)?.message ?? err}`);
     }
-    Atomics.store(i32, W_DONE, 1);
-    Atomics.notify(i32, W_DONE);
+    Atomics.store(i32, L.done, 1);
+    Atomics.notify(i32, L.done);
     scope.postMessage({ rc });
   };
 }
@@ -105,7 +113,7 @@ let url: string | undefined;
  */
 export function spawnIoworkerThread(
   name: string,
-  work: Pick<Start, "sq" | "cq" | "args" | "seq" | "shm">,
+  work: Omit<Start, "lib" | "symbols" | "shmLayout">,
   transfer: Transferable[],
 ): Worker {
   url ??= URL.createObjectURL(
@@ -117,6 +125,12 @@ export function spawnIoworkerThread(
   const start: Start = {
     ...work,
     lib: libraryPath(),
+    shmLayout: {
+      done: IOW_SHM.done / 4,
+      hostError: IOW_SHM.host_error / 4,
+      message: IOW_SHM.message,
+      initError: IOW_E_INIT,
+    },
     symbols: {
       nvme_ioworker_run: symbols.nvme_ioworker_run as Deno.ForeignFunction,
       nvme_error: symbols.nvme_error as Deno.ForeignFunction,

@@ -9,10 +9,11 @@
  */
 import { DeviceGoneError, NvmeError } from "./errors.ts";
 import { envVar, granted, PermissionError } from "./permissions.ts";
-import { symbols } from "./symbols.ts";
+import { NVME_LIB_STATS as S, NVMESHIM_ABI, symbols } from "./abi.gen.ts";
+import { CStruct } from "./cstruct.ts";
 
-/** ABI version this TypeScript side was written for (NVMESHIM_ABI). */
-const ABI = 1;
+/** ABI version this TypeScript side was generated for (NVMESHIM_ABI). */
+const ABI = NVMESHIM_ABI;
 
 /**
  * Path of libnvmeshim: `DENVME_LIB` when set (and env access granted), else
@@ -198,17 +199,16 @@ export interface LibStats {
  * ```
  */
 export function libStats(): LibStats {
-  const o = new BigUint64Array(8);
-  unwrap(lib.nvme_stats(o, 8));
-  const n = (i: number) => Number(o[i]);
+  const s = new CStruct(S);
+  unwrap(lib.nvme_stats(s.bytes, s.size));
   return {
-    pcie: n(0),
-    controllers: n(1),
-    sqs: n(2),
-    cqs: n(3),
-    buffers: n(4),
-    dmaUsed: n(5),
-    children: n(6),
-    arenaSize: n(7),
+    pcie: s.u64(S.pcie),
+    controllers: s.u64(S.controllers),
+    sqs: s.u64(S.sqs),
+    cqs: s.u64(S.cqs),
+    buffers: s.u64(S.buffers),
+    dmaUsed: s.u64(S.dma_used),
+    children: s.u64(S.children),
+    arenaSize: s.u64(S.arena_size),
   };
 }

@@ -18,6 +18,8 @@ import {
   mapMemory,
   unwrap,
 } from "./lib.ts";
+import { NVME_PCIE_INFO as INFO, NVME_PCIE_STATE as STATE } from "./abi.gen.ts";
+import { CStruct } from "./cstruct.ts";
 import { defaultDut, type Dut, parseDut, qemuCommandLine } from "./dut.ts";
 import { checkInt, checkOneOf } from "./validate.ts";
 import { sleepSync } from "./sleep.ts";
@@ -143,10 +145,10 @@ export class Pcie {
     return new TextDecoder().decode(out.subarray(0, out.indexOf(0)));
   }
 
-  #info(): bigint[] {
-    const o = new BigUint64Array(6);
-    unwrap(lib.nvme_pcie_info(this.handle, o, 6));
-    return [...o];
+  #info(): CStruct {
+    const o = new CStruct(INFO);
+    unwrap(lib.nvme_pcie_info(this.handle, o.bytes, o.size));
+    return o;
   }
   /**
    * Process id of the embedded device's QEMU (0 for real hardware).
@@ -156,7 +158,7 @@ export class Pcie {
    * ```
    */
   get qemuPid(): number {
-    return Number(this.#info()[0]);
+    return this.#info().u64(INFO.qemu_pid);
   }
   /**
    * MSI-X vectors the function offers.
@@ -167,7 +169,7 @@ export class Pcie {
    * ```
    */
   get msixVectors(): number {
-    return Number(this.#info()[2]);
+    return this.#info().u64(INFO.msix_size);
   }
   /**
    * False once the device is gone (QEMU exited).
@@ -177,7 +179,7 @@ export class Pcie {
    * ```
    */
   get alive(): boolean {
-    return this.#info()[5] === 1n;
+    return this.#info().u64(INFO.alive) === 1;
   }
 
   /**
@@ -386,9 +388,9 @@ export class Pcie {
     return v[0] === 1;
   }
 
-  #state(): Uint32Array {
-    const o = new Uint32Array(4);
-    unwrap(lib.nvme_pcie_state(this.handle, o, 4));
+  #state(): CStruct {
+    const o = new CStruct(STATE);
+    unwrap(lib.nvme_pcie_state(this.handle, o.bytes, o.size));
     return o;
   }
   /**
@@ -401,7 +403,7 @@ export class Pcie {
    * ```
    */
   get msixEnabled(): boolean {
-    return this.#state()[2] > 0;
+    return this.#state().u32(STATE.nvec) > 0;
   }
   /**
    * True between `Subsystem.powerOff()` and `powerOn()` (embedded device).
@@ -412,7 +414,7 @@ export class Pcie {
    * ```
    */
   get poweredOff(): boolean {
-    return this.#state()[0] === 1;
+    return this.#state().u32(STATE.powered_off) === 1;
   }
   /**
    * Resets of the function so far (FLR, hot reset, power cycle).
@@ -424,13 +426,13 @@ export class Pcie {
    * ```
    */
   get resetCount(): number {
-    return this.#state()[1];
+    return this.#state().u32(STATE.epoch);
   }
 
   /** @internal Words in DMA memory set by MSI-X vectors (vector i -> word i). */
   get irqWords(): Uint32Array {
     if (!this.#irq) {
-      const addr = this.#info()[4];
+      const addr = this.#info().big(INFO.irq_words);
       if (!addr) {
         throw new NvmeError("interrupts are not set up on this device");
       }

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { ADMIN_OPCODE_NAMES, IO_OPCODE_NAMES } from "./abi.gen.ts";
 
 const GENERIC: Record<number, string> = {
   0x00: "Successful Completion",
@@ -149,57 +150,9 @@ export function statusText(sct: number, sc: number): string {
   return `${h(sct)}/${h(sc)}`;
 }
 
-const ADMIN: Record<number, string> = {
-  0x00: "Delete I/O Submission Queue",
-  0x01: "Create I/O Submission Queue",
-  0x02: "Get Log Page",
-  0x04: "Delete I/O Completion Queue",
-  0x05: "Create I/O Completion Queue",
-  0x06: "Identify",
-  0x08: "Abort",
-  0x09: "Set Features",
-  0x0a: "Get Features",
-  0x0c: "Asynchronous Event Request",
-  0x0d: "Namespace Management",
-  0x10: "Firmware Commit",
-  0x11: "Firmware Image Download",
-  0x14: "Device Self-test",
-  0x15: "Namespace Attachment",
-  0x18: "Keep Alive",
-  0x19: "Directive Send",
-  0x1a: "Directive Receive",
-  0x1c: "Virtualization Management",
-  0x1d: "NVMe-MI Send",
-  0x1e: "NVMe-MI Receive",
-  0x20: "Capacity Management",
-  0x24: "Lockdown",
-  0x7c: "Doorbell Buffer Config",
-  0x7f: "Fabrics Commands",
-  0x80: "Format NVM",
-  0x81: "Security Send",
-  0x82: "Security Receive",
-  0x84: "Sanitize",
-  0x86: "Get LBA Status",
-};
-
-const IO: Record<number, string> = {
-  0x00: "Flush",
-  0x01: "Write",
-  0x02: "Read",
-  0x04: "Write Uncorrectable",
-  0x05: "Compare",
-  0x08: "Write Zeroes",
-  0x09: "Dataset Management",
-  0x0c: "Verify",
-  0x0d: "Reservation Register",
-  0x0e: "Reservation Report",
-  0x11: "Reservation Acquire",
-  0x15: "Reservation Release",
-  0x19: "Copy",
-  0x79: "Zone Management Send",
-  0x7a: "Zone Management Receive",
-  0x7d: "Zone Append",
-};
+// command names: one table for C and TypeScript (libnvmeshim/include/nvme_opcodes.h)
+const ADMIN = ADMIN_OPCODE_NAMES;
+const IO = IO_OPCODE_NAMES;
 
 /**
  * Name of an admin (`admin = true`) or I/O command opcode.

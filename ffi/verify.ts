@@ -13,6 +13,19 @@
  * @module
  */
 import { lib, unwrap } from "./lib.ts";
+import {
+  NVME_CRC,
+  NVME_VERIFY_CRC,
+  NVME_VERIFY_F_FNA_ALL,
+  NVME_VERIFY_F_FNA_SES,
+  NVME_VERIFY_F_NO_CHECK,
+  NVME_VERIFY_FAILURE as F,
+  NVME_VERIFY_LBA,
+  NVME_VERIFY_STATS as S,
+  NVME_VERIFY_TOKEN_INFO,
+  NVME_VERIFY_UNC,
+} from "./abi.gen.ts";
+import { CStruct } from "./cstruct.ts";
 
 /**
  * What kind of mismatch a verified read found:
@@ -28,9 +41,9 @@ import { lib, unwrap } from "./lib.ts";
 export type VerifyKind = "lba mismatch" | "crc mismatch" | "uncorrectable";
 
 const KINDS: Record<number, VerifyKind> = {
-  1: "lba mismatch",
-  2: "crc mismatch",
-  3: "uncorrectable",
+  [NVME_VERIFY_LBA]: "lba mismatch",
+  [NVME_VERIFY_CRC]: "crc mismatch",
+  [NVME_VERIFY_UNC]: "uncorrectable",
 };
 
 /**
@@ -106,7 +119,7 @@ export function describeVerifyFailure(f: VerifyFailure): string {
   return s;
 }
 
-const rep = new BigUint64Array(12);
+const rep = new CStruct(F);
 
 /**
  * @internal The report of the completion with `tag` on the SQ `sqHandle`
@@ -116,23 +129,27 @@ export function readVerifyFailure(
   sqHandle: number,
   tag: number,
 ): VerifyFailure | undefined {
-  if (lib.nvme_sq_verify_report(sqHandle, tag, rep, 12) < 0) return undefined;
-  const n = (i: number) => Number(rep[i]);
+  if (lib.nvme_sq_verify_report(sqHandle, tag, rep.bytes, rep.size) < 0) {
+    return undefined;
+  }
+  const n = (off: number) => rep.u64(off);
   const kinds: VerifyKind[] = [];
-  for (const k of [1, 2, 3]) if (n(8) & (1 << k)) kinds.push(KINDS[k]);
+  for (const k of [NVME_VERIFY_LBA, NVME_VERIFY_CRC, NVME_VERIFY_UNC]) {
+    if (n(F.kinds) & (1 << k)) kinds.push(KINDS[k]);
+  }
   return {
-    kind: KINDS[n(0)] ?? "crc mismatch",
+    kind: KINDS[n(F.kind)] ?? "crc mismatch",
     kinds,
-    lba: n(1),
-    lastLba: n(2),
-    expected: n(3),
-    found: n(4),
-    foundLba: n(5),
-    foundToken: rep[6],
-    badBlocks: n(7),
-    nsid: n(9),
-    slba: n(10),
-    nlb: n(11),
+    lba: n(F.lba),
+    lastLba: n(F.last_lba),
+    expected: n(F.expected),
+    found: n(F.found),
+    foundLba: n(F.found_lba),
+    foundToken: rep.big(F.found_token),
+    badBlocks: n(F.nbad),
+    nsid: n(F.nsid),
+    slba: n(F.slba),
+    nlb: n(F.nlb),
   };
 }
 
@@ -183,37 +200,40 @@ export interface VerifyStats {
   allocFailures: number;
 }
 
-const st = new BigUint64Array(18);
+const st = new CStruct(S);
 
 /** @internal Statistics of `nsid`'s table on the controller `ctrl`. */
 export function verifyStats(ctrl: number, nsid: number): VerifyStats {
-  unwrap(lib.nvme_ns_verify_stats(ctrl, nsid, st, 18), `namespace ${nsid}`);
-  const n = (i: number) => Number(st[i]);
+  unwrap(
+    lib.nvme_ns_verify_stats(ctrl, nsid, st.bytes, st.size),
+    `namespace ${nsid}`,
+  );
+  const n = (off: number) => st.u64(off);
   return {
-    enabled: n(0) === 1 && !(n(16) & VERIFY_F_NO_CHECK),
-    stamping: n(0) === 1,
-    lbaSize: n(1),
-    limit: n(2),
-    leaves: n(3),
-    tableBytes: n(5),
-    directoryBytes: n(6),
-    lockBytes: n(7),
-    stamped: n(8),
-    checked: n(9),
-    skipped: n(10),
-    badBlocks: n(11),
-    failedReads: n(12),
-    conflicts: n(13),
-    allocFailures: n(14),
+    enabled: n(S.on) === 1 && !(n(S.flags) & VERIFY_F_NO_CHECK),
+    stamping: n(S.on) === 1,
+    lbaSize: n(S.lba_size),
+    limit: n(S.limit),
+    leaves: n(S.leaves),
+    tableBytes: n(S.slab_bytes),
+    directoryBytes: n(S.dir_bytes),
+    lockBytes: n(S.lock_bytes),
+    stamped: n(S.stamped),
+    checked: n(S.checked),
+    skipped: n(S.skipped),
+    badBlocks: n(S.bad_blocks),
+    failedReads: n(S.bad_cmds),
+    conflicts: n(S.conflicts),
+    allocFailures: n(S.alloc_failures),
   };
 }
 
-/** Flags of nvme_ns_verify_enable(). */
-export const VERIFY_F_FNA_ALL = 0x1;
+/** Flags of nvme_ns_verify_enable(): a format formats every namespace (FNA bit 0). */
+export const VERIFY_F_FNA_ALL = NVME_VERIFY_F_FNA_ALL;
 /** A secure erase by a format erases every namespace (FNA bit 1). */
-export const VERIFY_F_FNA_SES = 0x2;
+export const VERIFY_F_FNA_SES = NVME_VERIFY_F_FNA_SES;
 /** Stamp and record writes, do not check reads (pynvme with verification off). */
-export const VERIFY_F_NO_CHECK = 0x8;
+export const VERIFY_F_NO_CHECK = NVME_VERIFY_F_NO_CHECK;
 
 const ENOMEM = -12;
 
@@ -275,9 +295,16 @@ export function verifyEntries(
  * ```
  */
 export function crc32c(data: Uint8Array): number {
-  const out = new Uint32Array(2);
-  unwrap(lib.nvme_crc32c(data as Uint8Array<ArrayBuffer>, data.length, out));
-  return out[0];
+  const out = new CStruct(NVME_CRC);
+  unwrap(
+    lib.nvme_crc32c(
+      data as Uint8Array<ArrayBuffer>,
+      data.length,
+      out.bytes,
+      out.size,
+    ),
+  );
+  return out.u32(NVME_CRC.crc);
 }
 
 /**
@@ -291,7 +318,7 @@ export function crc32c(data: Uint8Array): number {
  * ```
  */
 export function writeToken(): bigint {
-  const out = new BigUint64Array(2);
-  unwrap(lib.nvme_verify_token(out, 2));
-  return out[0];
+  const out = new CStruct(NVME_VERIFY_TOKEN_INFO);
+  unwrap(lib.nvme_verify_token(out.bytes, out.size));
+  return out.big(NVME_VERIFY_TOKEN_INFO.next);
 }

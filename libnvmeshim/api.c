@@ -43,14 +43,6 @@ static int bad_handle(uint32_t h, enum nvme_handle_type type)
 			      nvme_handle_type_name(type), h);
 }
 
-static int need(const void *p, uint32_t n, uint32_t min, const char *what)
-{
-	if (!p)
-		return nvme_set_error(-EFAULT, "%s: no memory given", what);
-	if (n < min)
-		return nvme_set_error(-EINVAL, "%s: %u entries given, %u needed", what, n, min);
-	return 0;
-}
 
 uint32_t nvme_abi_version(void)
 {
@@ -62,22 +54,22 @@ const char *nvme_error(void)
 	return nvme_get_error();
 }
 
-int nvme_stats(uint64_t *out, uint32_t n)
+int nvme_stats(struct nvme_lib_stats *out, uint32_t size)
 {
-	int r = need(out, n, 8, "stats");
+	int r = NVME_CHECK_OUT(out, size, "stats");
 	struct nvme_arena *a;
 
 	if (r)
 		return r;
-	out[0] = nvme_handle_count(NVME_H_PCIE);
-	out[1] = nvme_handle_count(NVME_H_CTRL);
-	out[2] = nvme_handle_count(NVME_H_SQ);
-	out[3] = nvme_handle_count(NVME_H_CQ);
-	out[4] = nvme_handle_count(NVME_H_BUF);
-	out[5] = nvme_dma_used();
-	out[6] = (uint64_t)nvme_proc_count();
+	out->pcie = nvme_handle_count(NVME_H_PCIE);
+	out->controllers = nvme_handle_count(NVME_H_CTRL);
+	out->sqs = nvme_handle_count(NVME_H_SQ);
+	out->cqs = nvme_handle_count(NVME_H_CQ);
+	out->buffers = nvme_handle_count(NVME_H_BUF);
+	out->dma_used = nvme_dma_used();
+	out->children = (uint64_t)nvme_proc_count();
 	a = nvme_arena_get();
-	out[7] = a ? a->size : 0;
+	out->arena_size = a ? a->size : 0;
 	return 0;
 }
 
@@ -259,19 +251,19 @@ int nvme_pcie_cfg_write(uint32_t h, uint32_t off, uint32_t size, uint32_t val)
 	return r;
 }
 
-int nvme_pcie_info(uint32_t h, uint64_t *out, uint32_t n)
+int nvme_pcie_info(uint32_t h, struct nvme_pcie_info *out, uint32_t size)
 {
-	int r = need(out, n, 6, "pcie_info");
+	int r = NVME_CHECK_OUT(out, size, "pcie_info");
 
 	if (r)
 		return r;
 	GET(p, struct nvme_pcie, NVME_H_PCIE, h);
-	out[0] = (uint64_t)nvme_qemu_pid(p->t);
-	out[1] = p->t->bar0_size;
-	out[2] = p->t->msix_size;
-	out[3] = p->t->nvec;
-	out[4] = (uint64_t)(uintptr_t)p->t->irq_words;
-	out[5] = (uint64_t)p->t->ops->alive(p->t);
+	out->qemu_pid = (uint64_t)nvme_qemu_pid(p->t);
+	out->bar0_size = p->t->bar0_size;
+	out->msix_size = p->t->msix_size;
+	out->nvec = p->t->nvec;
+	out->irq_words = (uint64_t)(uintptr_t)p->t->irq_words;
+	out->alive = (uint64_t)p->t->ops->alive(p->t);
 	return 0;
 }
 
@@ -327,17 +319,17 @@ int nvme_pcie_intx(uint32_t h, uint32_t *level)
 	return p->t->ops->intx(p->t, level);
 }
 
-int nvme_pcie_state(uint32_t h, uint32_t *out, uint32_t n)
+int nvme_pcie_state(uint32_t h, struct nvme_pcie_state *out, uint32_t size)
 {
-	int r = need(out, n, 4, "pcie_state");
+	int r = NVME_CHECK_OUT(out, size, "pcie_state");
 
 	if (r)
 		return r;
 	GET(p, struct nvme_pcie, NVME_H_PCIE, h);
-	out[0] = p->t->powered_off;
-	out[1] = __atomic_load_n(&p->t->epoch, __ATOMIC_ACQUIRE);
-	out[2] = p->t->nvec;
-	out[3] = p->t->nvec_routed;
+	out->powered_off = p->t->powered_off;
+	out->epoch = __atomic_load_n(&p->t->epoch, __ATOMIC_ACQUIRE);
+	out->nvec = p->t->nvec;
+	out->nvec_routed = p->t->nvec_routed;
 	return 0;
 }
 
@@ -635,44 +627,44 @@ int nvme_sq_abandon(uint32_t sqh, struct nvme_cpl *out, uint32_t max)
 	return nvme_sq_fail_all(sq, out, max);
 }
 
-int nvme_sq_cmdlog(uint32_t sqh, uint64_t *out, uint32_t n)
+int nvme_sq_cmdlog(uint32_t sqh, struct nvme_cmdlog_info *out, uint32_t size)
 {
 	struct timespec rt;
-	int r = need(out, n, 5, "sq_cmdlog");
+	int r = NVME_CHECK_OUT(out, size, "sq_cmdlog");
 
 	if (r)
 		return r;
 	GET(sq, struct nvme_sq, NVME_H_SQ, sqh);
 	clock_gettime(CLOCK_REALTIME, &rt);
-	out[0] = (uint64_t)(uintptr_t)sq->log;
-	out[1] = NVME_CMDLOG_DEPTH;
-	out[2] = sq->log_seq;
-	out[3] = nvme_now_ns();
-	out[4] = (uint64_t)rt.tv_sec * 1000000000ull + (uint64_t)rt.tv_nsec;
+	out->entries = (uint64_t)(uintptr_t)sq->log;
+	out->depth = NVME_CMDLOG_DEPTH;
+	out->written = sq->log_seq;
+	out->mono_ns = nvme_now_ns();
+	out->real_ns = (uint64_t)rt.tv_sec * 1000000000ull + (uint64_t)rt.tv_nsec;
 	return 0;
 }
 
-int nvme_sq_stats(uint32_t sqh, uint32_t *out, uint32_t n)
+int nvme_sq_stats(uint32_t sqh, struct nvme_sq_info *out, uint32_t size)
 {
-	int r = need(out, n, 8, "sq_stats");
+	int r = NVME_CHECK_OUT(out, size, "sq_stats");
 
 	if (r)
 		return r;
 	GET(sq, struct nvme_sq, NVME_H_SQ, sqh);
-	out[0] = sq->qid;
-	out[1] = sq->size;
-	out[2] = sq->tail;
-	out[3] = sq->head;
-	out[4] = sq->outstanding;
-	out[5] = sq->timedout;
-	out[6] = sq->cq->qid;
-	out[7] = (uint32_t)sq->submitted;
+	out->qid = sq->qid;
+	out->size = sq->size;
+	out->tail = sq->tail;
+	out->head = sq->head;
+	out->outstanding = sq->outstanding;
+	out->timedout = sq->timedout;
+	out->cq_qid = sq->cq->qid;
+	out->submitted = (uint32_t)sq->submitted;
 	return 0;
 }
 
 /* --- buffers ----------------------------------------------------------------------- */
 
-int nvme_buf_alloc(uint32_t size, uint32_t *out, uint64_t *addr)
+int nvme_buf_alloc(uint32_t size, uint32_t *out, struct nvme_buf_addr *addr)
 {
 	struct nvme_buf *b;
 
@@ -688,8 +680,8 @@ int nvme_buf_alloc(uint32_t size, uint32_t *out, uint64_t *addr)
 		nvme_buf_put(b);
 		return nvme_set_error(-ENFILE, "too many open objects");
 	}
-	addr[0] = (uint64_t)(uintptr_t)b->vaddr;
-	addr[1] = b->iova;
+	addr->vaddr = (uint64_t)(uintptr_t)b->vaddr;
+	addr->iova = b->iova;
 	return 0;
 }
 

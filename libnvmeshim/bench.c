@@ -17,8 +17,8 @@
 #include "util.h"
 
 int nvme_bench_loop(uint32_t sqh, uint32_t cqh, uint32_t mode, uint32_t nsid, uint32_t lbas,
-		    uint32_t lba_size, uint64_t span, uint32_t qd, uint32_t ms, uint64_t *out,
-		    uint32_t n)
+		    uint32_t lba_size, uint64_t span, uint32_t qd, uint32_t ms,
+		    struct nvme_bench_result *out, uint32_t size)
 {
 	struct nvme_sq *sq = nvme_handle_get(sqh, NVME_H_SQ);
 	struct nvme_cq *cq = nvme_handle_get(cqh, NVME_H_CQ);
@@ -29,7 +29,7 @@ int nvme_bench_loop(uint32_t sqh, uint32_t cqh, uint32_t mode, uint32_t nsid, ui
 	int owned = 0, r = 0;
 	void *buf;
 
-	if (!sq || !cq || sq->cq != cq || !out || n < 3)
+	if (!sq || !cq || sq->cq != cq || !out || size < sizeof(*out))
 		return nvme_set_error(-EINVAL, "bench_loop: bad queues or output");
 	if (!len || len > 4096 || span <= lbas || qd < 1 || qd + 1 > sq->size || mode > 1)
 		return nvme_set_error(-EINVAL, "bench_loop: one page per IO, qd below the queue size");
@@ -107,9 +107,9 @@ int nvme_bench_loop(uint32_t sqh, uint32_t cqh, uint32_t mode, uint32_t nsid, ui
 			nvme_cpu_relax();
 		}
 	}
-	out[0] = done;
-	out[1] = nvme_now_ns() - t0;
-	out[2] = errors;
+	out->completed = done;
+	out->elapsed_ns = nvme_now_ns() - t0;
+	out->errors = errors;
 	/* the CQ head of the last completions */
 	if (!r)
 		r = nvme_q_ring(NULL, cq);

@@ -342,7 +342,7 @@ int iow_fill(uint8_t *p, uint64_t len, uint32_t block, uint32_t ptype, uint32_t 
 	}
 }
 
-void iow_shm_layout(uint32_t ips_n, uint32_t cmdlog_n, struct iow_layout *l)
+void iow_shm_layout(uint32_t ips_n, uint32_t cmdlog_n, struct nvme_iow_layout *l)
 {
 	uint64_t off = ALIGN_UP(sizeof(struct iow_shm), 64);
 
@@ -353,27 +353,29 @@ void iow_shm_layout(uint32_t ips_n, uint32_t cmdlog_n, struct iow_layout *l)
 	l->hist_off = (uint32_t)off;
 	off += 8ull * IOW_HIST_BUCKETS;
 	l->total = (uint32_t)off;
+	l->header = sizeof(struct iow_shm);
+	l->buckets = IOW_HIST_BUCKETS;
+	l->args_size = sizeof(struct iow_args);
+	l->rec_size = sizeof(struct iow_rec);
 }
 
-int nvme_ioworker_layout(uint32_t ips_n, uint32_t cmdlog_n, uint32_t *out, uint32_t n)
+int nvme_ioworker_layout(uint32_t ips_n, uint32_t cmdlog_n, struct nvme_iow_layout *out,
+			 uint32_t size)
 {
-	struct iow_layout l;
+	int r = NVME_CHECK_OUT(out, size, "ioworker_layout");
 
-	if (!out || n < 8)
-		return nvme_set_error(-EINVAL, "ioworker_layout: 8 outputs needed");
+	if (r)
+		return r;
 	if (ips_n > MAX_IPS || cmdlog_n > MAX_CMDLOG)
 		return nvme_set_error(-EINVAL, "ioworker_layout: %u seconds (max %u), %u IO records "
 				      "(max %u)", ips_n, MAX_IPS, cmdlog_n, MAX_CMDLOG);
-	iow_shm_layout(ips_n, cmdlog_n, &l);
-	out[0] = sizeof(struct iow_shm);
-	out[1] = l.ips_off;
-	out[2] = l.cmdlog_off;
-	out[3] = l.hist_off;
-	out[4] = l.total;
-	out[5] = IOW_HIST_BUCKETS;
-	out[6] = sizeof(struct iow_args);
-	out[7] = sizeof(struct iow_rec);
+	iow_shm_layout(ips_n, cmdlog_n, out);
 	return 0;
+}
+
+uint64_t nvme_ioworker_bucket_high(uint32_t i)
+{
+	return iow_hist_high(i < IOW_HIST_BUCKETS ? i : IOW_HIST_BUCKETS - 1);
 }
 
 /* --- the loop ---------------------------------------------------------------------- */
@@ -927,7 +929,7 @@ int nvme_ioworker_run(uint32_t sqh, uint32_t cqh, const uint8_t *args, uint32_t 
 	const struct iow_args *a = (const void *)args;
 	struct iow_shm *s = (void *)shm;
 	struct iow w = { 0 };
-	struct iow_layout l;
+	struct nvme_iow_layout l;
 	uint64_t bytes;
 	int owned = 0, r;
 

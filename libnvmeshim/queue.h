@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "dma.h"
+#include "nvmeshim.h"
 #include "transport.h"
 #include "verify.h"
 
@@ -27,54 +28,8 @@ struct nvme_cqe {
 	uint16_t cid, status; /* status bit 0 is the phase tag */
 };
 
-/* What nvme_cq_process() returns per completion (32 bytes). */
-struct nvme_cpl {
-	uint32_t dw[4];	 /* the CQE as the device wrote it (or synthesized) */
-	uint32_t tag;	 /* the submitter's tag */
-	uint32_t latency_us;
-	uint32_t flags;	 /* NVME_CPL_* */
-	uint32_t sq_handle;
-};
-
-#define NVME_CPL_TIMEOUT 0x1 /* synthesized: no completion within the timeout */
-#define NVME_CPL_LATE 0x2    /* the device completed a command already timed out */
-#define NVME_CPL_UNKNOWN 0x4 /* a CQE whose SQID/CID matches nothing outstanding */
-#define NVME_CPL_GONE 0x8    /* synthesized: the device is gone or the queue was torn down */
-/* data verification failed (status rewritten to 07/81, report: nvme_sq_verify_report()) */
-#define NVME_CPL_VERIFY_LBA 0x10 /* a block holds another LBA's data */
-#define NVME_CPL_VERIFY_CRC 0x20 /* a block's CRC differs */
-#define NVME_CPL_VERIFY_UNC 0x40 /* a block written uncorrectable read successfully */
-
-/* Synthetic status for timeouts and lost devices: SCT 7 (vendor), SC 0xFF. */
-#define NVME_STATUS_HOST_TIMEOUT ((7u << 8) | 0xffu)
-
-#define NVME_SUBMIT_RAW_PRP 0x1	   /* keep PRP1/PRP2 as given in the SQE */
-#define NVME_SUBMIT_NO_TIMEOUT 0x2 /* never time out (AER) */
-#define NVME_SUBMIT_NO_DATA 0x4	   /* ignore the buffer, leave PRPs zero */
-#define NVME_SUBMIT_SGL 0x8	   /* describe the data with one SGL Data Block descriptor */
-#define NVME_SUBMIT_NO_STAMP 0x10 /* verification on: write the data as it is (no LBA/token stamp) */
-
 enum { TR_FREE = 0, TR_BUSY, TR_TIMEDOUT };
 
-/*
- * The command log: per submission queue, the last NVME_CMDLOG_DEPTH commands
- * as submitted (CID and data pointers filled in) with their completion entry,
- * submit/complete time and the driver's flags. 128 bytes per entry; read from
- * TypeScript in place. Entry for sequence number s is log[s % depth].
- */
-#define NVME_CMDLOG_DEPTH 2048u
-#define NVME_LOG_DONE 0x80000000u /* flags: the completion is filled in */
-
-struct nvme_cmdlog_entry {
-	uint8_t sqe[64];
-	uint32_t cqe[4];
-	uint64_t submit_ns;   /* CLOCK_MONOTONIC */
-	uint64_t complete_ns; /* 0 while outstanding */
-	uint64_t seq;	      /* 1, 2, ... per queue; 0: never used */
-	uint32_t flags;	      /* NVME_CPL_* | NVME_LOG_DONE */
-	uint32_t latency_us;
-	uint32_t rsvd[4];
-};
 _Static_assert(sizeof(struct nvme_cmdlog_entry) == 128, "cmdlog entry is 128 bytes");
 
 struct nvme_tracker {

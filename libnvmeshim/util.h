@@ -27,6 +27,23 @@
 int nvme_set_error(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /**
+ * nvme_check_out() - check the struct an exported function fills: present and
+ * at least @need bytes (@size is what the caller says it gave).
+ * Return: 0, or -EFAULT / -EINVAL with a message naming @what.
+ */
+static inline int nvme_check_out(const void *out, uint32_t size, uint32_t need, const char *what)
+{
+	if (!out)
+		return nvme_set_error(-EFAULT, "%s: no output given", what);
+	if (size < need)
+		return nvme_set_error(-EINVAL, "%s: %u bytes of output given, %u needed", what, size,
+				      need);
+	return 0;
+}
+
+#define NVME_CHECK_OUT(out, size, what) nvme_check_out(out, size, (uint32_t)sizeof(*(out)), what)
+
+/**
  * nvme_get_error() - the last message recorded by nvme_set_error() on this thread.
  *
  * Return: a NUL-terminated string owned by the library (thread-local).

@@ -110,20 +110,7 @@ struct nvme_tracker;
 #define NVME_VT_LOCK_MAX_BITS 22u /* lock bitmap of at most 2^22 bits (512 KiB) */
 #define NVME_VT_HOST_GRANULE 512u /* host memory lock granule (bytes of the DMA arena) */
 
-/* The status a failed verification reports: SCT 7 (vendor specific), SC 81h. */
-#define NVME_STATUS_VERIFY ((7u << 8) | 0x81u)
-
-/* struct nvme_verify_report.kind (also in nvme_cpl.flags as NVME_CPL_VERIFY_*) */
-#define NVME_VERIFY_LBA 1 /* the block holds another LBA's data (mapping error) */
-#define NVME_VERIFY_CRC 2 /* the block's CRC differs (corrupt or stale data) */
-#define NVME_VERIFY_UNC 3 /* written uncorrectable, yet read successfully */
-
-/* nvme_ns_verify_enable() flags */
-#define NVME_VERIFY_F_FNA_ALL 0x1     /* Identify Controller FNA bit 0: a format formats all */
-#define NVME_VERIFY_F_FNA_SES 0x2     /* FNA bit 1: a secure erase erases all namespaces */
-#define NVME_VERIFY_F_TRIM_ZEROES 0x4 /* deallocated blocks surely read zeroes (DLFEAT) */
-#define NVME_VERIFY_F_NO_CHECK 0x8    /* stamp and record writes, do not check reads */
-#define NVME_VERIFY_F_ALL 0xf
+/* Status, flags, failure kinds and reports kept: see nvmeshim.h (NVME_STATUS_VERIFY, ...). */
 
 /* One locked interval of a lock map: bits [start, start + count). */
 struct nvme_vival {
@@ -255,7 +242,6 @@ struct nvme_verify_report {
 	uint16_t cid, sqid;
 };
 
-#define NVME_VERIFY_REPORTS 1024u /* reports kept per controller */
 #define NVME_VT_DIRECT 1024u	  /* NSIDs below this are looked up directly */
 #define NVME_VT_MAX_OTHER 64u	  /* tables of larger NSIDs */
 
@@ -269,84 +255,6 @@ struct nvme_vreg {
 	struct nvme_verify_report *reports; /* ring of NVME_VERIFY_REPORTS, on first failure */
 	uint64_t nreports;		    /* reports written so far */
 };
-
-/* --- exported --------------------------------------------------------------- */
-
-/**
- * nvme_ns_verify_enable() - create (or re-arm) the CRC table of namespace
- * @nsid of a controller; commands on it are then stamped, locked and checked.
- * @ctrl: controller handle
- * @nsid: namespace id, 1..FFFFFFFEh
- * @lba_size: bytes per LBA (data only), a power of two from 512 to 1 MiB
- * @nlba: LBAs of the namespace (NSZE)
- * @limit: LBAs covered, from LBA 0 (0: all); clipped to @nlba
- * @flags: NVME_VERIFY_F_*
- *
- * Enabling a table that is on with the same parameters keeps its entries, also
- * when only NVME_VERIFY_F_NO_CHECK changes (reads checked from now on, or not);
- * with other parameters it is cleared and reconfigured (-EBUSY while commands
- * on it are in flight).
- *
- * Return: 0, -ENOMEM when the directory cannot be mapped (the namespace is too
- * large for this process: pynvme's "verify_enable returns False"), -EINVAL,
- * -EBADF, -EBUSY, -ENOSPC (too many tables).
- */
-NVME_API int nvme_ns_verify_enable(uint32_t ctrl, uint32_t nsid, uint32_t lba_size, uint64_t nlba,
-				   uint64_t limit, uint32_t flags);
-
-/**
- * nvme_ns_verify_disable() - stop verification of @nsid and free its table.
- *
- * Return: 0 (also when it was off), -EBUSY while commands on it are in flight.
- */
-NVME_API int nvme_ns_verify_disable(uint32_t ctrl, uint32_t nsid);
-
-/**
- * nvme_ns_verify_clear() - forget every entry of @nsid's table (FFFFFFFFh:
- * every table of the controller), as a format does.
- *
- * Return: tables cleared (0 when none is on), or a negative errno.
- */
-NVME_API int nvme_ns_verify_clear(uint32_t ctrl, uint32_t nsid);
-
-/**
- * nvme_ns_verify_stats() - the state of @nsid's table.
- * @out: [on, lba_size, limit, leaves, mid and mini nodes, node slab bytes
- *        mapped, directory bytes mapped, lock map bytes mapped,
- *        blocks stamped, blocks checked, blocks skipped (never written), bad
- *        blocks, failed reads, lock conflicts, allocation failures, epoch,
- *        flags, namespace LBAs]
- * @n: entries in @out (18)
- */
-NVME_API int nvme_ns_verify_stats(uint32_t ctrl, uint32_t nsid, uint64_t *out, uint32_t n);
-
-/**
- * nvme_ns_verify_get() - raw table entries of @count LBAs from @lba into @out
- * (NVME_VT_NEVER for LBAs never written or past the limit).
- * @count: 1..65536
- */
-NVME_API int nvme_ns_verify_get(uint32_t ctrl, uint32_t nsid, uint64_t lba, uint32_t count,
-				uint32_t *out);
-
-/**
- * nvme_sq_verify_report() - the report of a failed verification, by the SQ
- * handle and tag of its completion record (NVME_CPL_VERIFY_* set).
- * @out: [kind, lba, last bad lba, expected, found, found lba, found token,
- *        bad blocks, kinds seen, nsid, command slba, command nlb]
- * @n: entries in @out (12)
- *
- * Return: 0, -ENOENT when no such report is kept (1024 per controller).
- */
-NVME_API int nvme_sq_verify_report(uint32_t sq, uint32_t tag, uint64_t *out, uint32_t n);
-
-/**
- * nvme_verify_token() - the next write token (tokens already handed out:
- * the result minus 1); @out[1]: 1 when CRCs use SSE4.2.
- */
-NVME_API int nvme_verify_token(uint64_t *out, uint32_t n);
-
-/** nvme_crc32c() - CRC-32C of @len bytes (for scripts and tests); @out: [crc, entry]. */
-NVME_API int nvme_crc32c(const uint8_t *buf, uint32_t len, uint32_t *out);
 
 /* --- hooks (queue.c, ctrl.c) -------------------------------------------------- */
 

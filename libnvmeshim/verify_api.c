@@ -177,7 +177,8 @@ int nvme_ns_verify_clear(uint32_t ctrl, uint32_t nsid)
 	return n;
 }
 
-int nvme_ns_verify_stats(uint32_t ctrl, uint32_t nsid, uint64_t *out, uint32_t n)
+int nvme_ns_verify_stats(uint32_t ctrl, uint32_t nsid, struct nvme_verify_stats *out,
+			 uint32_t size)
 {
 	struct nvme_ctrl *c = get_ctrl(ctrl);
 	struct nvme_vtab *vt;
@@ -188,9 +189,9 @@ int nvme_ns_verify_stats(uint32_t ctrl, uint32_t nsid, uint64_t *out, uint32_t n
 		return -EBADF;
 	if ((rc = check_nsid(nsid, false)))
 		return rc;
-	if (!out || n < 18)
-		return nvme_set_error(-EINVAL, "ns_verify_stats: 18 outputs needed, %u given", n);
-	memset(out, 0, n * sizeof(*out));
+	if ((rc = NVME_CHECK_OUT(out, size, "ns_verify_stats")))
+		return rc;
+	memset(out, 0, sizeof(*out));
 	r = nvme_vreg_get(c, false);
 	if (!r)
 		return 0;
@@ -200,24 +201,24 @@ int nvme_ns_verify_stats(uint32_t ctrl, uint32_t nsid, uint64_t *out, uint32_t n
 		uint64_t leaves = __atomic_load_n(&vt->leaves, __ATOMIC_RELAXED);
 		uint64_t mids = __atomic_load_n(&vt->mids, __ATOMIC_RELAXED);
 
-		out[0] = 1;
-		out[1] = vt->lba_size;
-		out[2] = vt->limit;
-		out[3] = leaves;
-		out[4] = mids + __atomic_load_n(&vt->minis, __ATOMIC_RELAXED);
-		out[5] = __atomic_load_n(&vt->slab_bytes, __ATOMIC_RELAXED);
-		out[6] = vt->dir_bytes;
-		out[7] = vt->locks.bytes;
-		out[8] = __atomic_load_n(&vt->stamped, __ATOMIC_RELAXED);
-		out[9] = __atomic_load_n(&vt->checked, __ATOMIC_RELAXED);
-		out[10] = __atomic_load_n(&vt->skipped, __ATOMIC_RELAXED);
-		out[11] = __atomic_load_n(&vt->bad_blocks, __ATOMIC_RELAXED);
-		out[12] = __atomic_load_n(&vt->bad_cmds, __ATOMIC_RELAXED);
-		out[13] = __atomic_load_n(&vt->conflicts, __ATOMIC_RELAXED);
-		out[14] = __atomic_load_n(&vt->alloc_failures, __ATOMIC_RELAXED);
-		out[15] = __atomic_load_n(&vt->epoch, __ATOMIC_RELAXED);
-		out[16] = __atomic_load_n(&vt->flags, __ATOMIC_ACQUIRE);
-		out[17] = vt->nlba;
+		out->on = 1;
+		out->lba_size = vt->lba_size;
+		out->limit = vt->limit;
+		out->leaves = leaves;
+		out->nodes = mids + __atomic_load_n(&vt->minis, __ATOMIC_RELAXED);
+		out->slab_bytes = __atomic_load_n(&vt->slab_bytes, __ATOMIC_RELAXED);
+		out->dir_bytes = vt->dir_bytes;
+		out->lock_bytes = vt->locks.bytes;
+		out->stamped = __atomic_load_n(&vt->stamped, __ATOMIC_RELAXED);
+		out->checked = __atomic_load_n(&vt->checked, __ATOMIC_RELAXED);
+		out->skipped = __atomic_load_n(&vt->skipped, __ATOMIC_RELAXED);
+		out->bad_blocks = __atomic_load_n(&vt->bad_blocks, __ATOMIC_RELAXED);
+		out->bad_cmds = __atomic_load_n(&vt->bad_cmds, __ATOMIC_RELAXED);
+		out->conflicts = __atomic_load_n(&vt->conflicts, __ATOMIC_RELAXED);
+		out->alloc_failures = __atomic_load_n(&vt->alloc_failures, __ATOMIC_RELAXED);
+		out->epoch = __atomic_load_n(&vt->epoch, __ATOMIC_RELAXED);
+		out->flags = __atomic_load_n(&vt->flags, __ATOMIC_ACQUIRE);
+		out->nlba = vt->nlba;
 	}
 	pthread_mutex_unlock(&r->lock);
 	return 0;
@@ -251,7 +252,8 @@ int nvme_ns_verify_get(uint32_t ctrl, uint32_t nsid, uint64_t lba, uint32_t coun
 	return rc;
 }
 
-int nvme_sq_verify_report(uint32_t sqh, uint32_t tag, uint64_t *out, uint32_t n)
+int nvme_sq_verify_report(uint32_t sqh, uint32_t tag, struct nvme_verify_failure *out,
+			  uint32_t size)
 {
 	struct nvme_sq *sq = nvme_handle_get(sqh, NVME_H_SQ);
 	struct nvme_vreg *r;
@@ -259,8 +261,9 @@ int nvme_sq_verify_report(uint32_t sqh, uint32_t tag, uint64_t *out, uint32_t n)
 
 	if (!sq)
 		return nvme_set_error(-EBADF, "the queue is closed (handle 0x%x)", sqh);
-	if (!out || n < 12)
-		return nvme_set_error(-EINVAL, "sq_verify_report: 12 outputs needed, %u given", n);
+	if ((rc = NVME_CHECK_OUT(out, size, "sq_verify_report")))
+		return rc;
+	rc = -ENOENT;
 	r = nvme_vreg_get(sq->ctrl, false);
 	if (!r)
 		return nvme_set_error(-ENOENT, "no verification report for tag %u", tag);
@@ -269,18 +272,18 @@ int nvme_sq_verify_report(uint32_t sqh, uint32_t tag, uint64_t *out, uint32_t n)
 		const struct nvme_verify_report *p = nvme_vreg_find_report(r, sqh, tag);
 
 		if (p) {
-			out[0] = p->kind;
-			out[1] = p->lba;
-			out[2] = p->last_lba;
-			out[3] = p->expected;
-			out[4] = p->found;
-			out[5] = p->found_lba;
-			out[6] = p->found_token;
-			out[7] = p->nbad;
-			out[8] = p->kinds;
-			out[9] = p->nsid;
-			out[10] = p->slba;
-			out[11] = p->nlb;
+			out->kind = p->kind;
+			out->lba = p->lba;
+			out->last_lba = p->last_lba;
+			out->expected = p->expected;
+			out->found = p->found;
+			out->found_lba = p->found_lba;
+			out->found_token = p->found_token;
+			out->nbad = p->nbad;
+			out->kinds = p->kinds;
+			out->nsid = p->nsid;
+			out->slba = p->slba;
+			out->nlb = p->nlb;
 			rc = 0;
 		}
 	}
@@ -291,20 +294,26 @@ int nvme_sq_verify_report(uint32_t sqh, uint32_t tag, uint64_t *out, uint32_t n)
 	return rc;
 }
 
-int nvme_verify_token(uint64_t *out, uint32_t n)
+int nvme_verify_token(struct nvme_verify_token_info *out, uint32_t size)
 {
-	if (!out || n < 2)
-		return nvme_set_error(-EINVAL, "verify_token: 2 outputs needed, %u given", n);
-	out[0] = __atomic_load_n(&nvme_vwrite_token, __ATOMIC_RELAXED);
-	out[1] = crc32c_hw_available();
+	int rc = NVME_CHECK_OUT(out, size, "verify_token");
+
+	if (rc)
+		return rc;
+	out->next = __atomic_load_n(&nvme_vwrite_token, __ATOMIC_RELAXED);
+	out->hw_crc = crc32c_hw_available();
 	return 0;
 }
 
-int nvme_crc32c(const uint8_t *buf, uint32_t len, uint32_t *out)
+int nvme_crc32c(const uint8_t *buf, uint32_t len, struct nvme_crc *out, uint32_t size)
 {
-	if ((!buf && len) || !out)
-		return nvme_set_error(-EFAULT, "crc32c: missing buffer or output");
-	out[0] = crc32c(0, buf, len);
-	out[1] = crc32c_entry(out[0]);
+	int rc = NVME_CHECK_OUT(out, size, "crc32c");
+
+	if (rc)
+		return rc;
+	if (!buf && len)
+		return nvme_set_error(-EFAULT, "crc32c: missing buffer");
+	out->crc = crc32c(0, buf, len);
+	out->entry = crc32c_entry(out->crc);
 	return 0;
 }

@@ -19,6 +19,8 @@
 import { parseArgs } from "node:util";
 import { Buffer, Controller, Namespace, Qpair } from "../mod.ts";
 import { lib, unwrap } from "../ffi/lib.ts";
+import { NVME_BENCH_RESULT } from "../ffi/abi.gen.ts";
+import { CStruct } from "../ffi/cstruct.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -51,7 +53,7 @@ function cLoop(
   const q = new Qpair(nvme0, depth);
   try {
     const { sq, cq } = q.claim("the benchmark's C loop");
-    const out = new BigUint64Array(3);
+    const out = new CStruct(NVME_BENCH_RESULT);
     const lbas = 4096 / ns.lbaSize;
     try {
       unwrap(
@@ -65,8 +67,8 @@ function cLoop(
           BigInt(ns.capacity),
           depth - 1,
           ms,
-          out,
-          3,
+          out.bytes,
+          out.size,
         ),
         "bench loop",
       );
@@ -74,9 +76,9 @@ function cLoop(
       q.unclaim();
     }
     return {
-      commands: Number(out[0]),
-      seconds: Number(out[1]) / 1e9,
-      errors: Number(out[2]),
+      commands: out.u64(NVME_BENCH_RESULT.completed),
+      seconds: out.u64(NVME_BENCH_RESULT.elapsed_ns) / 1e9,
+      errors: out.u64(NVME_BENCH_RESULT.errors),
     };
   } finally {
     q.delete();

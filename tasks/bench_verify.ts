@@ -31,6 +31,8 @@
 import { parseArgs } from "node:util";
 import { Controller, type IoWorkerOptions, Namespace } from "../mod.ts";
 import { lib } from "../ffi/lib.ts";
+import { NVME_VERIFY_TOKEN_INFO } from "../ffi/abi.gen.ts";
+import { CStruct } from "../ffi/cstruct.ts";
 
 function emit(result: Record<string, unknown>): void {
   console.log(JSON.stringify(result));
@@ -60,9 +62,9 @@ function memory(): Record<string, number> {
 }
 
 function crcImpl(): string {
-  const out = new BigUint64Array(2);
-  lib.nvme_verify_token(out, 2);
-  return out[1] ? "sse4.2" : "table";
+  const out = new CStruct(NVME_VERIFY_TOKEN_INFO);
+  lib.nvme_verify_token(out.bytes, out.size);
+  return out.u64(NVME_VERIFY_TOKEN_INFO.hw_crc) ? "sse4.2" : "table";
 }
 
 function run(ns: Namespace, o: IoWorkerOptions) {

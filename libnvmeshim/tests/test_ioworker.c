@@ -486,8 +486,8 @@ TEST(ioworker_fill_patterns)
 
 TEST(ioworker_shm_layout)
 {
-	uint32_t out[8];
-	struct iow_layout l;
+	struct nvme_iow_layout out;
+	struct nvme_iow_layout l;
 
 	iow_shm_layout(10, 100, &l);
 	CHECK(l.ips_off >= sizeof(struct iow_shm));
@@ -495,13 +495,17 @@ TEST(ioworker_shm_layout)
 	CHECK(l.hist_off >= l.cmdlog_off + 100 * sizeof(struct iow_rec));
 	CHECK_EQ(l.total, l.hist_off + 8ull * IOW_HIST_BUCKETS);
 	CHECK_EQ(l.ips_off % 64 + l.cmdlog_off % 64 + l.hist_off % 64, 0);
-	CHECK_EQ(nvme_ioworker_layout(10, 100, out, 8), 0);
-	CHECK_EQ(out[1], l.ips_off);
-	CHECK_EQ(out[4], l.total);
-	CHECK_EQ(out[5], IOW_HIST_BUCKETS);
-	CHECK_EQ(out[6], sizeof(struct iow_args));
-	CHECK(nvme_ioworker_layout(10, 100, out, 7) < 0);
-	CHECK(nvme_ioworker_layout(1u << 30, 0, out, 8) < 0);
+	CHECK_EQ(nvme_ioworker_layout(10, 100, &out, sizeof(out)), 0);
+	CHECK_EQ(out.header, sizeof(struct iow_shm));
+	CHECK_EQ(out.ips_off, l.ips_off);
+	CHECK_EQ(out.total, l.total);
+	CHECK_EQ(out.buckets, IOW_HIST_BUCKETS);
+	CHECK_EQ(out.args_size, sizeof(struct iow_args));
+	CHECK_EQ(out.rec_size, sizeof(struct iow_rec));
+	CHECK(nvme_ioworker_layout(10, 100, &out, sizeof(out) - 1) < 0);
+	CHECK(nvme_ioworker_layout(1u << 30, 0, &out, sizeof(out)) < 0);
+	CHECK_EQ(nvme_ioworker_bucket_high(5), iow_hist_high(5));
+	CHECK_EQ(nvme_ioworker_bucket_high(5000), iow_hist_high(5000));
 }
 
 /* --- the loop against a fake device ----------------------------------------------------------------- */
@@ -604,7 +608,7 @@ struct fake_run {
 	uint32_t sqh, cqh;
 	uint8_t *shm;
 	uint32_t shm_len;
-	struct iow_layout l;
+	struct nvme_iow_layout l;
 };
 
 static bool fake_start(struct fake_run *f, const struct iow_args *a, uint32_t qsize)

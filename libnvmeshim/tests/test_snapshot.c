@@ -53,7 +53,7 @@ static void snap_end(struct snap_fix *f)
 TEST(snapshot_queue_and_cmdlog_newest_first)
 {
 	struct snap_fix f;
-	uint64_t out[NVME_SNAP_SQ_WORDS];
+	struct nvme_sq_snapshot out;
 	uint8_t log[3 * 128];
 	const struct nvme_cmdlog_entry *e = (const void *)log;
 
@@ -69,48 +69,49 @@ TEST(snapshot_queue_and_cmdlog_newest_first)
 	f.sq->log_seq = 3;
 	f.sq->tail = 3;
 	f.sq->outstanding = 2;
-	CHECK_EQ(nvme_sq_snapshot(f.sqh, out, NVME_SNAP_SQ_WORDS, log, 2), 2);
-	CHECK_EQ(out[0], 1);	    /* qid */
-	CHECK_EQ(out[1], 16);	    /* size */
-	CHECK_EQ(out[2], 3);	    /* tail */
-	CHECK_EQ(out[4], 2);	    /* outstanding */
-	CHECK_EQ(out[9], 3);	    /* entries written */
-	CHECK_EQ(out[11], 3);	    /* cq vector */
-	CHECK_EQ(out[12], 1);	    /* cq interrupts enabled */
-	CHECK_EQ(out[15], f.ch);    /* controller */
+	CHECK_EQ(nvme_sq_snapshot(f.sqh, &out, sizeof(out), log, 2), 2);
+	CHECK_EQ(out.qid, 1);	    /* qid */
+	CHECK_EQ(out.size, 16);	    /* size */
+	CHECK_EQ(out.tail, 3);	    /* tail */
+	CHECK_EQ(out.outstanding, 2);	    /* outstanding */
+	CHECK_EQ(out.logged, 3);	    /* entries written */
+	CHECK_EQ(out.cq_vector, 3);	    /* cq vector */
+	CHECK_EQ(out.cq_ien, 1);	    /* cq interrupts enabled */
+	CHECK_EQ(out.ctrl, f.ch);    /* controller */
 	CHECK_EQ(e[0].seq, 3);	    /* newest first */
 	CHECK_EQ(e[0].sqe[0], 0x13);
 	CHECK_EQ(e[1].seq, 2);
 	/* more asked than written: only what exists */
-	CHECK_EQ(nvme_sq_snapshot(f.sqh, out, NVME_SNAP_SQ_WORDS, log, 3), 3);
+	CHECK_EQ(nvme_sq_snapshot(f.sqh, &out, sizeof(out), log, 3), 3);
 	f.sq->log_seq = 1;
-	CHECK_EQ(nvme_sq_snapshot(f.sqh, out, NVME_SNAP_SQ_WORDS, log, 3), 1);
+	CHECK_EQ(nvme_sq_snapshot(f.sqh, &out, sizeof(out), log, 3), 1);
 	/* state only */
-	CHECK_EQ(nvme_sq_snapshot(f.sqh, out, NVME_SNAP_SQ_WORDS, NULL, 0), 0);
+	CHECK_EQ(nvme_sq_snapshot(f.sqh, &out, sizeof(out), NULL, 0), 0);
 	snap_end(&f);
 }
 
 TEST(snapshot_checks_arguments_and_handles)
 {
 	struct snap_fix f;
-	uint64_t out[NVME_SNAP_SQ_WORDS], regs[8];
+	struct nvme_sq_snapshot out;
+	struct nvme_ctrl_regs regs;
 	uint8_t log[128];
 
 	if (!snap_start(&f))
 		return;
-	CHECK_EQ(nvme_sq_snapshot(f.sqh, out, NVME_SNAP_SQ_WORDS - 1, log, 1), -EINVAL);
-	CHECK_EQ(nvme_sq_snapshot(f.sqh, NULL, NVME_SNAP_SQ_WORDS, log, 1), -EINVAL);
-	CHECK_EQ(nvme_sq_snapshot(f.sqh, out, NVME_SNAP_SQ_WORDS, log, NVME_CMDLOG_DEPTH + 1),
+	CHECK_EQ(nvme_sq_snapshot(f.sqh, &out, sizeof(out) - 1, log, 1), -EINVAL);
+	CHECK_EQ(nvme_sq_snapshot(f.sqh, NULL, sizeof(out), log, 1), -EFAULT);
+	CHECK_EQ(nvme_sq_snapshot(f.sqh, &out, sizeof(out), log, NVME_CMDLOG_DEPTH + 1),
 		 -EINVAL);
-	CHECK_EQ(nvme_sq_snapshot(f.sqh, out, NVME_SNAP_SQ_WORDS, NULL, 1), -EFAULT);
-	CHECK_EQ(nvme_sq_snapshot(0, out, NVME_SNAP_SQ_WORDS, log, 1), -EBADF);
-	CHECK_EQ(nvme_sq_snapshot(f.cqh, out, NVME_SNAP_SQ_WORDS, log, 1), -EBADF);
-	CHECK_EQ(nvme_ctrl_regs_snapshot(f.ch, regs, 8), 8); /* the fake reads zeros */
-	CHECK_EQ(regs[4], 0);
-	CHECK_EQ(nvme_ctrl_regs_snapshot(f.ch, regs, 7), -EINVAL);
-	CHECK_EQ(nvme_ctrl_regs_snapshot(f.sqh, regs, 8), -EBADF);
+	CHECK_EQ(nvme_sq_snapshot(f.sqh, &out, sizeof(out), NULL, 1), -EFAULT);
+	CHECK_EQ(nvme_sq_snapshot(0, &out, sizeof(out), log, 1), -EBADF);
+	CHECK_EQ(nvme_sq_snapshot(f.cqh, &out, sizeof(out), log, 1), -EBADF);
+	CHECK_EQ(nvme_ctrl_regs_snapshot(f.ch, &regs, sizeof(regs)), 8); /* the fake reads zeros */
+	CHECK_EQ(regs.csts, 0);
+	CHECK_EQ(nvme_ctrl_regs_snapshot(f.ch, &regs, sizeof(regs) - 1), -EINVAL);
+	CHECK_EQ(nvme_ctrl_regs_snapshot(f.sqh, &regs, sizeof(regs)), -EBADF);
 	CHECK_EQ(nvme_sq_delete(f.sqh), 0);
-	CHECK_EQ(nvme_sq_snapshot(f.sqh, out, NVME_SNAP_SQ_WORDS, log, 1), -EBADF);
+	CHECK_EQ(nvme_sq_snapshot(f.sqh, &out, sizeof(out), log, 1), -EBADF);
 	f.sqh = 0;
 	snap_end(&f);
 }
@@ -124,11 +125,11 @@ struct racer {
 static void *snapshot_until_gone(void *arg)
 {
 	struct racer *r = arg;
-	uint64_t out[NVME_SNAP_SQ_WORDS];
+	struct nvme_sq_snapshot out;
 	static uint8_t log[NVME_CMDLOG_DEPTH * 128];
 
 	do {
-		r->last = nvme_sq_snapshot(r->sqh, out, NVME_SNAP_SQ_WORDS, log, NVME_CMDLOG_DEPTH);
+		r->last = nvme_sq_snapshot(r->sqh, &out, sizeof(out), log, NVME_CMDLOG_DEPTH);
 		r->rounds++;
 	} while (r->last >= 0);
 	return NULL;

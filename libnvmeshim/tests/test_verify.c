@@ -686,7 +686,9 @@ TEST(verify_hooks_write_read)
 {
 	struct fdev *d;
 	struct nvme_buf *w, *r;
-	uint64_t rep[12], tok[2], st[18];
+	struct nvme_verify_failure rep;
+	struct nvme_verify_token_info tok;
+	struct nvme_verify_stats st;
 	uint32_t flags = 0;
 
 	setenv("DENVME_DMA_MB", "64", 1);
@@ -711,7 +713,7 @@ TEST(verify_hooks_write_read)
 
 	CHECK_EQ(nvme_ns_verify_enable(d->ch, 1, FD_BS, FD_LBAS, 0, 0), 0);
 	CHECK_EQ(nvme_ns_verify_enable(d->ch, 1, FD_BS, FD_LBAS, 0, 0), 0); /* again: kept */
-	CHECK_EQ(nvme_verify_token(tok, 2), 0);
+	CHECK_EQ(nvme_verify_token(&tok, sizeof(tok)), 0);
 	/* a write is stamped and recorded */
 	CHECK_EQ(io_sync(d, 0x01, w, 0, 100, 8, NULL), 0);
 	for (unsigned i = 0; i < 8; i++) {
@@ -720,16 +722,16 @@ TEST(verify_hooks_write_read)
 		memcpy(&v, w->vaddr + i * FD_BS, 8);
 		CHECK_EQ(v, 100 + i);
 		memcpy(&v, w->vaddr + i * FD_BS + FD_BS - 8, 8);
-		CHECK_EQ(v, tok[0] + i);
+		CHECK_EQ(v, tok.next + i);
 		CHECK_EQ(entry(d, 100 + i), crc32c_entry(crc32c(0, w->vaddr + i * FD_BS, FD_BS)));
 	}
 	CHECK_EQ(entry(d, 108), NVME_VT_NEVER);
 	/* the token advanced by 8 */
 	{
-		uint64_t t2[2];
+		struct nvme_verify_token_info t2;
 
-		CHECK_EQ(nvme_verify_token(t2, 2), 0);
-		CHECK_EQ(t2[0], tok[0] + 8);
+		CHECK_EQ(nvme_verify_token(&t2, sizeof(t2)), 0);
+		CHECK_EQ(t2.next, tok.next + 8);
 	}
 	/* reads verify */
 	CHECK_EQ(io_sync(d, 0x02, r, 0, 96, 16, &flags), 0);
@@ -738,36 +740,36 @@ TEST(verify_hooks_write_read)
 	d->media[103 * FD_BS + 200] ^= 0x40;
 	CHECK_EQ(io_sync(d, 0x02, r, 0, 96, 16, &flags), (int)NVME_STATUS_VERIFY);
 	CHECK_EQ(flags, NVME_CPL_VERIFY_CRC);
-	CHECK_EQ(nvme_sq_verify_report(d->sqh, 7, rep, 12), 0);
-	CHECK_EQ(rep[0], NVME_VERIFY_CRC);
-	CHECK_EQ(rep[1], 103);
-	CHECK_EQ(rep[2], 103);
-	CHECK_EQ(rep[3], entry(d, 103));
-	CHECK_EQ(rep[7], 1);
-	CHECK_EQ(rep[9], 1);
-	CHECK_EQ(rep[10], 96);
-	CHECK_EQ(rep[11], 16);
-	CHECK_EQ(nvme_sq_verify_report(d->sqh, 8, rep, 12), -ENOENT);
+	CHECK_EQ(nvme_sq_verify_report(d->sqh, 7, &rep, sizeof(rep)), 0);
+	CHECK_EQ(rep.kind, NVME_VERIFY_CRC);
+	CHECK_EQ(rep.lba, 103);
+	CHECK_EQ(rep.last_lba, 103);
+	CHECK_EQ(rep.expected, entry(d, 103));
+	CHECK_EQ(rep.nbad, 1);
+	CHECK_EQ(rep.nsid, 1);
+	CHECK_EQ(rep.slba, 96);
+	CHECK_EQ(rep.nlb, 16);
+	CHECK_EQ(nvme_sq_verify_report(d->sqh, 8, &rep, sizeof(rep)), -ENOENT);
 	d->media[103 * FD_BS + 200] ^= 0x40;
 	/* LBA 100's data on LBA 105: a mapping error */
 	memcpy(d->media + 105 * FD_BS, d->media + 100 * FD_BS, FD_BS);
 	CHECK_EQ(io_sync(d, 0x02, r, 0, 105, 1, &flags), (int)NVME_STATUS_VERIFY);
 	CHECK_EQ(flags, NVME_CPL_VERIFY_LBA);
-	CHECK_EQ(nvme_sq_verify_report(d->sqh, 7, rep, 12), 0);
-	CHECK_EQ(rep[0], NVME_VERIFY_LBA);
-	CHECK_EQ(rep[1], 105);
-	CHECK_EQ(rep[5], 100);
+	CHECK_EQ(nvme_sq_verify_report(d->sqh, 7, &rep, sizeof(rep)), 0);
+	CHECK_EQ(rep.kind, NVME_VERIFY_LBA);
+	CHECK_EQ(rep.lba, 105);
+	CHECK_EQ(rep.found_lba, 100);
 	/* a rewrite fixes it */
 	CHECK_EQ(io_sync(d, 0x01, w, 0, 105, 1, NULL), 0);
 	CHECK_EQ(io_sync(d, 0x02, r, 0, 96, 16, &flags), 0);
 
-	CHECK_EQ(nvme_ns_verify_stats(d->ch, 1, st, 18), 0);
-	CHECK_EQ(st[0], 1);
-	CHECK_EQ(st[1], FD_BS);
-	CHECK_EQ(st[2], FD_LBAS);
-	CHECK_EQ(st[8], 9);  /* stamped */
-	CHECK_EQ(st[11], 2); /* bad blocks */
-	CHECK_EQ(st[12], 2); /* failed reads */
+	CHECK_EQ(nvme_ns_verify_stats(d->ch, 1, &st, sizeof(st)), 0);
+	CHECK_EQ(st.on, 1);
+	CHECK_EQ(st.lba_size, FD_BS);
+	CHECK_EQ(st.limit, FD_LBAS);
+	CHECK_EQ(st.stamped, 9);  /* stamped */
+	CHECK_EQ(st.bad_blocks, 2); /* bad blocks */
+	CHECK_EQ(st.bad_cmds, 2); /* failed reads */
 
 	/* write zeroes: the zero CRC; zeroes read back pass */
 	CHECK_EQ(io_sync(d, 0x08, NULL, 0, 100, 2, NULL), 0);
@@ -806,7 +808,7 @@ TEST(verify_hooks_locks_and_lifecycle)
 	struct fdev *d;
 	struct nvme_buf *w, *r;
 	uint32_t flags = 0;
-	uint64_t st[18];
+	struct nvme_verify_stats st;
 
 	setenv("DENVME_DMA_MB", "64", 1);
 	if (!CHECK(nvme_arena_get()) || !CHECK(d = fdev_new()))
@@ -930,9 +932,9 @@ TEST(verify_hooks_locks_and_lifecycle)
 
 	/* a limit: LBAs past it are stamped but neither kept nor locked */
 	CHECK_EQ(nvme_ns_verify_enable(d->ch, 1, FD_BS, FD_LBAS, 1000, 0), 0);
-	CHECK_EQ(nvme_ns_verify_stats(d->ch, 1, st, 18), 0);
-	CHECK_EQ(st[2], 1000);
-	CHECK_EQ(st[8], 0); /* reconfigured: statistics start again */
+	CHECK_EQ(nvme_ns_verify_stats(d->ch, 1, &st, sizeof(st)), 0);
+	CHECK_EQ(st.limit, 1000);
+	CHECK_EQ(st.stamped, 0); /* reconfigured: statistics start again */
 	CHECK_EQ(io_sync(d, 0x01, w, 0, 998, 4, NULL), 0);
 	CHECK(entry(d, 999) != NVME_VT_NEVER);
 	CHECK_EQ(entry(d, 1000), NVME_VT_NEVER);
@@ -948,8 +950,8 @@ TEST(verify_hooks_locks_and_lifecycle)
 	/* off again: no stamping, no checks; the statistics say so */
 	CHECK_EQ(nvme_ns_verify_disable(d->ch, 1), 0);
 	CHECK_EQ(nvme_ns_verify_disable(d->ch, 1), 0);
-	CHECK_EQ(nvme_ns_verify_stats(d->ch, 1, st, 18), 0);
-	CHECK_EQ(st[0], 0);
+	CHECK_EQ(nvme_ns_verify_stats(d->ch, 1, &st, sizeof(st)), 0);
+	CHECK_EQ(st.on, 0);
 	d->media[998 * FD_BS + 9] ^= 1;
 	CHECK_EQ(io_sync(d, 0x02, r, 0, 998, 4, &flags), 0);
 	memset(w->vaddr, 0x11, FD_BS);
