@@ -118,6 +118,13 @@ async function main(): Promise<number> {
     return 0;
   }
   const run = parseTestLog(text);
+  if (!run.tests.length && !run.run) {
+    console.error(
+      `warning: ${file} is not a denvme test log (no "# denvme test log" header, no tests): the harness writes test-results/test.log`,
+    );
+  } else if (!run.tests.length) {
+    console.error(`warning: ${file} holds no tests`);
+  }
   const junit = values.junit ??
     [file.replace(/[^/]*$/, "tests.xml")].find(exists);
   if (junit) mergeJUnit(run, parseJUnit(Deno.readTextFileSync(junit)));

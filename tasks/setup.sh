@@ -60,6 +60,8 @@ if [ ! -x "$DENO" ] || ! "$DENO" --version 2>/dev/null | grep -q "^deno $DENO_VE
   [ -x "$DENO" ] || die "npm did not install the deno binary at $DENO"
 fi
 export PATH="$TOOLS/node_modules/.bin:$PATH"
+# deno is not on the caller's PATH: an env file to source, and the line to add
+printf 'export PATH="%s:$PATH"\n' "$TOOLS/node_modules/.bin" > "$TOOLS/env"
 
 # 4. libnvmeshim
 say "building libnvmeshim"
@@ -69,7 +71,9 @@ action=${1:-}
 [ $# -gt 0 ] && shift
 case "$action" in
   "") say "ready: $(deno --version | head -1), $(qemu-system-x86_64 --version 2>/dev/null | head -1 || echo "QEMU at $DENVME_QEMU")"
-      say "next: deno task demo | deno task test | deno task bench" ;;
+      say "deno is in $TOOLS/node_modules/.bin: put it on your PATH with"
+      say "  source $TOOLS/env      (or: export PATH=\"$TOOLS/node_modules/.bin:\$PATH\")"
+      say "next: deno task demo | deno task test | deno task bench | deno task init <dir>" ;;
   demo) exec deno task demo "$@" ;;
   test)
     # the report tests render the HTML reports in headless Chromium and check the screenshots
@@ -80,9 +84,9 @@ case "$action" in
     make -s -C libnvmeshim check
     say "deno fmt --check, deno lint, deno check"
     deno task check
-    say "driver tests against the embedded device (full log: test.log)"
+    say "driver tests against the embedded device (console output: test-output.txt; harness log: test-results/test.log)"
     set -o pipefail
-    deno task test "$@" 2>&1 | tee test.log
+    deno task test "$@" 2>&1 | tee test-output.txt
     say "NVMe conformance suite on the embedded device (summary by area; log: test-results/conformance.log)"
     deno task conformance --quiet
     say "the real-hardware path: VFIO in a Linux guest under QEMU (full log: vmtest.log)"
