@@ -76,6 +76,27 @@ async function rawStatus(
   }
 }
 
+/** Debian's chromium, headless, with a fresh profile and nothing fetched. */
+function launch(
+  chromium: string,
+  profile: string,
+): ReturnType<typeof puppeteer.launch> {
+  return puppeteer.launch({
+    executablePath: chromium,
+    headless: true,
+    userDataDir: profile,
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--disable-dev-shm-usage",
+    ],
+  });
+}
+
 Deno.test({
   name:
     "console: registers, qpair cmdlog, ioworker IOPS while blocked, token, read-only",
@@ -166,20 +187,7 @@ Deno.test({
         `list_qpairs has IO queue 1: ${JSON.stringify(rpc)}`,
       );
 
-      browser = await puppeteer.launch({
-        executablePath: chromium,
-        headless: true,
-        userDataDir: profile,
-        args: [
-          "--no-sandbox",
-          "--disable-gpu",
-          "--no-first-run",
-          "--disable-background-networking",
-          "--disable-component-update",
-          "--disable-sync",
-          "--disable-dev-shm-usage",
-        ],
-      });
+      browser = await launch(chromium, profile);
       const page = await browser.newPage();
       await page.setViewport({ width: 1400, height: 900 });
       page.on("dialog", (d) => void d.accept()); // the confirmation of format
@@ -263,6 +271,107 @@ Deno.test({
       assert.equal(status.code, 0, `the script failed:\n${out.text}`);
       // the console ends with the script
       await assert.rejects(fetch(`${base}/api/state?token=${token}`));
+    } finally {
+      await browser?.close();
+      try {
+        child.kill("SIGKILL");
+      } catch { /* already gone */ }
+      await child.status;
+      await Deno.remove(profile, { recursive: true }).catch(() => {});
+    }
+  },
+});
+
+Deno.test({
+  name: "console --console=rw: format runs only after the page's confirmation",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const chromium = findChromium();
+    assert.ok(chromium, "chromium is not installed (apt-get install chromium)");
+    const profile = await Deno.makeTempDir({ prefix: "denvme-console-" });
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--allow-ffi",
+        "--allow-env",
+        "--allow-read",
+        "--allow-net=127.0.0.1",
+        `${ROOT}tasks/console.ts`,
+        "--dut",
+        "qemu",
+        "--console=rw",
+      ],
+      env: { NO_COLOR: "1" },
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    const out = new Lines(child.stdout);
+    let browser: Awaited<ReturnType<typeof puppeteer.launch>> | undefined;
+    try {
+      const [, full, base, token] = await out.waitFor(
+        /denvme console \(read-write\): ((http:\/\/127\.0\.0\.1:\d+)\/\?token=([0-9a-f]+))/,
+        60_000,
+      );
+      await out.waitFor(/serving /, 60_000);
+      const formats = async () => {
+        const r = await fetch(`${base}/rpc?token=${token}`, {
+          method: "POST",
+          body: JSON.stringify({
+            jsonrpc: "2.0",
+            id: 1,
+            method: "list_qpairs",
+          }),
+        });
+        const admin = (await r.json()).result.find((q: { qid: number }) =>
+          q.qid === 0
+        );
+        const l = await fetch(`${base}/rpc?token=${token}`, {
+          method: "POST",
+          body: JSON.stringify({
+            jsonrpc: "2.0",
+            id: 2,
+            method: "get_cmdlog",
+            params: { sq: admin.sq, count: 100 },
+          }),
+        });
+        return ((await l.json()).result as { opcode: number; status: string }[])
+          .filter((e) => e.opcode === 0x80);
+      };
+      browser = await launch(chromium, profile);
+      const page = await browser.newPage();
+      let accept = false;
+      const dialogs: string[] = [];
+      page.on("dialog", (d) => {
+        dialogs.push(d.message());
+        void (accept ? d.accept() : d.dismiss());
+      });
+      await page.goto(full);
+      await page.click('a[href="#utilities"]');
+      await page.click('button[data-run="format"]');
+      await page.waitForFunction(
+        () =>
+          /Format NVM: cancelled/.test(
+            document.getElementById("util-out")?.textContent ?? "",
+          ),
+        { timeout: 20_000 },
+      );
+      assert.match(dialogs[0], /Format NVM changes the device under test/);
+      assert.equal((await formats()).length, 0, "nothing sent when cancelled");
+      accept = true;
+      await page.click('button[data-run="format"]');
+      await page.waitForFunction(
+        () =>
+          /Format NVM:\n[\s\S]*"lbaf": 0/.test(
+            document.getElementById("util-out")?.textContent ?? "",
+          ),
+        { timeout: 30_000 },
+      );
+      const sent = await formats();
+      assert.equal(sent.length, 1, "one Format NVM after the confirmation");
+      assert.equal(sent[0].status, "00/00");
+      child.kill("SIGINT");
+      assert.equal((await child.status).code, 0);
     } finally {
       await browser?.close();
       try {
