@@ -29,7 +29,7 @@ id.psd.forEach((p, i) =>
   )
 );
 
-using buf = new Buffer(4096, "identify namespace");
+using buf = new Buffer(4096, "identify data");
 nvme0.identify(buf, 0, 2).waitdone(); // active namespace list
 const nsids: number[] = [];
 for (let i = 0; i < 1024 && buf.u32(i * 4); i++) nsids.push(buf.u32(i * 4));

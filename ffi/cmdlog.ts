@@ -189,7 +189,17 @@ export function decodeCmdlogEntry(
     e.notes.push("CQE matching no outstanding command");
     e.name = "(unexpected completion)";
   }
-  if (flags & CPL_GONE) e.notes.push("lost: device gone or queue reset");
+  if (flags & CPL_GONE && admin && opcode === 0x0c) {
+    // an AER still waiting when the controller closed or reset: it never
+    // completed, and that is normal — show it as outstanding, not as 07/FF
+    delete e.cqe;
+    delete e.status;
+    delete e.statusName;
+    delete e.latencyUs;
+    e.notes.push("outstanding when the controller closed or reset");
+  } else if (flags & CPL_GONE) {
+    e.notes.push("lost: device gone or queue reset");
+  }
   return e;
 }
 

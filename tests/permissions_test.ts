@@ -127,6 +127,22 @@ nvmeTest("past the end", { needs: ["nvme0n1", "qpair", "buf"] }, ({ nvme0n1, qpa
     assert.match(r.text, /00\/80 LBA Out of Range/);
     assert.match(r.text, /last commands:/);
     assert.doesNotMatch(r.text, /NotCapable|Requires \w+ access/);
+    // with --allow-write the log has every queue's cmdlog; the AER still
+    // waiting when the controller closed is outstanding, not a 07/ff failure
+    const w = await deno(
+      dir,
+      "test",
+      "--allow-ffi",
+      "--allow-write",
+      "fail_test.ts",
+    );
+    assert.equal(w.code, 1, w.text);
+    const log = Deno.readTextFileSync(`${dir}/test-results/test.log`);
+    assert.match(
+      log,
+      /Asynchronous Event Request \(0x0c\).* -> \(outstanding\) \[outstanding when the controller closed or reset\]/,
+    );
+    assert.doesNotMatch(log, /Asynchronous Event Request \(0x0c\).*07\/ff/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
