@@ -2,8 +2,9 @@
  * The `nvmet` device: the Linux kernel's NVMe/TCP target (nvmet-tcp) in a
  * small guest under QEMU (TCG), booted for the script. Its port 4420 is
  * forwarded from a free port on 127.0.0.1 (QEMU user networking with
- * `restrict=on`: the guest reaches nothing). Namespace 1 is file-backed (data
- * kept while the guest runs), namespace 2 is null_blk (no data: throughput).
+ * `restrict=on`: the guest reaches nothing). Namespace 1 is a memory-backed
+ * null_blk (512-byte LBAs, data kept while the guest runs), namespace 2 a file
+ * (4 KiB LBAs), namespace 3 a null_blk without memory (throughput).
  * QEMU is started by libnvmeshim's launcher so that it dies with the driver,
  * and stopped when the device is closed.
  *
@@ -91,8 +92,11 @@ function guestFiles(): { kernel: string; initrd: string; nqn: string } {
   return read();
 }
 
-/** Boot the target guest and wait for its ready line (up to `timeoutMs`). */
-export function bootNvmet(timeoutMs = 180_000): NvmetGuest {
+/**
+ * Boot the target guest and wait for its ready line (up to `timeoutMs`).
+ * `port`: the host port to forward when it is free (else any free one).
+ */
+export function bootNvmet(timeoutMs = 180_000, port?: number): NvmetGuest {
   const g = guestFiles();
   const qemu = which(envVar("DENVME_QEMU") || "qemu-system-x86_64");
   if (!qemu) {
@@ -100,12 +104,13 @@ export function bootNvmet(timeoutMs = 180_000): NvmetGuest {
       "qemu-system-x86_64 is not installed (bash tasks/setup.sh installs it)",
     );
   }
+  const wanted = port;
   const run = Deno.makeTempDirSync({ prefix: "denvme-nvmet-" });
   const consoleLog = `${run}/console.log`;
   for (let attempt = 0; attempt < 3; attempt++) {
     const p = new Uint32Array(1);
     unwrap(lib.nvme_tcp_free_port(p), "nvmet");
-    const port = p[0];
+    const port = attempt === 0 && wanted ? wanted : p[0];
     const args = [
       qemu,
       "-machine",

@@ -433,6 +433,12 @@ export class Pcie {
   get irqWords(): Uint32Array {
     if (!this.#irq) {
       const addr = this.#info().big(INFO.irq_words);
+      if (!addr && this.#tcp) {
+        throw new NvmeError(
+          `${this.dut.name}: MSI-X interrupts are not supported on NVMe/TCP (completions are polled)`,
+          -95,
+        );
+      }
       if (!addr) {
         throw new NvmeError("interrupts are not set up on this device");
       }

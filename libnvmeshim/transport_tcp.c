@@ -53,7 +53,9 @@ enum { DIR_NONE = 0, DIR_H2C = 1, DIR_C2H = 2 };
 struct tcp_cmd {
 	uint8_t *data;
 	uint32_t len;
+	uint16_t cid;
 	uint8_t dir, busy, opc, cns;
+	uint32_t nsid;
 };
 
 struct tcp_cq {
@@ -113,6 +115,7 @@ struct tcp_tr {
 	uint32_t aqa, cc;
 	uint64_t asq, acq;
 	uint32_t ioccsz; /* in-capsule data bytes of I/O queues (from Identify), 0 unknown */
+	uint8_t lbads[1024]; /* log2 LBA size per namespace (from Identify Namespace), 0 unknown */
 	char why[384];	 /* why the association ended */
 	pthread_t ka;
 	bool ka_started;
@@ -369,8 +372,12 @@ static struct tcp_cmd *cmd_of(struct tcp_conn *c, uint16_t cid)
 {
 	if (cid == ICID_EXEC)
 		return c->icmd.busy ? &c->icmd : NULL;
-	if (cid < c->size && c->cmds && c->cmds[cid].busy)
-		return &c->cmds[cid];
+	if (!c->cmds)
+		return NULL;
+	/* the queue core's CIDs index the table; a raw queue's own CIDs are probed for */
+	for (uint32_t i = 0, k = cid % c->size; i < c->size; i++, k = k + 1 == c->size ? 0 : k + 1)
+		if (c->cmds[k].busy && c->cmds[k].cid == cid)
+			return &c->cmds[k];
 	return NULL;
 }
 
@@ -381,6 +388,13 @@ static void sniff(struct tcp_conn *c, const struct tcp_cmd *cmd)
 		uint32_t ioccsz = get32(cmd->data + 1792) * 16;
 
 		c->tr->ioccsz = ioccsz > 64 ? ioccsz - 64 : 0;
+	}
+	/* Identify Namespace: the LBA size, for raw commands that give PRPs */
+	if (c->qid == 0 && cmd->opc == 0x06 && cmd->cns == 0 && cmd->data && cmd->len >= 4096 &&
+	    cmd->nsid && cmd->nsid <= ARRAY_SIZE(c->tr->lbads)) {
+		uint8_t f = cmd->data[26] & 0xf;
+
+		c->tr->lbads[cmd->nsid - 1] = cmd->data[128 + 4 * f + 2];
 	}
 }
 
@@ -948,6 +962,15 @@ static bool admin_local(struct tcp_conn *a, const uint8_t *sqe)
 		if (!ring || !(get32(sqe + 44) & 1))
 			return post_local(a, cid, 0, 0, 0x02), true;
 		r = conn_open(tr, qid, size, cqid, &status, &c);
+		/*
+		 * The target frees a queue after its connection closed, a little later:
+		 * a queue ID deleted just before is "in use" (Command Sequence Error)
+		 * for a moment.
+		 */
+		for (int i = 0; i < 200 && r == -EPROTO && status == 0x0c; i++) {
+			usleep(10000);
+			r = conn_open(tr, qid, size, cqid, &status, &c);
+		}
 		if (r == -EPROTO) /* the target refused: its Connect status is the answer */
 			return post_local(a, cid, 0, (uint8_t)(status >> 8), (uint8_t)status), true;
 		if (r) {
@@ -998,16 +1021,58 @@ static bool admin_local(struct tcp_conn *a, const uint8_t *sqe)
 	return false;
 }
 
-/* one command from an SQ ring: its data from the SGL the queue core wrote */
+/*
+ * The data length of a raw command that gives PRPs (the queue core's own
+ * commands use an SGL): known for reads, writes and compares (the LBA size
+ * from Identify Namespace), Identify and Get Log Page; 0 otherwise.
+ */
+static uint32_t prp_len(const struct tcp_conn *c, const uint8_t *sqe)
+{
+	uint32_t nsid = get32(sqe + 4), cdw10 = get32(sqe + 40);
+
+	if (c->qid && (sqe[0] == 0x01 || sqe[0] == 0x02 || sqe[0] == 0x05)) {
+		uint8_t ds = nsid && nsid <= ARRAY_SIZE(c->tr->lbads) ? c->tr->lbads[nsid - 1] : 0;
+
+		return ds ? ((get32(sqe + 48) & 0xffff) + 1u) << ds : 0;
+	}
+	if (!c->qid && sqe[0] == 0x06)
+		return 4096;
+	if (!c->qid && sqe[0] == 0x02)
+		return ((cdw10 >> 16) + ((get32(sqe + 44) & 0xffff) << 16) + 1) * 4;
+	return 0;
+}
+
+/* host address of @len bytes that PRP1/PRP2 of @sqe describe, when contiguous in DMA memory */
+static uint8_t *prp_data(const uint8_t *sqe, uint32_t len)
+{
+	uint64_t p1 = get64(sqe + 24), p2 = get64(sqe + 32);
+	uint32_t first = 4096 - (uint32_t)(p1 & 4095);
+
+	if (len > first && len <= first + 4096 && p2 != ALIGN_DOWN(p1, 4096) + 4096)
+		return NULL;
+	if (len > first + 4096) {
+		/* a PRP list: every entry must follow the one before */
+		uint64_t n = (len - first + 4095) / 4096, *l = nvme_dma_vaddr(p2, n * 8);
+
+		if (n > 512 || !l)
+			return NULL;
+		for (uint64_t i = 0; i < n; i++)
+			if (l[i] != ALIGN_DOWN(p1, 4096) + 4096 * (i + 1))
+				return NULL;
+	}
+	return nvme_dma_vaddr(p1, len);
+}
+
+/* one command from an SQ ring: its data from the SGL the queue core wrote (or raw PRPs) */
 static void submit(struct tcp_conn *c, const uint8_t *sqe)
 {
 	uint16_t cid = get16(sqe + 2);
 	uint8_t psdt = sqe[1] >> 6, bits = sqe[0] & 3;
 	uint8_t *data = NULL;
-	uint32_t len = 0;
+	uint32_t len = 0, k;
 	struct tcp_cmd *cmd;
 
-	if (cid >= c->size || c->cmds[cid].busy)
+	if (cmd_of(c, cid))
 		return post_local(c, cid, 0, 0, 0x03); /* Command ID Conflict */
 	if (psdt && bits) {
 		uint64_t addr = get64(sqe + 24);
@@ -1018,11 +1083,18 @@ static void submit(struct tcp_conn *c, const uint8_t *sqe)
 		data = len ? nvme_dma_vaddr(addr, len) : NULL;
 		if (len && !data)
 			return post_local(c, cid, 0, 0, 0x0f); /* Data SGL Length Invalid */
+	} else if (bits && get64(sqe + 24) && (len = prp_len(c, sqe))) {
+		data = prp_data(sqe, len);
+		if (!data) /* scattered pages cannot be one transport SGL */
+			return post_local(c, cid, 0, 0, 0x13); /* PRP Offset Invalid */
 	}
-	/* PRPs (a raw command): the length is unknown here, the command goes without data */
-	cmd = &c->cmds[cid];
-	*cmd = (struct tcp_cmd){ .data = data, .len = len, .busy = 1, .opc = sqe[0],
-				 .cns = sqe[40],
+	/* a slot: the CID itself for the queue core's commands, else the next free one */
+	for (k = cid % c->size; c->cmds[k].busy;)
+		if ((k = k + 1 == c->size ? 0 : k + 1) == cid % c->size)
+			return post_local(c, cid, 0, 0, 0x03);
+	cmd = &c->cmds[k];
+	*cmd = (struct tcp_cmd){ .data = data, .len = len, .cid = cid, .busy = 1, .opc = sqe[0],
+				 .cns = sqe[40], .nsid = get32(sqe + 4),
 				 .dir = !len ? DIR_NONE : bits == 1 ? DIR_H2C : DIR_C2H };
 	if (send_capsule(c, sqe, data, len, cmd->dir, false))
 		cmd->busy = 0; /* the association is over: the queue core completes it as gone */
@@ -1189,6 +1261,19 @@ static int tcp_bar_read(struct nvme_transport *t, uint32_t off, unsigned size, u
 	if (off >= NVME_REG_DBS) {
 		*val = 0; /* doorbells are write-only */
 		return 0;
+	}
+	/*
+	 * Raw queues (the script's own rings, outside the queue core) are polled
+	 * by reading a register: receive for every I/O queue as a device works in
+	 * the background.
+	 */
+	for (uint32_t q = 1; q <= tr->max_qid; q++) {
+		struct tcp_conn *c = tr->io[q];
+
+		if (c && !pthread_mutex_trylock(&c->lock)) {
+			conn_rx(c);
+			pthread_mutex_unlock(&c->lock);
+		}
 	}
 	return property(tr, false, off, size, val);
 }

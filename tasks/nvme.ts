@@ -21,6 +21,7 @@ import {
   describeIdentifyNamespace,
   describeRegisters,
   describeSmartWarnings,
+  discover,
   expectStatus,
   FEATURE_DATA_SIZE,
   type IdentifyController,
@@ -29,6 +30,7 @@ import {
   NAMESPACE_FEATURES,
   NvmeError,
   ParameterError,
+  parseTcpName,
   Qpair,
   readRegisters,
   StatusError,
@@ -60,6 +62,11 @@ const COMMANDS: Record<string, CommandSpec> = {
   devices: {
     synopsis: "devices",
     summary: "the embedded device and this host's NVMe controllers",
+    options: {},
+  },
+  discover: {
+    synopsis: "discover HOST[:PORT]",
+    summary: "the discovery log (LID 70h) of an NVMe/TCP target (port 4420)",
     options: {},
   },
   identify: {
@@ -679,6 +686,38 @@ async function ioworker(nvme0: Controller, nsid: number): Promise<number> {
   return result.ok ? 0 : 1;
 }
 
+/** `discover HOST[:PORT]`: the discovery log of an NVMe/TCP target. */
+function discoverLog(addr?: string): number {
+  if (!addr) {
+    throw new ParameterError(
+      "discover needs an address: HOST, HOST:PORT, [IPv6]:PORT or tcp://HOST:PORT",
+    );
+  }
+  const t = parseTcpName(addr) ?? parseTcpName(`tcp://${addr}`);
+  if (!t) {
+    throw new ParameterError(
+      `discover ${addr}: expected HOST, HOST:PORT, [IPv6]:PORT or tcp://HOST:PORT`,
+    );
+  }
+  const log = discover(t);
+  const fam: Record<number, string> = { 1: "ipv4", 2: "ipv6" };
+  out(log, () =>
+    [
+      `discovery log of ${t.host}:${t.port}: generation ${log.genctr}, ${log.numrec} record(s)`,
+      ...log.entries.map((e, i) =>
+        [
+          `${i}: ${e.subtypeName}: ${e.subnqn}`,
+          `   trtype ${e.trtype === 3 ? "tcp" : e.trtype}, adrfam ${
+            fam[e.adrfam] ?? e.adrfam
+          }, traddr ${e.traddr}, trsvcid ${e.trsvcid}, portid ${e.portid}, cntlid 0x${
+            e.cntlid.toString(16)
+          }, asqsz ${e.asqsz}, treq 0x${e.treq.toString(16)}`,
+        ].join("\n")
+      ),
+    ].join("\n"));
+  return 0;
+}
+
 async function main(): Promise<number> {
   let cmd: string | undefined, rest: string[];
   ({ cmd, rest, values } = parse(Deno.args));
@@ -695,6 +734,7 @@ async function main(): Promise<number> {
   }
   // commands without a device
   if (cmd === "devices") return devices();
+  if (cmd === "discover") return discoverLog(rest[0]);
   if (cmd === "cmdlog" && rest[0]) return await cmdlogFromLog(rest[0]);
   const dut = values.dut ?? defaultDut([]);
   using nvme0 = new Controller(dut);

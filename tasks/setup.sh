@@ -4,7 +4,8 @@
 #   bash tasks/setup.sh          install only: deno (npm), QEMU (apt), build libnvmeshim
 #   bash tasks/setup.sh demo     ... then run the hello-world demo on the embedded device
 #   bash tasks/setup.sh test     ... then run the C unit tests (ASan/UBSan), the checks, and the tests
-#                                (the embedded device, then VFIO in a guest VM: deno task test:vfio)
+#                                (the embedded device, then VFIO in a guest VM: deno task test:vfio,
+#                                then NVMe/TCP against the kernel's target in a guest: deno task test:tcp)
 #   bash tasks/setup.sh bench    ... then run the benchmarks (JSON lines)
 #
 # A second run reuses what is installed and starts in seconds.
@@ -91,6 +92,8 @@ case "$action" in
     deno task conformance --quiet
     say "the real-hardware path: VFIO in a Linux guest under QEMU (full log: vmtest.log)"
     deno task test:vfio 2>&1 | tee vmtest.log
+    say "NVMe over TCP: the kernel's nvmet-tcp target in a Linux guest under QEMU (full log: tcptest.log)"
+    deno task test:tcp 2>&1 | tee tcptest.log
     ;;
   bench) exec deno task bench "$@" ;;
   *) die "unknown action '$action': use demo, test or bench (or nothing to only install)" ;;

@@ -32,6 +32,13 @@ import { sleepSync } from "../ffi/sleep.ts";
 
 const DUT = defaultDut();
 const REAL = parseDut(DUT).kind === "pci";
+/** An NVMe/TCP target: no PCIe function behind it (config space, MSI-X, FLR). */
+const TCP = ["tcp", "nvmet"].includes(parseDut(DUT).kind);
+const PCIE_ONLY = "[PCIe only: ignored over NVMe/TCP]";
+
+function pcieTest(name: string, fn: () => void | Promise<void>): void {
+  Deno.test({ name: TCP ? `${name} ${PCIE_ONLY}` : name, ignore: TCP, fn });
+}
 const REAL_ONLY =
   "[real device only: ignored on the embedded device, run with --dut <bdf>]";
 
@@ -78,20 +85,25 @@ Deno.test(`bring-up and identify (${DUT})`, () => {
   assert.ok(nvme0.mqes >= 2, "CAP.MQES");
   const vs = nvme0.reg32(Reg.VS);
   assert.ok(vs >= 0x00010000, `NVMe version 0x${vs.toString(16)}`);
-  // Identify Controller names the function it came from
-  assert.equal(nvme0.idData(1, 0), nvme0.pcie.cfg(0, 2), "PCI vendor id");
-  assert.equal(
-    nvme0.idData(3, 2),
-    nvme0.pcie.cfg(0x2c, 2),
-    "subsystem vendor id",
-  );
+  if (TCP) {
+    // no PCIe function behind a fabrics controller: a clear error, no crash
+    assert.throws(() => nvme0.pcie.cfg(0, 2), /not supported on NVMe\/TCP/);
+  } else {
+    // Identify Controller names the function it came from
+    assert.equal(nvme0.idData(1, 0), nvme0.pcie.cfg(0, 2), "PCI vendor id");
+    assert.equal(
+      nvme0.idData(3, 2),
+      nvme0.pcie.cfg(0x2c, 2),
+      "subsystem vendor id",
+    );
+  }
   assert.ok(nvme0.modelNumber.length > 0, "model number");
   assert.ok(nvme0.serialNumber.length > 0, "serial number");
   assert.ok(nvme0.mdts >= 4096, "MDTS");
   const ns = new Namespace(nvme0, 1);
   assert.ok(ns.capacity > 0, "namespace 1 has LBAs");
   assert.ok([512, 4096].includes(ns.lbaSize), `LBA size ${ns.lbaSize}`);
-  assert.ok(nvme0.pcie.msixVectors >= 2, "MSI-X vectors");
+  if (!TCP) assert.ok(nvme0.pcie.msixVectors >= 2, "MSI-X vectors");
   console.log(
     `  ${nvme0.modelNumber} ${nvme0.serialNumber} fw ${nvme0.firmwareRevision}: ` +
       `${ns.capacity} LBAs of ${ns.lbaSize} B, MDTS ${nvme0.mdts} B, ` +
@@ -193,40 +205,43 @@ Deno.test("I/O with buffers spread over the DMA arena", () => {
   }
 });
 
-Deno.test("MSI-X: an interrupt after an I/O completion; masking holds it pending", () => {
-  using nvme0 = new Controller(DUT);
-  const ns = new Namespace(nvme0, 1);
-  using q = new Qpair(nvme0, 16); // interrupts enabled
-  using b = new Buffer(4096);
-  q.msixClear();
-  assert.equal(q.msixIsSet(), false, "nothing before any command");
-  ns.write(q, b, 0, 4096 / ns.lbaSize).waitdone();
-  assert.ok(waitIrq(q), "interrupt after the write completed");
-  q.msixClear();
-  assert.equal(q.msixIsSet(), false, "cleared");
-  // right after waitdone() the interrupt is there, or follows within
-  // microseconds (VFIO: the kernel signals an eventfd after the MSI arrives)
-  for (let i = 0; i < 20; i++) {
-    ns.read(q, b, i, 1).waitdone();
-    assert.ok(waitIrq(q, 500), `read ${i}: interrupt after waitdone`);
+pcieTest(
+  "MSI-X: an interrupt after an I/O completion; masking holds it pending",
+  () => {
+    using nvme0 = new Controller(DUT);
+    const ns = new Namespace(nvme0, 1);
+    using q = new Qpair(nvme0, 16); // interrupts enabled
+    using b = new Buffer(4096);
     q.msixClear();
-  }
+    assert.equal(q.msixIsSet(), false, "nothing before any command");
+    ns.write(q, b, 0, 4096 / ns.lbaSize).waitdone();
+    assert.ok(waitIrq(q), "interrupt after the write completed");
+    q.msixClear();
+    assert.equal(q.msixIsSet(), false, "cleared");
+    // right after waitdone() the interrupt is there, or follows within
+    // microseconds (VFIO: the kernel signals an eventfd after the MSI arrives)
+    for (let i = 0; i < 20; i++) {
+      ns.read(q, b, i, 1).waitdone();
+      assert.ok(waitIrq(q, 500), `read ${i}: interrupt after waitdone`);
+      q.msixClear();
+    }
 
-  q.msixMask();
-  ns.read(q, b, 0, 1).waitdone();
-  sleepSync(100);
-  assert.equal(q.msixIsSet(), false, "a masked vector delivers nothing");
-  q.msixUnmask();
-  assert.ok(waitIrq(q), "unmasking delivers the pending interrupt");
-  q.msixClear();
+    q.msixMask();
+    ns.read(q, b, 0, 1).waitdone();
+    sleepSync(100);
+    assert.equal(q.msixIsSet(), false, "a masked vector delivers nothing");
+    q.msixUnmask();
+    assert.ok(waitIrq(q), "unmasking delivers the pending interrupt");
+    q.msixClear();
 
-  // a queue created with interrupts disabled never fires its vector
-  using quiet = new Qpair(nvme0, 16, 0, false);
-  quiet.msixClear();
-  ns.read(quiet, b, 0, 1).waitdone();
-  sleepSync(100);
-  assert.equal(quiet.msixIsSet(), false, "IEN=0: no interrupt");
-});
+    // a queue created with interrupts disabled never fires its vector
+    using quiet = new Qpair(nvme0, 16, 0, false);
+    quiet.msixClear();
+    ns.read(quiet, b, 0, 1).waitdone();
+    sleepSync(100);
+    assert.equal(quiet.msixIsSet(), false, "IEN=0: no interrupt");
+  },
+);
 
 Deno.test("ioworker: a mixed workload on its own queue pair while the script goes on", async () => {
   using nvme0 = new Controller(DUT);
@@ -260,37 +275,40 @@ Deno.test("ioworker: a mixed workload on its own queue pair while the script goe
   );
 });
 
-Deno.test("FLR: the function resets, a new controller comes up, data survives", () => {
-  using pcie = new Pcie(DUT);
-  const exp = pcie.capOffset(0x10);
-  assert.ok(exp, "PCI Express capability");
-  if (!(pcie.cfg(exp + 4, 4) & (1 << 28))) {
-    console.log("  DevCap.FLR = 0: this device has no FLR, nothing to test");
-    return;
-  }
-  using w = new Buffer(65536), r = new Buffer(65536);
-  stamp(w, 65536, 77);
-  {
+pcieTest(
+  "FLR: the function resets, a new controller comes up, data survives",
+  () => {
+    using pcie = new Pcie(DUT);
+    const exp = pcie.capOffset(0x10);
+    assert.ok(exp, "PCI Express capability");
+    if (!(pcie.cfg(exp + 4, 4) & (1 << 28))) {
+      console.log("  DevCap.FLR = 0: this device has no FLR, nothing to test");
+      return;
+    }
+    using w = new Buffer(65536), r = new Buffer(65536);
+    stamp(w, 65536, 77);
+    {
+      using nvme0 = new Controller(pcie);
+      const ns = new Namespace(nvme0, 1);
+      using q = new Qpair(nvme0, 16);
+      ns.write(q, w, 32768, 65536 / ns.lbaSize).waitdone();
+      ns.flush(q).waitdone();
+    }
+    // Initiate FLR (DevCtl bit 15); the function has 100 ms to complete it
+    const devctl = pcie.cfg(exp + 8, 2);
+    pcie.setCfg(exp + 8, (devctl | 0x8000) & 0xffff, 2);
+    sleepSync(100);
+    pcie.enable();
     using nvme0 = new Controller(pcie);
+    assert.equal(nvme0.reg32(Reg.CSTS) & 1, 1, "ready again after the FLR");
     const ns = new Namespace(nvme0, 1);
     using q = new Qpair(nvme0, 16);
-    ns.write(q, w, 32768, 65536 / ns.lbaSize).waitdone();
-    ns.flush(q).waitdone();
-  }
-  // Initiate FLR (DevCtl bit 15); the function has 100 ms to complete it
-  const devctl = pcie.cfg(exp + 8, 2);
-  pcie.setCfg(exp + 8, (devctl | 0x8000) & 0xffff, 2);
-  sleepSync(100);
-  pcie.enable();
-  using nvme0 = new Controller(pcie);
-  assert.equal(nvme0.reg32(Reg.CSTS) & 1, 1, "ready again after the FLR");
-  const ns = new Namespace(nvme0, 1);
-  using q = new Qpair(nvme0, 16);
-  q.msixClear();
-  ns.read(q, r, 32768, 65536 / ns.lbaSize).waitdone();
-  checkStamp(r, 65536, 77, "data written before the FLR");
-  assert.ok(waitIrq(q), "interrupts work after the FLR");
-});
+    q.msixClear();
+    ns.read(q, r, 32768, 65536 / ns.lbaSize).waitdone();
+    checkStamp(r, 65536, 77, "data written before the FLR");
+    assert.ok(waitIrq(q), "interrupts work after the FLR");
+  },
+);
 
 realTest(
   "VFIO: the device is owned by vfio-pci and reports its transport",

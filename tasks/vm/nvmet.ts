@@ -1,7 +1,8 @@
 /**
  * The NVMe/TCP target guest: the Linux kernel's nvmet-tcp in a small guest
- * under QEMU (TCG), exporting one subsystem on the guest's port 4420 (namespace
- * 1 file-backed, namespace 2 null_blk). The host reaches it only through a
+ * under QEMU (TCG), exporting one subsystem on the guest's port 4420
+ * (namespace 1: memory-backed null_blk with 512-byte LBAs; 2: a file, 4 KiB
+ * LBAs; 3: null_blk without memory, for throughput). The host reaches it only through a
  * QEMU user-network forward bound to 127.0.0.1 (`restrict=on`: the guest
  * reaches nothing).
  *
@@ -142,8 +143,9 @@ export async function prepareNvmet(
     `NQN=${NVMET_NQN}`,
     "MODEL=DENVME-NVMET",
     "SERIAL=DENVMETCP0001",
-    "FILE_MB=1024", // sparse in the guest's tmpfs: RAM only for what is written
-    "NULL_GB=16",
+    "MEM_MB=1024", // namespace 1: memory-backed null_blk, RAM only for what is written
+    "FILE_MB=256", // namespace 2: a sparse file in the guest's tmpfs
+    "NULL_GB=16", // namespace 3: null_blk without memory
     "",
   ].join("\n");
   entries.push({

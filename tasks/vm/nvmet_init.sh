@@ -3,10 +3,12 @@
 #
 # Loads the modules, brings up the virtio-net interface on QEMU's user network
 # (10.0.2.15; the host reaches port 4420 only through its forward on
-# 127.0.0.1), and exports one subsystem through the kernel's nvmet-tcp target:
-# namespace 1 backed by a file (data kept while the guest runs), namespace 2
-# by null_blk (no data kept: throughput). Lines starting with NVMET- are read
+# 127.0.0.1), and exports one subsystem through the kernel's nvmet-tcp target.
+# Lines starting with NVMET- are read
 # by the host.
+#   namespace 1: null_blk, memory backed, 512-byte LBAs (data kept while the guest runs)
+#   namespace 2: a file in the guest's tmpfs (4 KiB LBAs, data kept)
+#   namespace 3: null_blk without memory (no data kept: throughput)
 /bin/busybox --install -s /bin
 export PATH=/bin
 mount -t proc proc /proc
@@ -23,7 +25,7 @@ fail() {
 
 for m in $MODULES; do
 	case $m in
-	null_blk) insmod "/mods/$m.ko" nr_devices=1 gb="$NULL_GB" bs=512 queue_mode=2 irqmode=0 || fail "insmod $m" ;;
+	null_blk) insmod "/mods/$m.ko" nr_devices=0 || fail "insmod $m" ;;
 	*) insmod "/mods/$m.ko" || fail "insmod $m" ;;
 	esac
 done
@@ -42,17 +44,32 @@ echo 1 >"$S/attr_allow_any_host"
 echo "$MODEL" >"$S/attr_model" 2>/dev/null
 echo "$SERIAL" >"$S/attr_serial" 2>/dev/null
 
-truncate -s "${FILE_MB}M" /tmp/ns1.img || fail "truncate"
-mkdir "$S/namespaces/1"
-echo -n /tmp/ns1.img >"$S/namespaces/1/device_path"
-echo 1 >"$S/namespaces/1/buffered_io" # tmpfs has no O_DIRECT
-echo 1 >"$S/namespaces/1/enable" || fail "enable namespace 1 (file)"
-
+# null_blk devices through its configfs: nullb0 keeps data, nullb1 does not
+nullb() { # name size_mb memory_backed
+	B=/sys/kernel/config/nullb/$1
+	mkdir "$B" || fail "mkdir $B"
+	echo "$2" >"$B/size"
+	echo 512 >"$B/blocksize"
+	echo "$3" >"$B/memory_backed"
+	echo 2 >"$B/queue_mode"
+	echo 0 >"$B/irqmode"
+	echo 1 >"$B/power" || fail "power on $1"
+}
+nullb nullb0 "$MEM_MB" 1
+nullb nullb1 $((NULL_GB * 1024)) 0
+truncate -s "${FILE_MB}M" /tmp/ns.img || fail "truncate"
 i=0
-while [ ! -b /dev/nullb0 ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
-mkdir "$S/namespaces/2"
-echo -n /dev/nullb0 >"$S/namespaces/2/device_path"
-echo 1 >"$S/namespaces/2/enable" || fail "enable namespace 2 (null_blk)"
+while { [ ! -b /dev/nullb0 ] || [ ! -b /dev/nullb1 ]; } && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+
+ns() { # nsid path [buffered]
+	mkdir "$S/namespaces/$1"
+	echo -n "$2" >"$S/namespaces/$1/device_path"
+	[ -n "$3" ] && echo 1 >"$S/namespaces/$1/buffered_io" # tmpfs has no O_DIRECT
+	echo 1 >"$S/namespaces/$1/enable" || fail "enable namespace $1 ($2)"
+}
+ns 1 /dev/nullb0
+ns 2 /tmp/ns.img buffered
+ns 3 /dev/nullb1
 
 P=$T/ports/1
 mkdir "$P"
