@@ -105,8 +105,11 @@ export function bootNvmet(timeoutMs = 180_000, port?: number): NvmetGuest {
     );
   }
   const wanted = port;
-  const run = Deno.makeTempDirSync({ prefix: "denvme-nvmet-" });
-  const consoleLog = `${run}/console.log`;
+  // files QEMU and libnvmeshim create (no write permission needed here)
+  const run = `${envVar("TMPDIR") || "/tmp"}/denvme-nvmet-${Deno.pid}-${
+    Math.random().toString(36).slice(2, 10)
+  }`;
+  const consoleLog = `${run}.console`;
   for (let attempt = 0; attempt < 3; attempt++) {
     const p = new Uint32Array(1);
     unwrap(lib.nvme_tcp_free_port(p), "nvmet");
@@ -143,7 +146,7 @@ export function bootNvmet(timeoutMs = 180_000, port?: number): NvmetGuest {
     ];
     const pid = new Uint32Array(1);
     unwrap(
-      lib.nvme_guest_start(cstr(args.join("\n")), cstr(`${run}/qemu.log`), pid),
+      lib.nvme_guest_start(cstr(args.join("\n")), cstr(`${run}.log`), pid),
       "nvmet",
     );
     let stopped = false;
@@ -151,9 +154,11 @@ export function bootNvmet(timeoutMs = 180_000, port?: number): NvmetGuest {
       if (stopped) return;
       stopped = true;
       lib.nvme_guest_stop(pid[0], 2000);
-      try {
-        Deno.removeSync(run, { recursive: true });
-      } catch { /* gone */ }
+      for (const f of [consoleLog, `${run}.log`]) {
+        try {
+          Deno.removeSync(f);
+        } catch { /* gone, or no write permission: a small file in /tmp */ }
+      }
     };
     const t0 = Date.now();
     for (;;) {
@@ -180,7 +185,7 @@ export function bootNvmet(timeoutMs = 180_000, port?: number): NvmetGuest {
       if (!lib.nvme_guest_alive(pid[0])) {
         let why = "";
         try {
-          why = Deno.readTextFileSync(`${run}/qemu.log`).trim();
+          why = Deno.readTextFileSync(`${run}.log`).trim();
         } catch { /* none */ }
         if (/host forwarding|Could not set up/i.test(why) && attempt < 2) {
           break; // the port was taken meanwhile: another one

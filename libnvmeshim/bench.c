@@ -79,7 +79,9 @@ int nvme_bench_loop(uint32_t sqh, uint32_t cqh, uint32_t mode, uint32_t nsid, ui
 		nw = nvme_q_doorbells(sq, cq, false, w);
 		if (nw && (r = c->t->ops->bar_write_batch(c->t, w, nw)))
 			break;
-		/* reap by phase tag */
+		/* reap by phase tag (a message transport first writes what arrived) */
+		if (c->t->ops->poll)
+			c->t->ops->poll(c->t, cq->qid, 0);
 		for (;;) {
 			volatile struct nvme_cqe *e = &cq->ring[cq->head];
 

@@ -1,7 +1,8 @@
 /**
- * Benchmarks on the embedded device; one JSON line per result.
+ * Benchmarks on the embedded device (and NVMe/TCP against the kernel's target
+ * in a guest: tasks/bench_tcp.ts); one JSON line per result.
  *
- *   deno task bench [--dut qemu] [--seconds 3]
+ *   deno task bench [--dut qemu] [--seconds 3] [--tcp-seconds 10]
  *
  * @module
  */
@@ -10,12 +11,14 @@ import { Buffer, Controller, Namespace, Pcie, Qpair } from "../mod.ts";
 import { benchIoworkerAll } from "./bench_ioworker.ts";
 import { benchVerifyAll } from "./bench_verify.ts";
 import { benchConsole } from "./bench_console.ts";
+import { benchTcp } from "./bench_tcp.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
   options: {
     dut: { type: "string" },
     seconds: { type: "string", default: "3" },
+    "tcp-seconds": { type: "string", default: "10" },
   },
   strict: false,
 });
@@ -101,3 +104,5 @@ await benchVerifyAll(base);
 
 // 6. the live console: ioworker IOPS with the console open and refreshing vs off
 await benchConsole(base);
+// 7. NVMe/TCP: an ioworker against the C loop, the kernel's nvmet-tcp in a guest
+benchTcp("nvmet", Number(values["tcp-seconds"]) || 10);

@@ -42,8 +42,8 @@ function nullDut(base: string): string {
   return base === "qemu" ? "qemu:backend=null,size=16G" : base;
 }
 
-/** Run the reference C loop on a fresh queue pair of `depth` entries. */
-function cLoop(
+/** Run the reference C loop (`nvme_bench_loop()`) on a fresh queue pair of `depth` entries. */
+export function cLoop(
   nvme0: Controller,
   ns: Namespace,
   depth: number,
