@@ -73,8 +73,15 @@ export function summaryText(
     }${String(c.skipped).padStart(8)}${String(c.deviations).padStart(11)}${
       c.unfinished ? `   (${c.unfinished} did not finish)` : ""
     }`;
+  const duts = [...new Set(results.map((r) => r.dut).filter((d) => d))];
   out.push(
-    `${title} summary${results[0]?.dut ? ` (device ${results[0].dut})` : ""}`,
+    `${title} summary${
+      duts.length > 1
+        ? ` (devices ${duts.join(", ")})`
+        : duts.length
+        ? ` (device ${duts[0]})`
+        : ""
+    }`,
   );
   out.push(
     `${"area".padEnd(14)}${"passed".padStart(7)}${"failed".padStart(7)}${

@@ -129,6 +129,15 @@ export const qemu72: DeviationList = {
       match:
         /Read through Segment → Segment → Last Segment → success; observed 00\/0d/,
     },
+    // --- zns
+    "ZNS 1.1 3.3.2: Copy into a zone: the destination must be the write pointer":
+      {
+        spec:
+          "ZNS 1.1, Copy: a destination (SDLBA) that is not the write pointer of its zone → 01/BC Zone Invalid Write",
+        observed: "00/06 Internal Error",
+        match:
+          /SDLBA is not the write pointer of its zone → 01\/bc; observed 00\/06/,
+      },
     // --- queues
     "Base 2.0 3.3.1: a CQ head doorbell past the entries posted (an empty CQ) → Invalid Doorbell Write Value":
       {

@@ -10,6 +10,7 @@
 import { Buffer } from "../../../mod.ts";
 import {
   adminCmd,
+  Checks,
   conform,
   hex,
   ioCmd,
@@ -916,6 +917,128 @@ zTest(
     requireSuccess(
       zwrite(nvme0n1, qpair, zs(z, z.mar), 1),
       "ZNS 1.1, after a reset an Empty zone can become active again",
+    );
+  },
+);
+
+// --- more zone rules --------------------------------------------------------------------
+
+zTest(
+  "ZNS 1.1 3.4.2.2.1: a fresh zone's descriptor: no attributes set, reserved bits zero",
+  ({ nvme0n1, qpair, z }) => {
+    const d = zoneAt(nvme0n1, qpair, zs(z, 3));
+    conform(
+      (d.za & 0x7f) === 0 || (d.za & 0x78) === 0 && !(d.za & 0x07),
+      "ZNS 1.1, Zone Descriptor Zone Attributes: an Empty zone reset by the host has ZFC, FZR and RZR clear and the reserved bits 6:3 zero",
+      `ZA ${hex(d.za, 2)}`,
+    );
+  },
+);
+
+zTest(
+  "ZNS 1.1 3.3.9: Write Zeroes that crosses the end of a zone → Zone Boundary Error",
+  ({ nvme0n1, qpair, z }) => {
+    const zcap = zoneAt(nvme0n1, qpair, zs(z, 1)).zcap;
+    if (zcap > 65536n) throw new Error(`ZCAP ${zcap}: too large`);
+    ioCmd(nvme0n1, qpair, 0x08, lbaFields(zs(z, 1), Number(zcap) - 4));
+    requireStatus(
+      ioCmd(nvme0n1, qpair, 0x08, lbaFields(zs(z, 1) + zcap - 4n, 8)),
+      "01/b8",
+      "ZNS 1.1, Write Zeroes of 8 LBAs with 4 left in the zone",
+    );
+  },
+);
+
+zTest(
+  "ZNS 1.1 3.4.3.4: Reset Zone discards the data: the LBAs read as DLFEAT says",
+  ({ nvme0n1, qpair, z, rng, skip }) => {
+    if ((nvme0n1.identifyData[33] & 7) !== 1) {
+      return skip(
+        "DLFEAT does not promise zeroes for deallocated LBAs (bits 2:0 ≠ 001b)",
+      );
+    }
+    using w = new Buffer(8 * nvme0n1.lbaSize, "data");
+    rng.fill(w.bytes);
+    w.bytes[0] |= 1;
+    requireSuccess(zwrite(nvme0n1, qpair, zs(z, 2), 8, w), "write");
+    requireSuccess(send(nvme0n1, qpair, zs(z, 2), ZSA.RESET), "Reset Zone");
+    using r = new Buffer(8 * nvme0n1.lbaSize, "read");
+    r.bytes.fill(0xff);
+    nvme0n1.read(qpair, r, zs(z, 2), 8).waitdone();
+    conform(
+      r.bytes.subarray(0, 8 * nvme0n1.lbaSize).every((x) => x === 0),
+      "ZNS 1.1, Reset Zone: the zone's LBAs are deallocated (read as zeros with DLFEAT 001b)",
+      "old data still readable",
+    );
+  },
+);
+
+zTest(
+  "ZNS 1.1 3.3.2: Copy into a zone: the destination must be the write pointer",
+  ({ nvme0, nvme0n1, qpair, z, skip }) => {
+    if (!(nvme0.idCtrl.oncs & 0x100)) {
+      return skip("Copy is not supported (ONCS bit 8 = 0)");
+    }
+    requireSuccess(zwrite(nvme0n1, qpair, zs(z, 1), 4), "source write");
+    const copy = (dest: bigint) => {
+      using b = new Buffer(32, "copy range");
+      const dv = new DataView(b.bytes.buffer, b.bytes.byteOffset, 32);
+      dv.setBigUint64(8, zs(z, 1), true);
+      dv.setUint16(16, 3, true);
+      return ioCmd(nvme0n1, qpair, 0x19, {
+        buf: b,
+        len: 32,
+        cdw10: Number(dest & 0xffffffffn),
+        cdw11: Number(dest >> 32n),
+        cdw12: 0,
+      });
+    };
+    // independent checks: the refused copy, then a copy that must work
+    const checks = new Checks();
+    checks.run(() =>
+      requireStatus(
+        copy(zs(z, 2) + 8n),
+        "01/bc",
+        "ZNS 1.1, Copy: SDLBA is not the write pointer of its zone",
+      )
+    );
+    checks.run(() => {
+      requireSuccess(
+        copy(zs(z, 3)),
+        "ZNS 1.1, Copy to the write pointer of an Empty zone",
+      );
+      conform(
+        zoneAt(nvme0n1, qpair, zs(z, 3)).wp === zs(z, 3) + 4n,
+        "ZNS 1.1, Copy: the destination zone's write pointer advances by the LBAs copied",
+        "WP did not advance by 4",
+      );
+    });
+    checks.done();
+  },
+);
+
+zTest(
+  "ZNS 1.1 3.4.1: Zone Append to an Explicitly Opened zone keeps it explicitly opened",
+  ({ nvme0n1, qpair, z }) => {
+    send(nvme0n1, qpair, zs(z, 4), ZSA.OPEN);
+    requireSuccess(append(nvme0n1, qpair, zs(z, 4), 2), "Zone Append");
+    expectState(
+      zoneAt(nvme0n1, qpair, zs(z, 4)),
+      ZS.EXPLICIT,
+      "ZNS 1.1, Zone Append to an Explicitly Opened zone",
+    );
+  },
+);
+
+zTest(
+  "ZNS 1.1 3.4.2.2: Report Zones with a filter no zone matches: Number of Zones 0",
+  ({ nvme0n1, qpair }) => {
+    const r = report(nvme0n1, qpair, 0, { zrasf: 0x05 }); // Full: none after the reset
+    requireSuccess(r.cpl, "ZNS 1.1, Report Zones ZRASF 05h (Full)");
+    conform(
+      r.count === 0n,
+      "ZNS 1.1, Report Zones: with no zone in the state asked for, Number of Zones is 0",
+      `${r.count}`,
     );
   },
 );
