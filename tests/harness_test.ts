@@ -240,6 +240,34 @@ nvmeTest("fixtures: own device for destructive tests", {
   nvme0.getfeatures(7).waitdone();
 });
 
+let sharedOpt: unknown;
+nvmeTest(
+  "fixtures: shareDevice: tests asking for the same options share one device",
+  {
+    needs: ["nvme0"],
+    qemu: "size=32M,serial=SHARED1",
+    shareDevice: true,
+  },
+  ({ pcie, nvme0 }) => {
+    assert.notEqual(pcie, firstPcie, "not the run's device");
+    assert.equal(nvme0.serialNumber, "SHARED1");
+    sharedOpt = pcie;
+  },
+);
+
+nvmeTest(
+  "fixtures: shareDevice: the second test gets the same device, a fresh controller",
+  {
+    needs: ["nvme0"],
+    qemu: "size=32M,serial=SHARED1",
+    shareDevice: true,
+  },
+  ({ pcie, nvme0 }) => {
+    assert.equal(pcie, sharedOpt, "the same device as the test before");
+    assert.equal(nvme0.serialNumber, "SHARED1");
+  },
+);
+
 Deno.test("the known-deviation list of the embedded device does not apply to other devices", async () => {
   const { knownDeviations } = await import("./conformance/known_deviations.ts");
   const { findDeviation } = await import("../testing.ts");
