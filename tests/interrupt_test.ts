@@ -23,16 +23,27 @@ Deno.test("an interrupt appears after a completion and not before", () => {
     ns.read(q, b, i).waitdone();
     if (performance.now() - t0 > 100) break;
   }
-  q.msixClear();
-  assert.equal(q.msixIsSet(), false, "no interrupt before any command");
-  ns.read(q, b, 0);
-  assert.equal(
-    q.msixIsSet(),
-    false,
-    "no interrupt while the read is in flight",
+  // On a loaded machine a read can be slow before the throttle is reached, so
+  // the warm-up may stop early: an attempt counts only when its read really
+  // stayed in flight (took over 150 ms); the flag is looked at right after
+  // the submission, long before that.
+  let seenInFlight: boolean | undefined;
+  for (let attempt = 0; attempt < 10 && seenInFlight === undefined; attempt++) {
+    q.msixClear();
+    assert.equal(q.msixIsSet(), false, "no interrupt before any command");
+    const t0 = performance.now();
+    ns.read(q, b, 0);
+    const early = q.msixIsSet();
+    q.waitdone();
+    if (performance.now() - t0 > 150) seenInFlight = early;
+    assert.equal(q.msixIsSet(), true, "interrupt after the completion");
+  }
+  assert.notEqual(
+    seenInFlight,
+    undefined,
+    "the throttled read never stayed in flight",
   );
-  q.waitdone();
-  assert.equal(q.msixIsSet(), true, "interrupt after the completion");
+  assert.equal(seenInFlight, false, "no interrupt while the read is in flight");
   q.msixClear();
   assert.equal(q.msixIsSet(), false);
 });
