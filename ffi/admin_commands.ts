@@ -26,6 +26,9 @@ import { checkInt, checkU64 } from "./validate.ts";
  * Options of admin commands that take a callback.
  *
  * ```ts
+ * import { Buffer, Controller } from "../mod.ts";
+ * declare const nvme0: Controller;
+ * declare const buf: Buffer;
  * const o: AdminOptions = { cb: (cpl) => console.log(`done: ${cpl.statusText}`) };
  * nvme0.getlogpage(0x02, buf, { size: 512, ...o }).waitdone();
  * ```
@@ -39,7 +42,9 @@ export interface AdminOptions {
  * Options of Get/Set Features.
  *
  * ```ts
- * nvme0.setfeatures(0x04, { cdw11: 350, sv: 0 } satisfies FeatureOptions).waitdone();
+ * import { Controller } from "../mod.ts";
+ * declare const nvme0: Controller;
+ * nvme0.setfeatures(0x04, { cdw11: 350, sv: false } satisfies FeatureOptions).waitdone();
  * const kelvin = nvme0.getfeatures(0x04, { sel: 1 }).waitdone(); // default value
  * ```
  */
@@ -68,6 +73,9 @@ export interface FeatureOptions extends AdminOptions {
  * Raw command fields for {@link Controller.sendCmd}.
  *
  * ```ts
+ * import { Buffer, Controller } from "../mod.ts";
+ * declare const nvme0: Controller;
+ * declare const buf: Buffer;
  * // Identify Controller, spelled out
  * const id: RawCommand = { buf, cdw10: 1 };
  * nvme0.sendCmd(0x06, id).waitdone();
@@ -106,6 +114,7 @@ export interface RawCommand extends AdminOptions {
  * The admin command set of a controller; {@link Controller} is the class to use.
  *
  * ```ts
+ * import { Controller } from "../mod.ts";
  * using nvme0 = new Controller("qemu");
  * nvme0.getfeatures(0x07).waitdone(); // a builder inherited from AdminCommands
  * ```
@@ -181,6 +190,8 @@ export abstract class AdminCommands {
    * Identify (06h) into `buf` (4 KiB).
    *
    * ```ts
+   * import { Buffer, Controller } from "../mod.ts";
+   * declare const nvme0: Controller;
    * using buf = new Buffer(4096);
    * nvme0.identify(buf).waitdone(); // CNS 01h: the controller
    * nvme0.identify(buf, 1, 0).waitdone(); // CNS 00h: namespace 1
@@ -212,6 +223,8 @@ export abstract class AdminCommands {
    * `nsid` is given (pynvme's default).
    *
    * ```ts
+   * import { Controller } from "../mod.ts";
+   * declare const nvme0: Controller;
    * const nq = nvme0.getfeatures(0x07).waitdone(); // Number of Queues: NSQA | NCQA << 16
    * const saved = nvme0.getfeatures(0x04, { sel: 2 }).waitdone(); // saved temperature threshold
    * ```
@@ -231,6 +244,8 @@ export abstract class AdminCommands {
    * (all namespaces) unless `nsid` is given (pynvme's default).
    *
    * ```ts
+   * import { Controller } from "../mod.ts";
+   * declare const nvme0: Controller;
    * nvme0.setfeatures(0x06, { cdw11: 1 }).waitdone(); // volatile write cache on
    * ```
    */
@@ -248,6 +263,8 @@ export abstract class AdminCommands {
    * from byte `offset`, split into NUMDL/NUMDU and LPOL/LPOU.
    *
    * ```ts
+   * import { Buffer, Controller } from "../mod.ts";
+   * declare const nvme0: Controller;
    * using buf = new Buffer(512);
    * nvme0.getlogpage(0x02, buf, { size: 512 }).waitdone(); // SMART / Health
    * const kelvin = buf.data(2, 1);
@@ -293,6 +310,11 @@ export abstract class AdminCommands {
    * Abort (08h) command `cid` on `sqid`.
    *
    * ```ts
+   * import { Buffer, Controller, Namespace, Qpair } from "../mod.ts";
+   * declare const nvme0: Controller;
+   * declare const nvme0n1: Namespace;
+   * declare const qpair: Qpair;
+   * declare const buf: Buffer;
    * nvme0n1.read(qpair, buf, 0, 8);
    * const cdw0 = nvme0.abort(qpair.latestCid, qpair.sqid).waitdone(); // bit 0: 1 = not aborted
    * qpair.waitdone();
@@ -309,6 +331,9 @@ export abstract class AdminCommands {
    * `lbaf` with Secure Erase Settings `ses` (0 none, 1 user data, 2 crypto).
    *
    * ```ts
+   * import { Controller, Namespace } from "../mod.ts";
+   * declare const nvme0: Controller;
+   * declare const nvme0n1: Namespace;
    * nvme0.format(0, 1).waitdone(); // namespace 1, LBA format 0, user data erase
    * nvme0n1.refresh(); // re-read its identify data (LBA size, ...)
    * ```
@@ -338,6 +363,8 @@ export abstract class AdminCommands {
    * 4 crypto erase; `pattern` for overwrite. Progress is in log page 81h.
    *
    * ```ts
+   * import { Controller } from "../mod.ts";
+   * declare const nvme0: Controller;
    * nvme0.sanitize(2).waitdone(); // block erase; examples/sanitize.ts follows its progress
    * ```
    */
@@ -367,6 +394,8 @@ export abstract class AdminCommands {
    * Device Self-test (14h): `stc` 1 short, 2 extended, 0xE vendor, 0xF abort.
    *
    * ```ts
+   * import { Controller } from "../mod.ts";
+   * declare const nvme0: Controller;
    * nvme0.dst(1).waitdone(); // short self-test of every namespace; results in log page 06h
    * ```
    */
@@ -381,6 +410,9 @@ export abstract class AdminCommands {
    * a dword multiple) at byte `offset` of the image.
    *
    * ```ts
+   * import { Buffer, Controller } from "../mod.ts";
+   * declare const nvme0: Controller;
+   * declare const image: Uint8Array;
    * using chunk = new Buffer(4096);
    * chunk.write(image.subarray(0, 4096));
    * nvme0.fwDownload(chunk, 0).waitdone(); // then the next chunk at 4096, ...
@@ -413,6 +445,8 @@ export abstract class AdminCommands {
    * activate at reset, 2 activate at reset, 3 activate now, 6/7 boot partition.
    *
    * ```ts
+   * import { Controller } from "../mod.ts";
+   * declare const nvme0: Controller;
    * nvme0.fwCommit(2, 1).waitdone(); // the downloaded image into slot 2, active after a reset
    * nvme0.reset();
    * ```
@@ -429,6 +463,8 @@ export abstract class AdminCommands {
    * Firmware Commit. Synchronous; returns CDW0 of the commit.
    *
    * ```ts
+   * import { Controller } from "../mod.ts";
+   * declare const nvme0: Controller;
    * nvme0.downfw("fw_v2.bin", 2, 1); // or: deno task nvme fw-download fw_v2.bin --slot 2
    * nvme0.reset();
    * ```
@@ -467,6 +503,9 @@ export abstract class AdminCommands {
    * Security Send (81h): `size` bytes (default the buffer's) to security protocol `secp`.
    *
    * ```ts
+   * import { Buffer, Controller } from "../mod.ts";
+   * declare const nvme0: Controller;
+   * declare const comPacket: Buffer; // a TCG ComPacket
    * nvme0.securitySend(comPacket, 0x0001, 0x01).waitdone(); // TCG, ComID 1
    * ```
    */
@@ -485,6 +524,8 @@ export abstract class AdminCommands {
    * Security Receive (82h): up to `size` bytes (default the buffer's).
    *
    * ```ts
+   * import { Buffer, Controller } from "../mod.ts";
+   * declare const nvme0: Controller;
    * using resp = new Buffer(2048);
    * nvme0.securityReceive(resp, 0x0001, 0x00).waitdone(); // protocol 0: supported protocols
    * ```
@@ -526,6 +567,8 @@ export abstract class AdminCommands {
    * NVMe-MI Send (1Dh), pynvme's encoding: cdw10 = mtype << 11 | 4, cdw11 = MI opcode.
    *
    * ```ts
+   * import { Controller } from "../mod.ts";
+   * declare const nvme0: Controller;
    * nvme0.miSend(0x04, 0, 0).waitdone(); // MI opcode 04h: Configuration Set
    * ```
    */
@@ -544,6 +587,8 @@ export abstract class AdminCommands {
    * NVMe-MI Receive (1Eh).
    *
    * ```ts
+   * import { Buffer, Controller } from "../mod.ts";
+   * declare const nvme0: Controller;
    * using buf = new Buffer(4096);
    * nvme0.miReceive(0x00, 0, 0, buf).waitdone(); // MI opcode 00h: Read NVMe-MI Data Structure
    * ```
@@ -584,6 +629,8 @@ export abstract class AdminCommands {
    * Namespace Attachment (15h): attach (or detach) `nsid` to the controller ids listed.
    *
    * ```ts
+   * import { Controller } from "../mod.ts";
+   * declare const nvme0: Controller;
    * const cntlid = nvme0.idCtrl.cntlid;
    * nvme0.nsAttach(2, [cntlid], true).waitdone(); // detach namespace 2
    * nvme0.nsAttach(2, [cntlid]).waitdone(); // and attach it again
@@ -624,6 +671,8 @@ export abstract class AdminCommands {
    * CDW0 (so FUSE and PSDT bits can be set); the CID is the driver's.
    *
    * ```ts
+   * import { Buffer, Controller } from "../mod.ts";
+   * declare const nvme0: Controller;
    * using buf = new Buffer(4096);
    * nvme0.sendCmd(0xc0, { buf, cdw10: 1, cdw12: 0x1000 }).waitdone(); // a vendor command
    * ```
@@ -638,6 +687,8 @@ export abstract class AdminCommands {
    * Admin command name of `opcode`.
    *
    * ```ts
+   * import { Controller } from "../mod.ts";
+   * declare const nvme0: Controller;
    * nvme0.cmdname(0x06); // "Identify"
    * ```
    */

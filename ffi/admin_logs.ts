@@ -26,6 +26,7 @@ import {
  * the class to use.
  *
  * ```ts
+ * import { Controller } from "../mod.ts";
  * using nvme0 = new Controller("qemu");
  * const { temperature } = nvme0.smartLog(); // inherited from AdminLogs
  * ```
@@ -38,6 +39,8 @@ export abstract class AdminLogs extends AdminCommands {
    * inclusive. Issues an Identify command and waits for it.
    *
    * ```ts
+   * import { Controller } from "../mod.ts";
+   * declare const nvme0: Controller;
    * nvme0.idData(63, 24, "str"); // model number
    * nvme0.idData(1, 0); // PCI vendor id
    * nvme0.idData(7, 0, "bigint", { nsid: 1, cns: 0 }); // NSZE of namespace 1
@@ -71,6 +74,8 @@ export abstract class AdminLogs extends AdminCommands {
    * Read log page `lid` (synchronously) into a new byte array of `size` bytes.
    *
    * ```ts
+   * import { Controller } from "../mod.ts";
+   * declare const nvme0: Controller;
    * const sanitizeStatus = nvme0.logPage(0x81, 20);
    * const progress = (sanitizeStatus[0] | sanitizeStatus[1] << 8) / 65536;
    * ```
@@ -98,6 +103,8 @@ export abstract class AdminLogs extends AdminCommands {
    * SMART / Health Information (log 02h), decoded.
    *
    * ```ts
+   * import { Controller } from "../mod.ts";
+   * declare const nvme0: Controller;
    * const { temperature, powerOnHours, unsafeShutdowns } = nvme0.smartLog();
    * ```
    */
@@ -108,6 +115,8 @@ export abstract class AdminLogs extends AdminCommands {
    * Error Information entries (log 01h; ELPE + 1 entries), decoded.
    *
    * ```ts
+   * import { Controller } from "../mod.ts";
+   * declare const nvme0: Controller;
    * const latest = nvme0.errorLog().find((e) => e.errorCount);
    * ```
    */
@@ -120,6 +129,8 @@ export abstract class AdminLogs extends AdminCommands {
    * Firmware Slot Information (log 03h), decoded.
    *
    * ```ts
+   * import { Controller } from "../mod.ts";
+   * declare const nvme0: Controller;
    * const { activeSlot, frs } = nvme0.firmwareSlotLog();
    * ```
    */
@@ -130,6 +141,8 @@ export abstract class AdminLogs extends AdminCommands {
    * Commands Supported and Effects (log 05h), decoded; cached after the first read.
    *
    * ```ts
+   * import { Controller } from "../mod.ts";
+   * declare const nvme0: Controller;
    * const formatChangesLbas = nvme0.effectsLog().admin[0x80].lbcc;
    * ```
    */
@@ -144,6 +157,8 @@ export abstract class AdminLogs extends AdminCommands {
    * Supported and Effects log (admin, or I/O with `io`).
    *
    * ```ts
+   * import { Controller } from "../mod.ts";
+   * declare const nvme0: Controller;
    * if (!nvme0.supports(0x84)) console.log("no Sanitize");
    * if (nvme0.supports(0x19, true)) console.log("Copy is supported");
    * ```

@@ -41,6 +41,8 @@ export const PTYPE_CONST = 0;
  * Field type for {@link Buffer.data}: a number, a BigInt, or a trimmed ASCII string.
  *
  * ```ts
+ * import { Controller } from "../mod.ts";
+ * declare const nvme0: Controller;
  * const model = nvme0.idData(63, 24, "str" satisfies FieldType);
  * ```
  */
@@ -110,6 +112,7 @@ export class Buffer {
    * True after {@link Buffer.close}.
    *
    * ```ts
+   * declare const buf: Buffer;
    * buf.close();
    * buf.closed; // true
    * ```
@@ -138,6 +141,9 @@ export class Buffer {
    * Byte offset where transfers start (PRP offset tests); dword aligned.
    *
    * ```ts
+   * import { Namespace, Qpair } from "../mod.ts";
+   * declare const nvme0n1: Namespace;
+   * declare const qpair: Qpair;
    * using buf = new Buffer(8192);
    * buf.offset = 0x800; // PRP1 not page aligned
    * buf.size = 4096;
@@ -162,6 +168,9 @@ export class Buffer {
    * Bus address of the first byte (at `offset`), as the device sees it.
    *
    * ```ts
+   * import { IoSQ, sqe } from "../mod.ts";
+   * declare const buf: Buffer;
+   * declare const sq: IoSQ;
    * sq.set(0, sqe({ opc: 0x02, nsid: 1, prp1: buf.iova })); // a raw read into buf
    * ```
    */
@@ -173,6 +182,7 @@ export class Buffer {
    * Bus address (pynvme's `phys_addr`).
    *
    * ```ts
+   * declare const buf: Buffer;
    * console.log(`buffer at 0x${buf.physAddr.toString(16)}`);
    * ```
    */
@@ -185,6 +195,7 @@ export class Buffer {
    * buffer's memory.
    *
    * ```ts
+   * declare const buf: Buffer;
    * crypto.getRandomValues(buf.bytes.subarray(0, 4096));
    * const allZero = buf.bytes.every((b) => b === 0);
    * ```
@@ -198,6 +209,7 @@ export class Buffer {
    * Byte at index `i`.
    *
    * ```ts
+   * declare const buf: Buffer;
    * buf.get(0); // pynvme buf[0]
    * ```
    */
@@ -209,6 +221,7 @@ export class Buffer {
    * Set byte `i` to `v` (0..255).
    *
    * ```ts
+   * declare const buf: Buffer;
    * buf.set(0, 0x5a); // pynvme buf[0] = 0x5a
    * ```
    */
@@ -225,6 +238,7 @@ export class Buffer {
    * A copy of bytes [begin, end).
    *
    * ```ts
+   * declare const buf: Buffer;
    * const lba0 = buf.slice(0, 512); // pynvme buf[0:512]
    * ```
    */
@@ -238,6 +252,7 @@ export class Buffer {
    * Copy `data` (bytes or a string, UTF-8) into the buffer at `at`.
    *
    * ```ts
+   * declare const buf: Buffer;
    * buf.write("hello world", 100); // pynvme buf[100:] = b"hello world"
    * buf.write(new Uint8Array([1, 2, 3]));
    * ```
@@ -254,6 +269,9 @@ export class Buffer {
    * Little-endian 32-bit value at byte `at`.
    *
    * ```ts
+   * import { Controller } from "../mod.ts";
+   * declare const nvme0: Controller;
+   * declare const buf: Buffer;
    * nvme0.identify(buf, 0, 2).waitdone();
    * const firstNsid = buf.u32(0);
    * ```
@@ -266,6 +284,7 @@ export class Buffer {
    * Little-endian 64-bit value at byte `at`.
    *
    * ```ts
+   * declare const buf: Buffer;
    * const stampedLba = buf.u64(0); // verification stamps each block's LBA here
    * ```
    */
@@ -285,6 +304,9 @@ export class Buffer {
    * with trailing spaces and NULs removed.
    *
    * ```ts
+   * import { Controller } from "../mod.ts";
+   * declare const nvme0: Controller;
+   * declare const buf: Buffer;
    * nvme0.identify(buf).waitdone();
    * buf.data(63, 24, "str"); // model number
    * buf.data(1, 0); // vendor id
@@ -296,6 +318,7 @@ export class Buffer {
    * A field as a BigInt (any width).
    *
    * ```ts
+   * declare const buf: Buffer;
    * const dataUnitsRead = buf.data(47, 32, "bigint"); // SMART log, 16 bytes
    * ```
    */
@@ -304,6 +327,7 @@ export class Buffer {
    * A field as a number (up to 6 bytes), BigInt or string.
    *
    * ```ts
+   * declare const buf: Buffer;
    * const kelvin = buf.data(2, 1) as number; // SMART composite temperature
    * ```
    */
@@ -337,6 +361,7 @@ export class Buffer {
    * Refill with a pattern (see the constructor).
    *
    * ```ts
+   * declare const buf: Buffer;
    * buf.fill(PTYPE_DWORD, 0xa5a5a5a5);
    * buf.fill(); // zeros
    * ```
@@ -367,6 +392,10 @@ export class Buffer {
    * context attributes, length in LBAs, starting LBA.
    *
    * ```ts
+   * import { Namespace, Qpair } from "../mod.ts";
+   * declare const nvme0n1: Namespace;
+   * declare const qpair: Qpair;
+   * declare const ranges: Buffer;
    * ranges.setDsmRange(0, 0, 8);
    * nvme0n1.dsm(qpair, ranges, 1).waitdone(); // deallocate LBAs 0..7
    * ```
@@ -392,6 +421,7 @@ export class Buffer {
    * Hex dump of the first `size` bytes (default: all), 16 bytes a line.
    *
    * ```ts
+   * declare const buf: Buffer;
    * console.log(buf.dump(64));
    * // data
    * // 00000000  36 1b f4 1a ...
@@ -420,6 +450,9 @@ export class Buffer {
    * Free the memory (it stays valid until commands using it complete).
    *
    * ```ts
+   * import { Namespace, Qpair } from "../mod.ts";
+   * declare const nvme0n1: Namespace;
+   * declare const qpair: Qpair;
    * const buf = new Buffer(4096);
    * nvme0n1.read(qpair, buf, 0, 8).waitdone();
    * buf.close(); // or `using buf = ...`

@@ -19,6 +19,10 @@ import { ParameterError } from "./errors.ts";
  * parameter it is the Completion, with two it is DW0 (a number).
  *
  * ```ts
+ * import { Buffer, Namespace, Qpair } from "../mod.ts";
+ * declare const nvme0n1: Namespace;
+ * declare const qpair: Qpair;
+ * declare const buf: Buffer;
  * const cb: CommandCallback = (cpl) => console.log(cpl.statusText, cpl.latencyUs);
  * const legacy: CommandCallback = (cdw0, status1) =>
  *   console.log(cdw0, (status1 >> 1) & 0xff); // SC

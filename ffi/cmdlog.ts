@@ -22,6 +22,8 @@ const I = NVME_CMDLOG_INFO;
  * One command of the log, decoded.
  *
  * ```ts
+ * import { Qpair } from "../mod.ts";
+ * declare const qpair: Qpair;
  * const [last] = qpair.cmdlog(1); // newest first
  * console.log(last.name, last.status, last.statusName, last.latencyUs);
  * ```
@@ -210,6 +212,8 @@ const hex = (v: number | bigint, w = 8) =>
  * One line for a log entry.
  *
  * ```ts
+ * import { Controller } from "../mod.ts";
+ * declare const nvme0: Controller;
  * for (const e of nvme0.cmdlog(5)) console.log(formatEntry(e, true));
  * // 2026-11-21T06:46:20.305247 q0 #2 Set Features (0x09) cid 0 ... -> 00/00 Successful Completion ...
  * ```

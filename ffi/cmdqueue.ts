@@ -96,6 +96,8 @@ interface Pending {
  * What the queue needs from its controller ({@link Controller} implements it).
  *
  * ```ts
+ * import { Controller } from "../mod.ts";
+ * declare const nvme0: Controller;
  * const owner: QueueOwner = nvme0;
  * console.log(`command timeout ${owner.timeout} ms`);
  * ```

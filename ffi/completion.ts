@@ -36,6 +36,8 @@ export const CPL_VERIFY = CPL_VERIFY_LBA | CPL_VERIFY_CRC | CPL_VERIFY_UNC;
  * One completion: the raw CQE dwords and their fields.
  *
  * ```ts
+ * import { Controller } from "../mod.ts";
+ * declare const nvme0: Controller;
  * nvme0.getfeatures(7, {
  *   cb: (cpl) => console.log(cpl.cdw0.toString(16), cpl.statusText, cpl.sqhd),
  * }).waitdone();

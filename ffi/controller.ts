@@ -60,6 +60,7 @@ export type InitFunction = (nvme: Controller) => void;
  * Controller register offsets (NVMe base spec, "Controller Registers").
  *
  * ```ts
+ * declare const nvme0: Controller;
  * const csts = nvme0.reg32(Reg.CSTS);
  * console.log(`ready: ${csts & 1}`);
  * ```
@@ -178,6 +179,7 @@ export class Controller extends AdminLogs implements QueueOwner {
    * Command timeout in ms (default 10 000; 0: never).
    *
    * ```ts
+   * declare const nvme0: Controller;
    * nvme0.timeout = 600_000; // a format of a big drive may take minutes
    * ```
    */
@@ -206,6 +208,7 @@ export class Controller extends AdminLogs implements QueueOwner {
    * Read a 32-bit controller register (pynvme `nvme0[off]`).
    *
    * ```ts
+   * declare const nvme0: Controller;
    * const ready = nvme0.reg32(Reg.CSTS) & 1;
    * ```
    */
@@ -219,6 +222,7 @@ export class Controller extends AdminLogs implements QueueOwner {
    * Write a 32-bit controller register (pynvme `nvme0[off] = v`).
    *
    * ```ts
+   * declare const nvme0: Controller;
    * nvme0.setReg32(Reg.INTMS, 1); // mask interrupt vector 0
    * ```
    */
@@ -231,6 +235,7 @@ export class Controller extends AdminLogs implements QueueOwner {
    * Read a 64-bit controller register.
    *
    * ```ts
+   * declare const nvme0: Controller;
    * const asq = nvme0.reg64(Reg.ASQ); // admin SQ base address
    * ```
    */
@@ -244,6 +249,9 @@ export class Controller extends AdminLogs implements QueueOwner {
    * Write a 64-bit controller register.
    *
    * ```ts
+   * import { Buffer } from "../mod.ts";
+   * declare const nvme0: Controller;
+   * declare const acqBuffer: Buffer;
    * nvme0.disable();
    * nvme0.setReg64(Reg.ACQ, acqBuffer.iova); // with the controller disabled
    * ```
@@ -277,6 +285,7 @@ export class Controller extends AdminLogs implements QueueOwner {
    * Clear CC.EN and wait for CSTS.RDY = 0.
    *
    * ```ts
+   * declare const nvme0: Controller;
    * nvme0.disable();
    * nvme0.reset(); // bring it back with the default (or the given) init
    * ```
@@ -294,6 +303,7 @@ export class Controller extends AdminLogs implements QueueOwner {
    * Wait for CSTS.RDY to become `ready` within CAP.TO.
    *
    * ```ts
+   * declare const nvme0: Controller;
    * nvme0.setReg32(Reg.CC, 0x00460001);
    * nvme0.waitReady(true);
    * ```
@@ -365,6 +375,7 @@ export class Controller extends AdminLogs implements QueueOwner {
    * Read Identify Controller data into the cache (done by the default init).
    *
    * ```ts
+   * declare const nvme: Controller;
    * nvme.identifyController(); // in a user init, before nvme.idCtrl is used
    * ```
    */
@@ -378,6 +389,7 @@ export class Controller extends AdminLogs implements QueueOwner {
    * Check the namespaces (default init step): NN must be non-zero.
    *
    * ```ts
+   * declare const nvme: Controller;
    * nvme.identifyController();
    * nvme.initNs(); // in a user init
    * ```
@@ -393,6 +405,7 @@ export class Controller extends AdminLogs implements QueueOwner {
    * Record the queue counts granted by Set Features 07h (its CDW0).
    *
    * ```ts
+   * declare const nvme: Controller;
    * nvme.initQueues(nvme.setfeatures(0x07, { cdw11: 0x00070007 }).waitdone()); // 8 + 8 queues
    * ```
    */
@@ -444,6 +457,7 @@ export class Controller extends AdminLogs implements QueueOwner {
    * decoded (pynvme `nvme0.cmdlog`).
    *
    * ```ts
+   * declare const nvme0: Controller;
    * const [latest] = nvme0.cmdlog(1);
    * console.log(latest.name, latest.status, latest.latencyUs);
    * ```
@@ -456,6 +470,7 @@ export class Controller extends AdminLogs implements QueueOwner {
    * e.g. to abort the AER just sent.
    *
    * ```ts
+   * declare const nvme0: Controller;
    * nvme0.aer();
    * nvme0.abort(nvme0.latestSubmittedCid).waitdone(); // the AER completes 00/07
    * ```
@@ -467,6 +482,7 @@ export class Controller extends AdminLogs implements QueueOwner {
    * CID of the latest admin completion (as `qpair.latestCid`).
    *
    * ```ts
+   * declare const nvme0: Controller;
    * nvme0.getfeatures(7).waitdone();
    * console.log(nvme0.latestCid);
    * ```
@@ -478,6 +494,7 @@ export class Controller extends AdminLogs implements QueueOwner {
    * Latency in µs of the latest admin completion (pynvme `nvme0.latest_latency`).
    *
    * ```ts
+   * declare const nvme0: Controller;
    * nvme0.setfeatures(0x02, { cdw11: 1 }).waitdone(); // power state 1
    * console.log(`${nvme0.latestLatency} µs`);
    * ```
@@ -490,6 +507,7 @@ export class Controller extends AdminLogs implements QueueOwner {
    * {@link Controller.cmdlog} as text, one command per line, newest first.
    *
    * ```ts
+   * declare const nvme0: Controller;
    * console.log(nvme0.cmdlogText(10));
    * ```
    */
@@ -501,6 +519,7 @@ export class Controller extends AdminLogs implements QueueOwner {
    * Wait for `expected` admin completions; returns CDW0 of the latest.
    *
    * ```ts
+   * declare const nvme0: Controller;
    * nvme0.getfeatures(0x07);
    * nvme0.getfeatures(0x04);
    * const kelvin = nvme0.waitdone(2); // CDW0 of the second: the threshold
@@ -513,6 +532,7 @@ export class Controller extends AdminLogs implements QueueOwner {
    * {@link Controller.waitdone} without blocking the event loop.
    *
    * ```ts
+   * declare const nvme0: Controller;
    * const queues = await nvme0.getfeatures(0x07).waitdoneAsync(); // timers and workers keep running
    * ```
    */
@@ -527,6 +547,8 @@ export class Controller extends AdminLogs implements QueueOwner {
    * and a new AER is sent with the same callback.
    *
    * ```ts
+   * import { decodeAsyncEvent } from "../mod.ts";
+   * declare const nvme0: Controller;
    * nvme0.aer((cpl) => console.log(decodeAsyncEvent(cpl.cdw0).infoName));
    * ```
    */
@@ -565,6 +587,8 @@ export class Controller extends AdminLogs implements QueueOwner {
    * AER completions received so far (oldest first); cleared by reading.
    *
    * ```ts
+   * import { decodeAsyncEvent } from "../mod.ts";
+   * declare const nvme0: Controller;
    * for (const cpl of nvme0.takeAerEvents()) console.log(decodeAsyncEvent(cpl.cdw0).typeName);
    * ```
    */
@@ -591,6 +615,8 @@ export class Controller extends AdminLogs implements QueueOwner {
    * again (CC.EN 1→0→1).
    *
    * ```ts
+   * import { Qpair } from "../mod.ts";
+   * declare const nvme0: Controller;
    * nvme0.reset();
    * using qpair = new Qpair(nvme0, 16); // queues of before are closed
    * ```

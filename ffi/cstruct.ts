@@ -4,6 +4,8 @@
  * `deno task abi` generated into abi.gen.ts.
  *
  * ```ts
+ * import { NVME_LIB_STATS } from "./abi.gen.ts";
+ * import { lib, unwrap } from "./lib.ts";
  * const s = new CStruct(NVME_LIB_STATS);
  * unwrap(lib.nvme_stats(s.bytes, s.size));
  * const buffers = s.u64(NVME_LIB_STATS.buffers);

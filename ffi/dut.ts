@@ -301,6 +301,7 @@ export function parseDut(name: string): Dut {
  * `fallback` ("qemu").
  *
  * ```ts
+ * import { Controller } from "../mod.ts";
  * defaultDut(["--dut", "01:00.0"]); // "01:00.0"
  * using nvme0 = new Controller(defaultDut()); // what `new Controller()` does
  * using nvme1 = new Controller(defaultDut(Deno.args, "qemu:ns=2")); // another default

@@ -11,6 +11,10 @@ import type { VerifyFailure, VerifyKind } from "./verify.ts";
  * Base class of every error denvme throws.
  *
  * ```ts
+ * import { Buffer, Namespace, Qpair } from "../mod.ts";
+ * declare const nvme0n1: Namespace;
+ * declare const qpair: Qpair;
+ * declare const buf: Buffer;
  * try {
  *   nvme0n1.read(qpair, buf, 0, 1).waitdone();
  * } catch (e) {
@@ -34,6 +38,9 @@ export class NvmeError extends Error {
  * A parameter outside its allowed range: rejected before reaching the device.
  *
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { Controller, Qpair } from "../mod.ts";
+ * declare const nvme0: Controller;
  * assert.throws(() => new Qpair(nvme0, 1), ParameterError); // depth 2..MQES+1
  * ```
  */
@@ -49,6 +56,11 @@ export class ParameterError extends RangeError {
  * Use of an object after `close()` (or after its controller closed).
  *
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { Buffer, Namespace, Qpair } from "../mod.ts";
+ * declare const nvme0n1: Namespace;
+ * declare const qpair: Qpair;
+ * declare const buf: Buffer;
  * qpair.delete();
  * assert.throws(() => nvme0n1.read(qpair, buf, 0, 1), ClosedError);
  * ```
@@ -65,6 +77,8 @@ export class ClosedError extends NvmeError {
  * The device went away (QEMU exited, device unplugged).
  *
  * ```ts
+ * import { Qpair } from "../mod.ts";
+ * declare const qpair: Qpair;
  * try {
  *   qpair.waitdone();
  * } catch (e) {
@@ -86,6 +100,10 @@ export class DeviceGoneError extends NvmeError {
  * warning: `ERROR status: 00/80 LBA Out of Range (Read, cid 3, sqid 1)`.
  *
  * ```ts
+ * import { Buffer, Namespace, Qpair } from "../mod.ts";
+ * declare const nvme0n1: Namespace;
+ * declare const qpair: Qpair;
+ * declare const buf: Buffer;
  * try {
  *   nvme0n1.read(qpair, buf, nvme0n1.capacity, 1).waitdone();
  * } catch (e) {
@@ -117,6 +135,8 @@ export class StatusError extends NvmeError {
  * The driver gave up waiting for a command (status 07/FF, synthesized).
  *
  * ```ts
+ * import { Controller } from "../mod.ts";
+ * declare const nvme0: Controller;
  * nvme0.timeout = 1000; // ms
  * try {
  *   nvme0.format(0).waitdone();
@@ -187,6 +207,8 @@ export class VerifyError extends StatusError {
  * refused Create I/O CQ/SQ (then `cause` is the {@link StatusError}).
  *
  * ```ts
+ * import { Controller, Qpair } from "../mod.ts";
+ * declare const nvme0: Controller;
  * try {
  *   new Qpair(nvme0, 16, 1); // a priority under round robin arbitration
  * } catch (e) {
@@ -208,6 +230,8 @@ export class QpairCreationError extends NvmeError {
  * not active, or its identify data could not be read.
  *
  * ```ts
+ * import { Controller, Namespace } from "../mod.ts";
+ * declare const nvme0: Controller;
  * try {
  *   new Namespace(nvme0, 7);
  * } catch (e) {
@@ -230,6 +254,7 @@ export class NamespaceCreationError extends NvmeError {
  * start. `code` is the C errno.
  *
  * ```ts
+ * import { Pcie } from "../mod.ts";
  * try {
  *   new Pcie("0000:00:00.0");
  * } catch (e) {
@@ -253,6 +278,8 @@ export class NvmeEnumerateError extends NvmeError {
  * 07/FF and throws {@link CommandTimeoutError} instead.
  *
  * ```ts
+ * import { Qpair } from "../mod.ts";
+ * declare const qpair: Qpair;
  * try {
  *   qpair.waitdone(1);
  * } catch (e) {

@@ -45,7 +45,11 @@ export function matchExpected(cpl: Completion): boolean {
  * this throws. Works with sync and async functions.
  *
  * ```ts
- * expectStatus("00/80", () => nvme0n1.read(qpair, buf, nsze).waitdone());
+ * import { Buffer, Namespace, Qpair } from "../mod.ts";
+ * declare const nvme0n1: Namespace;
+ * declare const qpair: Qpair;
+ * declare const buf: Buffer;
+ * expectStatus("00/80", () => nvme0n1.read(qpair, buf, nvme0n1.capacity).waitdone());
  * ```
  */
 export function expectStatus<T>(

@@ -86,6 +86,8 @@ export type { IoSequenceEntry, IoWorkerOptions } from "./ioworker_plan.ts";
  * pynvme's host error codes, plus two of denvme's (see {@link IoWorkerResult.hostError}).
  *
  * ```ts
+ * import { Namespace } from "../mod.ts";
+ * declare const nvme0n1: Namespace;
  * const r = nvme0n1.ioworker({ time: 5 }).start().close();
  * if (r.hostError === IoWorkerHostError.TERMINATED) console.log("stopped by a reset");
  * ```
@@ -120,6 +122,8 @@ export const IoWorkerHostError = {
  * One IO from the last-N list.
  *
  * ```ts
+ * import { Namespace } from "../mod.ts";
+ * declare const nvme0n1: Namespace;
  * const r = nvme0n1.ioworker({ time: 1, outputCmdlogList: 100 }).start().close();
  * const slow: IoRecord[] = r.cmdlog!.filter((io) => io.latencyUs > 1000);
  * ```
@@ -145,6 +149,8 @@ export interface IoRecord {
  * What {@link IoWorker.close} returns (pynvme's result, camelCase).
  *
  * ```ts
+ * import { Namespace } from "../mod.ts";
+ * declare const nvme0n1: Namespace;
  * const r: IoWorkerResult = nvme0n1.ioworker({ time: 2, outputIoPerSecond: true }).start().close();
  * const iops = (r.ioCountRead + r.ioCountNonread) * 1000 / r.mseconds;
  * if (!r.ok) throw new Error(r.errorMessage);
@@ -193,6 +199,8 @@ export interface IoWorkerResult {
  * Live counters of a running worker ({@link IoWorker.progress}).
  *
  * ```ts
+ * import { Namespace } from "../mod.ts";
+ * declare const nvme0n1: Namespace;
  * const w = nvme0n1.ioworker({ time: 10 }).start();
  * while (w.running) {
  *   const p: IoWorkerProgress = w.progress;
@@ -227,6 +235,8 @@ const running = new WeakMap<Controller, Set<IoWorker>>();
  * before resetting the device another way (FLR, power cycle by hand).
  *
  * ```ts
+ * import { Controller } from "../mod.ts";
+ * declare const nvme0: Controller;
  * stopIoworkers(nvme0, "FLR");
  * nvme0.pcie.setCfg(0x78, 0x8000, 2); // ... then nvme0.reset()
  * ```
@@ -246,6 +256,10 @@ let serial = 0;
  * `using` closes it.
  *
  * ```ts
+ * import { Buffer, Controller, Namespace } from "../mod.ts";
+ * declare const nvme0: Controller;
+ * declare const nvme0n1: Namespace;
+ * using smart = new Buffer(512);
  * using w = nvme0n1.ioworker({ ioSize: 8, readPercentage: 70, time: 5, qdepth: 32 }).start();
  * while (w.running) {
  *   await nvme0.getlogpage(2, smart, { size: 512 }).waitdoneAsync();
@@ -287,6 +301,8 @@ export class IoWorker {
    * The queue pair the worker drives (after start; deleted by close).
    *
    * ```ts
+   * import { Namespace } from "../mod.ts";
+   * declare const nvme0n1: Namespace;
    * const w = nvme0n1.ioworker({ time: 1 }).start();
    * console.log(`on I/O queue ${w.qpair?.sqid}`);
    * ```
@@ -298,6 +314,8 @@ export class IoWorker {
    * The seed of the workload's random generator.
    *
    * ```ts
+   * import { Namespace } from "../mod.ts";
+   * declare const nvme0n1: Namespace;
    * const w = nvme0n1.ioworker({ time: 1 });
    * const again = nvme0n1.ioworker({ time: 1, seed: w.seed }); // the same LBAs and sizes
    * ```
@@ -311,6 +329,8 @@ export class IoWorker {
    * (like pynvme, which waits for the child's "STARTED").
    *
    * ```ts
+   * import { Namespace } from "../mod.ts";
+   * declare const nvme0n1: Namespace;
    * const w = nvme0n1.ioworker({ ioSize: 8, time: 5 }).start();
    * // ... the script goes on while the IO flows ...
    * const r = w.close();
@@ -400,6 +420,7 @@ export class IoWorker {
    * True from start() until the workload ended.
    *
    * ```ts
+   * declare const w: IoWorker;
    * while (w.running) await new Promise((r) => setTimeout(r, 100));
    * ```
    */
@@ -412,6 +433,7 @@ export class IoWorker {
    * Live counters (zeros before start).
    *
    * ```ts
+   * declare const w: IoWorker;
    * const { seconds, ioCount } = w.progress;
    * console.log(`${(ioCount / seconds).toFixed(0)} IOPS so far`);
    * ```
@@ -444,6 +466,8 @@ export class IoWorker {
    * not wait (close() does); the result then has `stopped: true`.
    *
    * ```ts
+   * import { Namespace } from "../mod.ts";
+   * declare const nvme0n1: Namespace;
    * const w = nvme0n1.ioworker({ time: 3600 }).start();
    * setTimeout(() => w.stop(), 5000);
    * const r = await w.closeAsync(); // r.stopped === true
@@ -493,6 +517,8 @@ export class IoWorker {
    * Wait (sync) for the end, then delete the queue pair and decode the result.
    *
    * ```ts
+   * import { Namespace } from "../mod.ts";
+   * declare const nvme0n1: Namespace;
    * const r = nvme0n1.ioworker({ ioSize: 8, ioCount: 10_000 }).start().close();
    * console.log(r.ioCountRead, r.mseconds, r.latencyAverageUs);
    * ```
@@ -513,6 +539,10 @@ export class IoWorker {
    * {@link IoWorker.close} that lets the event loop run while the workload ends.
    *
    * ```ts
+   * import { Namespace } from "../mod.ts";
+   * declare const nvme0n1: Namespace;
+   * const wa = nvme0n1.ioworker({ time: 2 }).start();
+   * const wb = nvme0n1.ioworker({ time: 2, readPercentage: 0 }).start();
    * const [a, b] = await Promise.all([wa.closeAsync(), wb.closeAsync()]);
    * ```
    */
@@ -540,6 +570,8 @@ export class IoWorker {
    * (from the slowest) divided by the average (needs outputIoPerSecond).
    *
    * ```ts
+   * import { Namespace } from "../mod.ts";
+   * declare const nvme0n1: Namespace;
    * const w = nvme0n1.ioworker({ time: 60, outputIoPerSecond: true }).start();
    * w.close();
    * if (w.iopsConsistency(99.9) < 0.9) console.log("IOPS not consistent");

@@ -22,6 +22,8 @@ import {
  * One IO of a replayed trace: [time µs from the start, opcode, start LBA, LBA count].
  *
  * ```ts
+ * import { Namespace } from "../mod.ts";
+ * declare const nvme0n1: Namespace;
  * const trace: IoSequenceEntry[] = [[0, 0x01, 0, 8], [100, 0x02, 0, 8], [250, 0x09, 0, 8]];
  * nvme0n1.ioworker({ ioSequence: trace }).start().close();
  * ```
@@ -37,6 +39,8 @@ export type IoSequenceEntry = readonly [
  * Parameters of {@link Namespace.ioworker} (pynvme's names in camelCase).
  *
  * ```ts
+ * import { Namespace } from "../mod.ts";
+ * declare const nvme0n1: Namespace;
  * const jedec: IoWorkerOptions = {
  *   ioSize: { 1: 4, 2: 1, 8: 67, 16: 10, 32: 7, 64: 3, 128: 8 },
  *   lbaRandom: true,

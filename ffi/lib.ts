@@ -166,6 +166,7 @@ export function detachMemory(ab: ArrayBufferLike | undefined): void {
  * Live object counts, for leak checks in tests.
  *
  * ```ts
+ * import assert from "node:assert/strict";
  * const before: LibStats = libStats();
  * // ... the test ...
  * assert.equal(libStats().buffers, before.buffers, "a Buffer was not closed");
@@ -194,6 +195,7 @@ export interface LibStats {
  * Read the live object counts of libnvmeshim.
  *
  * ```ts
+ * declare const bytes: Uint8Array;
  * const { buffers, dmaUsed } = libStats();
  * console.log(`${buffers} buffers, ${dmaUsed} bytes of DMA memory in use`);
  * ```

@@ -34,6 +34,10 @@ import {
  * Options of an I/O command.
  *
  * ```ts
+ * import { Buffer, Qpair } from "../mod.ts";
+ * declare const nvme0n1: Namespace;
+ * declare const qpair: Qpair;
+ * declare const buf: Buffer;
  * const fua: IoOptions = { ioFlags: 0x4000, cb: (cpl) => console.log(cpl.statusText) };
  * nvme0n1.write(qpair, buf, 0, 8, fua).waitdone(); // Force Unit Access
  * ```
@@ -70,6 +74,10 @@ export interface IoOptions {
  * Raw I/O command fields for {@link Namespace.sendCmd}.
  *
  * ```ts
+ * import { Buffer, Qpair } from "../mod.ts";
+ * declare const nvme0n1: Namespace;
+ * declare const qpair: Qpair;
+ * declare const buf: Buffer;
  * // a vendor-specific read-like command, 8 LBAs from LBA 0
  * const cmd: RawIoCommand = { buf, cdw10: 0, cdw11: 0, cdw12: 7 };
  * nvme0n1.sendCmd(0xc2, qpair, cmd).waitdone();
@@ -111,6 +119,7 @@ export interface RawIoCommand extends IoOptions {
  * `format(data_size, meta_size, ses)`).
  *
  * ```ts
+ * declare const nvme0n1: Namespace;
  * const f: FormatBySize = { dataSize: 4096, metaSize: 0 };
  * nvme0n1.format(f);
  * ```
@@ -128,6 +137,9 @@ export interface FormatBySize {
  * The driver's per-command transfer limit (one PRP list page per command).
  *
  * ```ts
+ * import { Controller } from "../mod.ts";
+ * declare const nvme0: Controller;
+ * declare const nvme0n1: Namespace;
  * const maxLbas = Math.min(MAX_TRANSFER, nvme0.mdts) / nvme0n1.lbaSize;
  * ```
  */
@@ -138,6 +150,10 @@ export const MAX_TRANSFER = 2 * 1024 * 1024;
  * so `nvme0n1.read(qpair, buf, 0).waitdone()` reads like pynvme.
  *
  * ```ts
+ * import { Buffer, Controller, Qpair } from "../mod.ts";
+ * declare const nvme0: Controller;
+ * declare const qpair: Qpair;
+ * declare const buf: Buffer;
  * const nvme0n1 = new Namespace(nvme0, 1);
  * nvme0n1.write(qpair, buf, 0, 8, () => console.log("written"));
  * qpair.waitdone();
@@ -152,6 +168,8 @@ export class Namespace {
    * Data verification covers LBAs 0..nlbaVerify-1 only (0: the whole namespace).
    *
    * ```ts
+   * import { Controller } from "../mod.ts";
+   * declare const nvme0: Controller;
    * const nvme0n1 = new Namespace(nvme0, 1, 1 << 20); // verify the first 1 Mi LBAs only
    * ```
    */
@@ -180,6 +198,9 @@ export class Namespace {
    * Re-read Identify Namespace (after a format).
    *
    * ```ts
+   * import { Controller } from "../mod.ts";
+   * declare const nvme0: Controller;
+   * declare const nvme0n1: Namespace;
    * nvme0.format(1).waitdone(); // another LBA format, e.g. 4096-byte LBAs
    * nvme0n1.refresh();
    * console.log(nvme0n1.lbaSize);
@@ -213,6 +234,10 @@ export class Namespace {
    * Namespace size in LBAs (NSZE).
    *
    * ```ts
+   * import { Buffer, Qpair } from "../mod.ts";
+   * declare const nvme0n1: Namespace;
+   * declare const qpair: Qpair;
+   * declare const buf: Buffer;
    * const gib = nvme0n1.capacity * nvme0n1.lbaSize / 2 ** 30;
    * nvme0n1.read(qpair, buf, nvme0n1.capacity - 1, 1).waitdone(); // the last LBA
    * ```
@@ -224,6 +249,7 @@ export class Namespace {
    * Bytes per LBA (data).
    *
    * ```ts
+   * declare const nvme0n1: Namespace;
    * const lbasPer4k = 4096 / nvme0n1.lbaSize; // 8 or 1
    * ```
    */
@@ -234,6 +260,8 @@ export class Namespace {
    * Metadata bytes per LBA.
    *
    * ```ts
+   * declare const nvme0n1: Namespace;
+   * declare const bytes: Uint8Array;
    * if (nvme0n1.metadataSize) console.log(`${nvme0n1.metadataSize} bytes of metadata per LBA`);
    * ```
    */
@@ -244,6 +272,7 @@ export class Namespace {
    * Identify Namespace data as read at open/refresh.
    *
    * ```ts
+   * declare const nvme0n1: Namespace;
    * const dlfeat = nvme0n1.identifyData[33] & 7; // 1: deallocated blocks read as zeros
    * ```
    */
@@ -254,6 +283,7 @@ export class Namespace {
    * A field of Identify Namespace data (pynvme `id_data`), bytes begin..end.
    *
    * ```ts
+   * declare const nvme0n1: Namespace;
    * const nsze = nvme0n1.idData(7, 0); // Namespace Size
    * const flbas = nvme0n1.idData(26); // Formatted LBA Size
    * ```
@@ -271,6 +301,7 @@ export class Namespace {
    * I/O command name of `opcode`.
    *
    * ```ts
+   * declare const nvme0n1: Namespace;
    * nvme0n1.cmdname(0x09); // "Dataset Management"
    * ```
    */
@@ -283,6 +314,9 @@ export class Namespace {
    * (Commands Supported and Effects log), pynvme `nvme0n1.supports(opcode)`.
    *
    * ```ts
+   * import { Qpair } from "../mod.ts";
+   * declare const nvme0n1: Namespace;
+   * declare const qpair: Qpair;
    * if (nvme0n1.supports(0x08)) nvme0n1.writeZeroes(qpair, 0, 8).waitdone();
    * ```
    */
@@ -296,6 +330,7 @@ export class Namespace {
    * `get_lba_format`).
    *
    * ```ts
+   * declare const nvme0n1: Namespace;
    * const lbaf = nvme0n1.getLbaFormat(4096); // e.g. 4 on the embedded device
    * if (lbaf !== undefined) nvme0n1.format(lbaf);
    * ```
@@ -416,6 +451,10 @@ export class Namespace {
    * Read (02h) `lbaCount` LBAs from `lba` into `buf`.
    *
    * ```ts
+   * import { Buffer, Qpair } from "../mod.ts";
+   * declare const nvme0n1: Namespace;
+   * declare const qpair: Qpair;
+   * declare const buf: Buffer;
    * nvme0n1.read(qpair, buf, 0, 8).waitdone();
    * nvme0n1.read(qpair, buf, 8, 8, (cpl) => console.log(cpl.latencyUs)); // with a callback
    * qpair.waitdone();
@@ -435,6 +474,10 @@ export class Namespace {
    * Write (01h) `lbaCount` LBAs at `lba` from `buf`.
    *
    * ```ts
+   * import { Buffer, Qpair } from "../mod.ts";
+   * declare const nvme0n1: Namespace;
+   * declare const qpair: Qpair;
+   * declare const buf: Buffer;
    * buf.write("hello world");
    * nvme0n1.write(qpair, buf, 0, 1).waitdone();
    * nvme0n1.write(qpair, buf, 0, 1, { ioFlags: 0x4000 }).waitdone(); // FUA
@@ -454,6 +497,10 @@ export class Namespace {
    * Compare (05h) `lbaCount` LBAs at `lba` with `buf`.
    *
    * ```ts
+   * import { Buffer, Qpair } from "../mod.ts";
+   * declare const nvme0n1: Namespace;
+   * declare const qpair: Qpair;
+   * declare const buf: Buffer;
    * nvme0n1.compare(qpair, buf, 0, 8).waitdone(); // throws 02/85 Compare Failure on a mismatch
    * ```
    */
@@ -471,6 +518,9 @@ export class Namespace {
    * Write Zeroes (08h).
    *
    * ```ts
+   * import { Qpair } from "../mod.ts";
+   * declare const nvme0n1: Namespace;
+   * declare const qpair: Qpair;
    * nvme0n1.writeZeroes(qpair, 0, 256).waitdone();
    * nvme0n1.writeZeroes(qpair, 0, 256, { ioFlags: 0x0200 }).waitdone(); // DEAC: deallocate too
    * ```
@@ -494,6 +544,10 @@ export class Namespace {
    * Write Uncorrectable (04h).
    *
    * ```ts
+   * import { Buffer, expectStatus, Qpair } from "../mod.ts";
+   * declare const nvme0n1: Namespace;
+   * declare const qpair: Qpair;
+   * declare const buf: Buffer;
    * nvme0n1.writeUncorrectable(qpair, 100, 1).waitdone();
    * expectStatus("02/81", () => nvme0n1.read(qpair, buf, 100, 1).waitdone()); // Unrecovered Read Error
    * ```
@@ -517,6 +571,9 @@ export class Namespace {
    * Verify (0Ch).
    *
    * ```ts
+   * import { Qpair } from "../mod.ts";
+   * declare const nvme0n1: Namespace;
+   * declare const qpair: Qpair;
    * nvme0n1.verify(qpair, 0, 64).waitdone(); // the device checks the LBAs; no data moves
    * ```
    */
@@ -539,6 +596,10 @@ export class Namespace {
    * Flush (00h).
    *
    * ```ts
+   * import { Buffer, Qpair } from "../mod.ts";
+   * declare const nvme0n1: Namespace;
+   * declare const qpair: Qpair;
+   * declare const buf: Buffer;
    * nvme0n1.write(qpair, buf, 0, 8).waitdone();
    * nvme0n1.flush(qpair).waitdone(); // out of the volatile write cache
    * ```
@@ -553,6 +614,9 @@ export class Namespace {
    * `Buffer.setDsmRange`); `attribute` 0x4 = deallocate.
    *
    * ```ts
+   * import { Buffer, Qpair } from "../mod.ts";
+   * declare const nvme0n1: Namespace;
+   * declare const qpair: Qpair;
    * using ranges = new Buffer(4096);
    * ranges.setDsmRange(0, 0, 256); // LBA 0, 256 LBAs
    * ranges.setDsmRange(1, 4096, 8);
@@ -591,6 +655,9 @@ export class Namespace {
    * Copy (19h): copy the source `ranges` (format 0 descriptors) to `dest`.
    *
    * ```ts
+   * import { Qpair } from "../mod.ts";
+   * declare const nvme0n1: Namespace;
+   * declare const qpair: Qpair;
    * nvme0n1.copy(qpair, 1000, [{ lba: 0, count: 8 }, { lba: 64, count: 8 }]).waitdone();
    * ```
    */
@@ -645,6 +712,9 @@ export class Namespace {
    * 5 offline, 0x10 set zone descriptor extension; `all` selects every zone.
    *
    * ```ts
+   * import { Qpair } from "../mod.ts";
+   * declare const nvme0n1: Namespace;
+   * declare const qpair: Qpair;
    * // on "qemu:zoned=4M"
    * nvme0n1.zoneMgmtSend(qpair, 0, 4, true).waitdone(); // reset every zone
    * ```
@@ -676,6 +746,9 @@ export class Namespace {
    * report; `zrasf` filters by state (0 all); `partial` reports only what fits.
    *
    * ```ts
+   * import { Buffer, Qpair } from "../mod.ts";
+   * declare const nvme0n1: Namespace;
+   * declare const qpair: Qpair;
    * using report = new Buffer(4096);
    * nvme0n1.zoneMgmtRecv(qpair, report, 0).waitdone();
    * const zones = report.u64(0); // number of zones reported
@@ -717,6 +790,10 @@ export class Namespace {
    * completion's DW0/DW1 hold the LBA the data went to.
    *
    * ```ts
+   * import { Buffer, Qpair } from "../mod.ts";
+   * declare const nvme0n1: Namespace;
+   * declare const qpair: Qpair;
+   * declare const buf: Buffer;
    * let at = 0n;
    * nvme0n1.zoneAppend(qpair, buf, 0, 8, (cpl) => at = BigInt(cpl.cdw0) | BigInt(cpl.dw1) << 32n).waitdone();
    * ```
@@ -737,6 +814,11 @@ export class Namespace {
    * (FUSE and PSDT settable); NSID defaults to this namespace.
    *
    * ```ts
+   * import { Buffer, Qpair } from "../mod.ts";
+   * declare const nvme0n1: Namespace;
+   * declare const qpair: Qpair;
+   * declare const buf: Buffer;
+   * declare const wbuf: Buffer;
    * // a fused Compare and Write: compare first (FUSE 01b), write second (FUSE 10b)
    * nvme0n1.sendCmd(0x05 | 1 << 8, qpair, { buf, cdw10: 0, cdw12: 0 });
    * nvme0n1.sendCmd(0x01 | 2 << 8, qpair, { buf: wbuf, cdw10: 0, cdw12: 0 });
@@ -786,6 +868,7 @@ export class Namespace {
    * result. See {@link IoWorkerOptions} and {@link IoWorkerResult}.
    *
    * ```ts
+   * declare const nvme0n1: Namespace;
    * const r = nvme0n1.ioworker({ ioSize: 8, lbaRandom: true, readPercentage: 100, time: 2 })
    *   .start().close();
    * console.log(r.ioCountRead / r.mseconds * 1000, "IOPS");
@@ -819,6 +902,7 @@ export class Namespace {
    *   or a table too large for the process)
    *
    * ```ts
+   * import { Buffer, Controller, Qpair } from "../mod.ts";
    * using nvme0 = new Controller("qemu");
    * const nvme0n1 = new Namespace(nvme0, 1);
    * nvme0n1.verifyEnable(); // true
@@ -844,6 +928,10 @@ export class Namespace {
    *   available (as for verifyEnable)
    *
    * ```ts
+   * import { Buffer, Qpair } from "../mod.ts";
+   * declare const nvme0n1: Namespace;
+   * declare const qpair: Qpair;
+   * declare const buf: Buffer;
    * nvme0n1.stampEnable();
    * nvme0n1.write(qpair, buf, 0, 8).waitdone(); // stamped, recorded, not checked on read
    * nvme0n1.verifyEnable(); // from now on reads of LBA 0..7 are checked
@@ -858,6 +946,7 @@ export class Namespace {
    * True while writes are stamped (verification on, or {@link Namespace.stampEnable}).
    *
    * ```ts
+   * declare const nvme0n1: Namespace;
    * if (!nvme0n1.stampEnabled) nvme0n1.stampEnable();
    * ```
    */
@@ -895,6 +984,7 @@ export class Namespace {
    * True while data verification is on for this namespace.
    *
    * ```ts
+   * declare const nvme0n1: Namespace;
    * if (!nvme0n1.verifyEnabled) nvme0n1.verifyEnable();
    * ```
    */
@@ -908,6 +998,8 @@ export class Namespace {
    * skipped (never written), failures, lock conflicts.
    *
    * ```ts
+   * declare const nvme0n1: Namespace;
+   * declare const bytes: Uint8Array;
    * const s = nvme0n1.verifyStats();
    * console.log(`${s.checked} blocks checked, table ${s.tableBytes} bytes`);
    * ```
@@ -923,6 +1015,7 @@ export class Namespace {
    * deallocated or unknown, 0xFFFFFFFF for written uncorrectable.
    *
    * ```ts
+   * declare const nvme0n1: Namespace;
    * const [crc] = nvme0n1.verifyEntries(0);
    * ```
    */
@@ -942,6 +1035,7 @@ export class Namespace {
    * the new LBA size).
    *
    * ```ts
+   * declare const nvme0n1: Namespace;
    * nvme0n1.format(); // LBA format 0, no secure erase
    * nvme0n1.format({ dataSize: 4096 }); // the 4 KiB format without metadata
    * ```
@@ -996,6 +1090,8 @@ export class Namespace {
    * turned on through it is turned off when no command uses it.
    *
    * ```ts
+   * import { Controller } from "../mod.ts";
+   * declare const nvme0: Controller;
    * const nvme0n1 = new Namespace(nvme0, 1);
    * nvme0n1.verifyEnable();
    * nvme0n1.close(); // or `using nvme0n1 = ...`

@@ -112,6 +112,8 @@ export class Pcie {
    * subsystem NQN chosen.
    *
    * ```ts
+   * import { Controller } from "../mod.ts";
+   * declare const nvme0: Controller;
    * console.log(nvme0.pcie.tcp?.nqn);
    * ```
    */
@@ -122,6 +124,8 @@ export class Pcie {
    * Process id of the QEMU running the `nvmet` target guest (0 otherwise).
    *
    * ```ts
+   * import { Controller } from "../mod.ts";
+   * declare const nvme0: Controller;
    * Deno.kill(nvme0.pcie.guestPid, "SIGKILL"); // the target is gone
    * ```
    */
@@ -133,6 +137,8 @@ export class Pcie {
    * request that ended the association), "" when it is not known.
    *
    * ```ts
+   * import { Controller } from "../mod.ts";
+   * declare const nvme0: Controller;
    * if (!nvme0.pcie.alive) console.log(nvme0.pcie.goneReason);
    * ```
    */
@@ -154,6 +160,8 @@ export class Pcie {
    * Process id of the embedded device's QEMU (0 for real hardware).
    *
    * ```ts
+   * import { Controller } from "../mod.ts";
+   * declare const nvme0: Controller;
    * console.log(`QEMU runs as pid ${nvme0.pcie.qemuPid}`);
    * ```
    */
@@ -164,6 +172,8 @@ export class Pcie {
    * MSI-X vectors the function offers.
    *
    * ```ts
+   * import { Controller, Qpair } from "../mod.ts";
+   * declare const nvme0: Controller;
    * const lastIv = nvme0.pcie.msixVectors - 1;
    * using q = new Qpair(nvme0, 16, 0, true, lastIv);
    * ```
@@ -175,6 +185,8 @@ export class Pcie {
    * False once the device is gone (QEMU exited).
    *
    * ```ts
+   * import { Controller } from "../mod.ts";
+   * declare const nvme0: Controller;
    * if (!nvme0.pcie.alive) console.log("the device is gone");
    * ```
    */
@@ -187,6 +199,7 @@ export class Pcie {
    * naturally aligned; offsets from 0x100 are the extended config space).
    *
    * ```ts
+   * declare const pcie: Pcie;
    * const ids = pcie.cfg(0, 4); // device id << 16 | vendor id
    * const classCode = pcie.cfg(0x0b); // 0x01: mass storage
    * ```
@@ -201,6 +214,7 @@ export class Pcie {
    * Write `size` (1, 2 or 4) bytes of config space at `offset` (0..0xfff, aligned).
    *
    * ```ts
+   * declare const pcie: Pcie;
    * const cmd = pcie.cfg(0x04, 2);
    * pcie.setCfg(0x04, cmd | 0x400, 2); // Interrupt Disable (INTx off)
    * ```
@@ -219,6 +233,7 @@ export class Pcie {
    * Little-endian value of `byteCount` (1..4) config bytes at `offset` (pynvme `register`).
    *
    * ```ts
+   * declare const pcie: Pcie;
    * const vendorId = pcie.register(0, 2);
    * ```
    */
@@ -235,6 +250,7 @@ export class Pcie {
    * Offset of standard capability `id` in config space, or undefined.
    *
    * ```ts
+   * declare const pcie: Pcie;
    * const pm = pcie.capOffset(0x01); // Power Management
    * const pcieCap = pcie.capOffset(0x10); // PCI Express
    * ```
@@ -260,6 +276,7 @@ export class Pcie {
    * capabilities only with SR-IOV.
    *
    * ```ts
+   * declare const pcie: Pcie;
    * const aer = pcie.extCapOffset(0x0001);
    * if (aer !== undefined) console.log(`uncorrectable status 0x${pcie.cfg(aer + 4, 4).toString(16)}`);
    * ```
@@ -289,6 +306,8 @@ export class Pcie {
    * before the FLR are closed, commands in flight complete as lost.
    *
    * ```ts
+   * import { Controller } from "../mod.ts";
+   * declare const nvme0: Controller;
    * nvme0.pcie.flr();
    * nvme0.reset();
    * ```
@@ -313,6 +332,7 @@ export class Pcie {
    * bits and keeps the rest of PMCSR.
    *
    * ```ts
+   * declare const pcie: Pcie;
    * pcie.powerState = 3; // D3hot
    * pcie.powerState = 0; // back to D0
    * ```
@@ -336,6 +356,7 @@ export class Pcie {
    * the embedded device).
    *
    * ```ts
+   * declare const pcie: Pcie;
    * pcie.aspm = 2; // L1 only
    * ```
    */
@@ -355,6 +376,8 @@ export class Pcie {
    * secondary bus reset through the upstream bridge). Then call `nvme0.reset()`.
    *
    * ```ts
+   * import { Controller } from "../mod.ts";
+   * declare const nvme0: Controller;
    * nvme0.pcie.reset();
    * nvme0.reset();
    * ```
@@ -376,6 +399,11 @@ export class Pcie {
    * doorbell empties the CQ. The embedded device reports the IOAPIC line.
    *
    * ```ts
+   * import { Buffer, Namespace, Qpair } from "../mod.ts";
+   * declare const nvme0n1: Namespace;
+   * declare const intxQpair: Qpair;
+   * declare const buf: Buffer;
+   * declare const pcie: Pcie;
    * nvme0n1.read(intxQpair, buf, 0, 1); // a queue created with iv 0 while MSI-X is off
    * const end = Date.now() + 1000;
    * while (!pcie.intxAsserted() && Date.now() < end) await new Promise((r) => setTimeout(r, 1));
@@ -397,6 +425,8 @@ export class Pcie {
    * True while MSI-X is enabled with the driver's vectors routed (false: INTx mode or after a reset before `enable()`).
    *
    * ```ts
+   * import { Controller } from "../mod.ts";
+   * declare const nvme0: Controller;
    * nvme0.pcie.flr(false); // no re-enable
    * nvme0.pcie.msixEnabled; // false
    * nvme0.pcie.enable();
@@ -409,6 +439,8 @@ export class Pcie {
    * True between `Subsystem.powerOff()` and `powerOn()` (embedded device).
    *
    * ```ts
+   * import { Controller, Subsystem } from "../mod.ts";
+   * declare const nvme0: Controller;
    * new Subsystem(nvme0).powerOff();
    * nvme0.pcie.poweredOff; // true: every access fails with DeviceGoneError
    * ```
@@ -420,6 +452,7 @@ export class Pcie {
    * Resets of the function so far (FLR, hot reset, power cycle).
    *
    * ```ts
+   * declare const pcie: Pcie;
    * const before = pcie.resetCount;
    * pcie.flr();
    * pcie.resetCount - before; // 1
@@ -458,6 +491,8 @@ export class Pcie {
    * Returns the "return" member; throws on an "error" reply.
    *
    * ```ts
+   * import { Controller } from "../mod.ts";
+   * declare const nvme0: Controller;
    * nvme0.pcie.qmp("qom-set", {
    *   path: "/machine/peripheral/nvme0",
    *   property: "smart_critical_warning",
@@ -491,6 +526,9 @@ export class Pcie {
    * Reprogram BAR0 and the command register (after an FLR).
    *
    * ```ts
+   * import { Controller } from "../mod.ts";
+   * declare const nvme0: Controller;
+   * declare const pcie: Pcie;
    * pcie.flr(false); // inspect the function as the FLR left it ...
    * pcie.enable(); // ... then make it usable again
    * nvme0.reset();
@@ -504,6 +542,7 @@ export class Pcie {
    * Stop the device (closes the controller on it first).
    *
    * ```ts
+   * import { Controller } from "../mod.ts";
    * const pcie = new Pcie("qemu");
    * using nvme0 = new Controller(pcie);
    * pcie.close(); // nvme0 is closed too

@@ -17,6 +17,8 @@ import { NvmeError } from "./errors.ts";
  * A permission that denvme lacks for an action, naming the flag to add.
  *
  * ```ts
+ * import { Controller } from "../mod.ts";
+ * declare const nvme0: Controller;
  * try {
  *   nvme0.downfw("fw.bin");
  * } catch (e) {

@@ -41,6 +41,10 @@ export function releaseQid(nvme: Controller, qid: number): void {
  * created on the device with Create I/O CQ/SQ and deleted by `delete()`/`close()`.
  *
  * ```ts
+ * import { Buffer, Controller, Namespace } from "../mod.ts";
+ * declare const nvme0: Controller;
+ * declare const nvme0n1: Namespace;
+ * declare const buf: Buffer;
  * using qpair = new Qpair(nvme0, 64);
  * nvme0n1.read(qpair, buf, 0, 8).waitdone();
  * ```
@@ -187,6 +191,9 @@ export class Qpair {
    * True after delete()/close() or a controller reset.
    *
    * ```ts
+   * import { Controller } from "../mod.ts";
+   * declare const nvme0: Controller;
+   * declare const qpair: Qpair;
    * nvme0.reset();
    * qpair.closed; // true: create a new Qpair
    * ```
@@ -198,6 +205,10 @@ export class Qpair {
    * Commands in flight.
    *
    * ```ts
+   * import { Buffer, Namespace } from "../mod.ts";
+   * declare const nvme0n1: Namespace;
+   * declare const qpair: Qpair;
+   * declare const buf: Buffer;
    * nvme0n1.read(qpair, buf, 0, 8);
    * qpair.outstanding; // 1
    * qpair.waitdone();
@@ -210,6 +221,10 @@ export class Qpair {
    * CID of the latest completion.
    *
    * ```ts
+   * import { Buffer, Namespace } from "../mod.ts";
+   * declare const nvme0n1: Namespace;
+   * declare const qpair: Qpair;
+   * declare const buf: Buffer;
    * nvme0n1.read(qpair, buf, 0, 1).waitdone();
    * console.log(`cid ${qpair.latestCid}, ${qpair.latestLatency} µs`);
    * ```
@@ -223,6 +238,11 @@ export class Qpair {
    * completion).
    *
    * ```ts
+   * import { Buffer, Controller, Namespace } from "../mod.ts";
+   * declare const nvme0: Controller;
+   * declare const nvme0n1: Namespace;
+   * declare const qpair: Qpair;
+   * declare const buf: Buffer;
    * nvme0n1.read(qpair, buf, 0, 8);
    * nvme0.abort(qpair.latestSubmittedCid, qpair.sqid).waitdone();
    * qpair.waitdone();
@@ -236,6 +256,9 @@ export class Qpair {
    * Latency of the latest completion in µs.
    *
    * ```ts
+   * import { Namespace } from "../mod.ts";
+   * declare const nvme0n1: Namespace;
+   * declare const qpair: Qpair;
    * nvme0n1.flush(qpair).waitdone();
    * if (qpair.latestLatency > 10_000) console.log("slow flush");
    * ```
@@ -248,6 +271,10 @@ export class Qpair {
    * Wait for `expected` completions; returns CDW0 of the latest.
    *
    * ```ts
+   * import { Buffer, Namespace } from "../mod.ts";
+   * declare const nvme0n1: Namespace;
+   * declare const qpair: Qpair;
+   * declare const buf: Buffer;
    * for (let i = 0; i < 8; i++) nvme0n1.read(qpair, buf, i * 8, 8);
    * qpair.waitdone(8); // all eight; callbacks run here
    * ```
@@ -259,6 +286,10 @@ export class Qpair {
    * {@link Qpair.waitdone} without blocking the event loop.
    *
    * ```ts
+   * import { Buffer, Namespace } from "../mod.ts";
+   * declare const nvme0n1: Namespace;
+   * declare const qpair: Qpair;
+   * declare const buf: Buffer;
    * await nvme0n1.write(qpair, buf, 0, 8).waitdoneAsync();
    * ```
    */
@@ -272,6 +303,7 @@ export class Qpair {
    * first, decoded (pynvme `cmdlog`). Still readable after delete().
    *
    * ```ts
+   * declare const qpair: Qpair;
    * const failed = qpair.cmdlog().filter((e) => e.status && e.status !== "00/00");
    * ```
    */
@@ -282,6 +314,7 @@ export class Qpair {
    * {@link Qpair.cmdlog} as text, one command per line, newest first.
    *
    * ```ts
+   * declare const qpair: Qpair;
    * console.log(qpair.cmdlogText(5));
    * ```
    */
@@ -297,6 +330,10 @@ export class Qpair {
    * Clear this queue's interrupt indication.
    *
    * ```ts
+   * import { Buffer, Namespace } from "../mod.ts";
+   * declare const nvme0n1: Namespace;
+   * declare const qpair: Qpair;
+   * declare const buf: Buffer;
    * qpair.msixClear();
    * nvme0n1.read(qpair, buf, 0, 1).waitdone();
    * qpair.msixIsSet(); // true: the completion interrupted
@@ -310,6 +347,10 @@ export class Qpair {
    * True once the queue's interrupt vector fired since msixClear().
    *
    * ```ts
+   * import { Buffer, Namespace } from "../mod.ts";
+   * declare const nvme0n1: Namespace;
+   * declare const qpair: Qpair;
+   * declare const buf: Buffer;
    * qpair.msixClear();
    * nvme0n1.write(qpair, buf, 0, 1).waitdone();
    * if (!qpair.msixIsSet()) throw new Error("no interrupt");
@@ -324,6 +365,10 @@ export class Qpair {
    * Mask the queue's MSI-X vector (the device holds the interrupt pending).
    *
    * ```ts
+   * import { Buffer, Namespace } from "../mod.ts";
+   * declare const nvme0n1: Namespace;
+   * declare const qpair: Qpair;
+   * declare const buf: Buffer;
    * qpair.msixClear();
    * qpair.msixMask();
    * nvme0n1.read(qpair, buf, 0, 1).waitdone(); // IO queues are polled: it completes
@@ -339,6 +384,7 @@ export class Qpair {
    * Unmask the queue's MSI-X vector (a pending interrupt is delivered).
    *
    * ```ts
+   * declare const qpair: Qpair;
    * qpair.msixUnmask();
    * qpair.msixIsSet(); // true if a completion came while masked
    * ```
@@ -367,6 +413,8 @@ export class Qpair {
    * Commands still in flight complete as "lost". Idempotent.
    *
    * ```ts
+   * import { Controller } from "../mod.ts";
+   * declare const nvme0: Controller;
    * const qpair = new Qpair(nvme0, 64);
    * // ...
    * qpair.delete(); // or `using qpair = ...`

@@ -6,6 +6,8 @@
  * ioworker still reports the seed it used in `r.seed`).
  *
  * ```ts
+ * import { Namespace } from "../mod.ts";
+ * declare const nvme0n1: Namespace;
  * srand(0x58e7f337);
  * const lba = randint(0, nvme0n1.capacity - 8); // the same LBA on every run
  * const w = nvme0n1.ioworker({ time: 1 }); // the same workload on every run
@@ -50,6 +52,7 @@ function rotl(x: number, k: number): number {
  * 32-bit integer (pynvme's test harness passes `time & 0xffffffff`).
  *
  * ```ts
+ * import assert from "node:assert/strict";
  * srand(10);
  * const a = randint(1, 1_000_000);
  * srand(10);
@@ -86,6 +89,10 @@ function u32(): number {
  * A float in [0, 1) (Python's `random.random()`), repeatable after {@link srand}.
  *
  * ```ts
+ * import { Buffer, Namespace, Qpair } from "../mod.ts";
+ * declare const nvme0n1: Namespace;
+ * declare const qpair: Qpair;
+ * declare const buf: Buffer;
  * if (random() < 0.3) nvme0n1.write(qpair, buf, 0).waitdone(); // 30 % writes
  * ```
  */
@@ -99,6 +106,8 @@ export function random(): number {
  * repeatable after {@link srand}.
  *
  * ```ts
+ * import { Namespace } from "../mod.ts";
+ * declare const nvme0n1: Namespace;
  * const lba = randint(0, nvme0n1.capacity - 1);
  * ```
  */

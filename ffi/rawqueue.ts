@@ -17,6 +17,9 @@ import { checkInt, checkU64 } from "./validate.ts";
  * Fields of a 64-byte command for {@link sqe}.
  *
  * ```ts
+ * import { Buffer } from "../mod.ts";
+ * declare const buf: Buffer;
+ * declare const sq: IoSQ;
  * const read: SqeFields = { opc: 0x02, cid: 1, nsid: 1, prp1: buf.iova, cdw: { 10: 0, 12: 7 } };
  * sq.set(0, sqe(read));
  * ```
@@ -46,6 +49,9 @@ export interface SqeFields {
  * Build a 64-byte command as 16 dwords.
  *
  * ```ts
+ * import { Buffer } from "../mod.ts";
+ * declare const buf: Buffer;
+ * declare const sq: IoSQ;
  * const cmd = sqe({ opc: 0x01, cid: 0x1234, nsid: 1, prp1: buf.iova, cdw: { 10: 100 } });
  * sq.set(0, cmd); // write LBA 100
  * sq.tail = 1;
@@ -76,6 +82,7 @@ export function sqe(f: SqeFields): Uint32Array {
  * A decoded completion queue entry of a raw CQ.
  *
  * ```ts
+ * declare const cq: IoCQ;
  * const e: RawCqe | undefined = cq.waitEntry(0, 1); // phase tag 1: the first pass
  * if (e) console.log(e.sqid, e.cid, e.sqhd, e.status);
  * ```
@@ -105,6 +112,8 @@ export interface RawCqe {
  * What raw submission and completion queues share: id, size, ring, doorbells.
  *
  * ```ts
+ * import { Controller } from "../mod.ts";
+ * declare const nvme0: Controller;
  * const queues: RawQueue[] = [new IoCQ(nvme0, 5, 16)];
  * queues.push(new IoSQ(nvme0, 5, 16, queues[0] as IoCQ));
  * console.log(queues.map((q) => `qid ${q.qid}, ${q.qsize} entries`));
@@ -171,6 +180,9 @@ export abstract class RawQueue {
  * A raw I/O completion queue (pynvme psd `IOCQ`).
  *
  * ```ts
+ * import { Buffer, Controller } from "../mod.ts";
+ * declare const nvme0: Controller;
+ * declare const buf: Buffer;
  * const cq = new IoCQ(nvme0, 3, 16); // qid 3, 16 entries, vector 3
  * const sq = new IoSQ(nvme0, 3, 16, cq);
  * sq.set(0, sqe({ opc: 0x02, cid: 1, nsid: 1, prp1: buf.iova }));
@@ -217,6 +229,7 @@ export class IoCQ extends RawQueue {
    * Entry `i` as the device wrote it.
    *
    * ```ts
+   * declare const cq: IoCQ;
    * const e = cq.get(0);
    * console.log(e.p, e.cid, e.sqhd); // phase tag, CID, SQ head
    * ```
@@ -245,6 +258,7 @@ export class IoCQ extends RawQueue {
    * Write the CQ head doorbell (any value: invalid ones included).
    *
    * ```ts
+   * declare const cq: IoCQ;
    * cq.head = 1; // entry 0 consumed
    * cq.head = cq.qsize; // an invalid value: the device reports an AER
    * ```
@@ -259,6 +273,8 @@ export class IoCQ extends RawQueue {
    * passes; returns the entry or undefined.
    *
    * ```ts
+   * declare const sq: IoSQ;
+   * declare const cq: IoCQ;
    * sq.tail = 1;
    * const e = cq.waitEntry(0, 1, 1000);
    * if (!e) throw new Error("no completion within 1 s");
@@ -278,6 +294,8 @@ export class IoCQ extends RawQueue {
    * Delete I/O Completion Queue (04h); throws on a non-zero status.
    *
    * ```ts
+   * declare const sq: IoSQ;
+   * declare const cq: IoCQ;
    * sq.delete(); // its SQs first
    * cq.delete();
    * ```
@@ -297,6 +315,8 @@ export class IoCQ extends RawQueue {
  * A raw I/O submission queue (pynvme psd `IOSQ`).
  *
  * ```ts
+ * import { Controller } from "../mod.ts";
+ * declare const nvme0: Controller;
  * const cq = new IoCQ(nvme0, 4, 8);
  * const sqA = new IoSQ(nvme0, 4, 8, cq), sqB = new IoSQ(nvme0, 5, 8, cq); // two SQs, one CQ
  * sqA.set(0, sqe({ opc: 0x00, cid: 7, nsid: 1 })); // flush
@@ -336,6 +356,9 @@ export class IoSQ extends RawQueue {
    * Write entry `i` (16 dwords, see {@link sqe}).
    *
    * ```ts
+   * import { Buffer } from "../mod.ts";
+   * declare const buf: Buffer;
+   * declare const sq: IoSQ;
    * sq.set(0, sqe({ opc: 0x00, cid: 1, nsid: 1 })); // flush
    * sq.set(1, sqe({ opc: 0x02, cid: 2, nsid: 1, prp1: buf.iova }));
    * sq.tail = 2;
@@ -354,6 +377,7 @@ export class IoSQ extends RawQueue {
    * Write the SQ tail doorbell (any value: invalid ones included).
    *
    * ```ts
+   * declare const sq: IoSQ;
    * sq.tail = 1; // submit entry 0
    * ```
    */
@@ -369,6 +393,8 @@ export class IoSQ extends RawQueue {
    * Delete I/O Submission Queue (00h); throws on a non-zero status.
    *
    * ```ts
+   * declare const sq: IoSQ;
+   * declare const cq: IoCQ;
    * sq.delete();
    * cq.delete();
    * ```

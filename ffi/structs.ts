@@ -30,6 +30,8 @@ import {
  * centiwatts when `mxps` is 0, in 0.0001 W units when it is 1).
  *
  * ```ts
+ * import { Controller } from "../mod.ts";
+ * declare const nvme0: Controller;
  * nvme0.idCtrl.psd.forEach((p: PowerState, i) => console.log(`PS${i}: ${p.mp / 100} W`));
  * ```
  */
@@ -39,6 +41,8 @@ export type PowerState = PowerStateDescriptor;
  * Identify Controller data structure (CNS 01h), named fields.
  *
  * ```ts
+ * import { Controller } from "../mod.ts";
+ * declare const nvme0: Controller;
  * const id: IdentifyController = nvme0.idCtrl;
  * console.log(`${id.mn} ${id.sn} ${id.fr}, ${id.nn} namespaces`);
  * ```
@@ -132,6 +136,8 @@ export interface IdentifyController extends IdentifyControllerDetail {
  * Decode Identify Controller data (4096 bytes).
  *
  * ```ts
+ * import { Buffer, Controller } from "../mod.ts";
+ * declare const nvme0: Controller;
  * using buf = new Buffer(4096);
  * nvme0.identify(buf, 0, 1).waitdone();
  * console.log(decodeIdentifyController(buf.bytes).mn);
@@ -192,6 +198,8 @@ export function decodeIdentifyController(d: Uint8Array): IdentifyController {
  * An LBA format of Identify Namespace.
  *
  * ```ts
+ * import { Namespace } from "../mod.ts";
+ * declare const nvme0n1: Namespace;
  * const formats: LbaFormat[] = decodeIdentifyNamespace(nvme0n1.identifyData).lbaf;
  * formats.forEach((f, i) => console.log(`lbaf ${i}: ${f.dataSize}+${f.ms}`));
  * ```
@@ -209,6 +217,8 @@ export interface LbaFormat {
  * Identify Namespace data structure (CNS 00h), named fields.
  *
  * ```ts
+ * import { Namespace } from "../mod.ts";
+ * declare const nvme0n1: Namespace;
  * const ns: IdentifyNamespace = decodeIdentifyNamespace(nvme0n1.identifyData);
  * console.log(`${ns.nsze} LBAs, format ${ns.lbaFormat}`);
  * ```
@@ -252,6 +262,8 @@ export interface IdentifyNamespace extends IdentifyNamespaceDetail {
  * Decode Identify Namespace data (4096 bytes).
  *
  * ```ts
+ * import { Buffer, Controller } from "../mod.ts";
+ * declare const nvme0: Controller;
  * using buf = new Buffer(4096);
  * nvme0.identify(buf, 1, 0).waitdone();
  * const ns = decodeIdentifyNamespace(buf.bytes);
@@ -298,6 +310,8 @@ export function decodeIdentifyNamespace(d: Uint8Array): IdentifyNamespace {
  * SMART / Health Information log page (02h).
  *
  * ```ts
+ * import { Controller } from "../mod.ts";
+ * declare const nvme0: Controller;
  * const s: SmartLog = nvme0.smartLog();
  * console.log(`${s.temperature - 273} C, ${s.percentageUsed}% used, ${s.mediaErrors} media errors`);
  * ```
@@ -345,6 +359,8 @@ export interface SmartLog extends SmartLogDetail {
  * Decode the SMART / Health Information log page (512 bytes).
  *
  * ```ts
+ * import { Buffer, Controller } from "../mod.ts";
+ * declare const nvme0: Controller;
  * using buf = new Buffer(512);
  * await nvme0.getlogpage(0x02, buf, { size: 512 }).waitdoneAsync();
  * console.log(decodeSmartLog(buf.bytes).dataUnitsWritten);
@@ -381,6 +397,8 @@ export function decodeSmartLog(d: Uint8Array): SmartLog {
  * One Error Information log entry (64 bytes).
  *
  * ```ts
+ * import { Controller } from "../mod.ts";
+ * declare const nvme0: Controller;
  * const errors: ErrorLogEntry[] = nvme0.errorLog().filter((e) => e.errorCount);
  * for (const e of errors) console.log(`sqid ${e.sqid} cid ${e.cid} status 0x${e.status.toString(16)}`);
  * ```
@@ -410,6 +428,8 @@ export interface ErrorLogEntry extends ErrorEntryDetail {
  * Decode the Error Information log page (a multiple of 64 bytes).
  *
  * ```ts
+ * import { Controller } from "../mod.ts";
+ * declare const nvme0: Controller;
  * const entries = decodeErrorLog(nvme0.logPage(0x01, 64 * (nvme0.idCtrl.elpe + 1)));
  * ```
  */
@@ -437,6 +457,8 @@ export function decodeErrorLog(d: Uint8Array): ErrorLogEntry[] {
  * Firmware Slot Information log page (03h).
  *
  * ```ts
+ * import { Controller } from "../mod.ts";
+ * declare const nvme0: Controller;
  * const fw: FirmwareSlotLog = nvme0.firmwareSlotLog();
  * console.log(`slot ${fw.activeSlot} active: ${fw.frs[fw.activeSlot - 1]}`);
  * ```
@@ -456,6 +478,8 @@ export interface FirmwareSlotLog {
  * Decode the Firmware Slot Information log page (512 bytes).
  *
  * ```ts
+ * import { Controller } from "../mod.ts";
+ * declare const nvme0: Controller;
  * const fw = decodeFirmwareSlotLog(nvme0.logPage(0x03, 512));
  * ```
  */
@@ -469,6 +493,8 @@ export function decodeFirmwareSlotLog(d: Uint8Array): FirmwareSlotLog {
  * Effects of one command (Commands Supported and Effects log, 05h).
  *
  * ```ts
+ * import { Controller } from "../mod.ts";
+ * declare const nvme0: Controller;
  * const write: CommandEffects = nvme0.effectsLog().io[0x01];
  * console.log(`write supported ${write.csupp}, changes LBA content ${write.lbcc}`);
  * ```
@@ -496,6 +522,8 @@ export interface CommandEffects {
  * Commands Supported and Effects log page, decoded per opcode.
  *
  * ```ts
+ * import { Controller } from "../mod.ts";
+ * declare const nvme0: Controller;
  * const log: EffectsLog = nvme0.effectsLog();
  * const adminOpcodes = log.admin.flatMap((e, opc) => e.csupp ? [opc] : []);
  * ```
@@ -511,6 +539,8 @@ export interface EffectsLog {
  * Decode the Commands Supported and Effects log page (4096 bytes).
  *
  * ```ts
+ * import { Controller } from "../mod.ts";
+ * declare const nvme0: Controller;
  * const effects = decodeEffectsLog(nvme0.logPage(0x05, 4096));
  * if (!effects.io[0x09].csupp) console.log("no Dataset Management");
  * ```
@@ -540,6 +570,8 @@ export function decodeEffectsLog(d: Uint8Array): EffectsLog {
  * A decoded Asynchronous Event Request completion (CDW0).
  *
  * ```ts
+ * import { Controller } from "../mod.ts";
+ * declare const nvme0: Controller;
  * nvme0.aer((cpl) => {
  *   const e: AsyncEvent = decodeAsyncEvent(cpl.cdw0);
  *   console.log(`${e.typeName}: ${e.infoName}, read log page ${e.logPage}`);

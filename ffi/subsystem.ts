@@ -19,6 +19,8 @@ const NSSR_MAGIC = 0x4e564d65;
  * Power switching for devices the driver cannot power itself (real hardware).
  *
  * ```ts
+ * import { Controller } from "../mod.ts";
+ * declare const nvme0: Controller;
  * const power: PowerCallbacks = {
  *   poweroff: () => new Deno.Command("quarch", { args: ["off"] }).outputSync(),
  *   poweron: () => new Deno.Command("quarch", { args: ["on"] }).outputSync(),
@@ -39,6 +41,7 @@ export interface PowerCallbacks {
  * The NVM subsystem of a controller (pynvme `Subsystem`).
  *
  * ```ts
+ * import { Controller } from "../mod.ts";
  * using nvme0 = new Controller("qemu");
  * const subsystem = new Subsystem(nvme0);
  * subsystem.powerCycle(); // kill and restart the embedded device on its images
@@ -73,6 +76,8 @@ export class Subsystem {
    * @returns the milliseconds it took
    *
    * ```ts
+   * import { Controller } from "../mod.ts";
+   * declare const nvme0: Controller;
    * const ms = new Subsystem(nvme0).shutdownNotify();
    * nvme0.reset(); // commands again
    * ```
@@ -116,6 +121,9 @@ export class Subsystem {
    * device when CAP.NSSRS = 0 (the embedded device's case).
    *
    * ```ts
+   * import { Controller } from "../mod.ts";
+   * declare const nvme0: Controller;
+   * declare const subsystem: Subsystem;
    * if ((nvme0.cap >> 36n) & 1n) {
    *   subsystem.reset();
    *   nvme0.reset();
@@ -141,6 +149,9 @@ export class Subsystem {
    * flushed); with a `poweroff` callback that is called instead.
    *
    * ```ts
+   * import { Controller } from "../mod.ts";
+   * declare const nvme0: Controller;
+   * declare const subsystem: Subsystem;
    * subsystem.powerOff(); // a dirty power loss, IO in flight or not
    * subsystem.powerOn();
    * nvme0.reset();
@@ -163,6 +174,9 @@ export class Subsystem {
    * `nvme0.reset()` afterwards.
    *
    * ```ts
+   * import { Controller } from "../mod.ts";
+   * declare const nvme0: Controller;
+   * declare const subsystem: Subsystem;
    * subsystem.powerOff();
    * await new Promise((r) => setTimeout(r, 2000)); // off for 2 s
    * subsystem.powerOn();
@@ -183,6 +197,9 @@ export class Subsystem {
    * `powerOff()`, wait `seconds` (default 0), `powerOn()` (pynvme `power_cycle`).
    *
    * ```ts
+   * import { Controller } from "../mod.ts";
+   * declare const nvme0: Controller;
+   * declare const subsystem: Subsystem;
    * subsystem.powerCycle(1);
    * nvme0.reset();
    * ```
@@ -198,6 +215,7 @@ export class Subsystem {
    * True while powered off by `powerOff()` (embedded device).
    *
    * ```ts
+   * declare const subsystem: Subsystem;
    * if (subsystem.poweredOff) subsystem.powerOn();
    * ```
    */

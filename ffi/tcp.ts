@@ -231,6 +231,7 @@ function text(b: Uint8Array, off: number, len: number): string {
  * Decode a discovery log page (1024-byte header, 1024-byte records).
  *
  * ```ts
+ * declare const bytes: Uint8Array;
  * const log = decodeDiscoveryLog(bytes);
  * console.log(log.numrec, log.entries[0]?.subnqn);
  * ```

@@ -5,6 +5,8 @@
  * Buffer, Timestamp, LBA Range Type, Host Identifier).
  *
  * ```ts
+ * import { Controller } from "../../mod.ts";
+ * declare const nvme0: Controller;
  * import { decodeFeature } from "../../mod.ts";
  * const f = decodeFeature(0x07, nvme0.getfeatures(0x07).waitdone());
  * console.log(f.fields.nsqa + 1, "I/O submission queues");
@@ -335,6 +337,7 @@ export const FEATURE_DATA_SIZE: Readonly<Record<number, number>> = {
  * Features whose value belongs to a namespace (Get Features takes its NSID).
  *
  * ```ts
+ * declare const fid: number;
  * const nsid = NAMESPACE_FEATURES.includes(fid) ? 1 : 0;
  * ```
  */
@@ -350,6 +353,7 @@ export const NAMESPACE_FEATURES: readonly number[] = [
  * An APST table entry (feature 0Ch data).
  *
  * ```ts
+ * declare const data: Uint8Array;
  * const e: ApstEntry = decodeApst(data)[0];
  * console.log(`after ${e.itpt} ms idle go to PS${e.itps}`);
  * ```
@@ -365,6 +369,8 @@ export interface ApstEntry {
  * Decode the Autonomous Power State Transition data (32 entries of 8 bytes).
  *
  * ```ts
+ * import { Buffer } from "../../mod.ts";
+ * declare const buf: Buffer;
  * const table = decodeApst(buf.bytes.subarray(0, 256));
  * ```
  */
@@ -382,6 +388,7 @@ export function decodeApst(d: Uint8Array): ApstEntry[] {
  * Host Memory Buffer attributes (feature 0Dh data).
  *
  * ```ts
+ * declare const data: Uint8Array;
  * const hmb: HostMemoryBuffer = decodeHostMemoryBuffer(data);
  * console.log(`${hmb.hsize} pages in ${hmb.hmdlec} descriptors`);
  * ```
@@ -416,6 +423,7 @@ export function decodeHostMemoryBuffer(d: Uint8Array): HostMemoryBuffer {
  * The Timestamp feature (0Eh data, 8 bytes).
  *
  * ```ts
+ * declare const data: Uint8Array;
  * const t: Timestamp = decodeTimestamp(data);
  * console.log(new Date(t.timestamp).toISOString(), t.originName);
  * ```
@@ -458,6 +466,7 @@ export function decodeTimestamp(d: Uint8Array): Timestamp {
  * An LBA Range Type entry (feature 03h data, 64 bytes each).
  *
  * ```ts
+ * declare const data: Uint8Array;
  * const r: LbaRange = decodeLbaRanges(data, 1)[0];
  * ```
  */
@@ -524,6 +533,8 @@ export interface DecodedFeature {
  * Decode a Get Features result: CDW0 and, when given, the data buffer.
  *
  * ```ts
+ * import { Buffer, Controller } from "../../mod.ts";
+ * declare const nvme0: Controller;
  * using buf = new Buffer(4096);
  * const cdw0 = nvme0.getfeatures(0x0e, { buf }).waitdone();
  * const ts = decodeFeature(0x0e, cdw0, buf.bytes).data as Timestamp;

@@ -4,6 +4,8 @@
  * descriptors in full, and the bit fields explained (`nvme id-ctrl -H`).
  *
  * ```ts
+ * import { Controller } from "../../mod.ts";
+ * declare const nvme0: Controller;
  * import { describeIdentifyController } from "../../mod.ts";
  * console.log(describeIdentifyController(nvme0.identifyData).join("\n"));
  * ```
@@ -23,6 +25,8 @@ import {
  * A power state descriptor (32 bytes at 2048 + 32 × n).
  *
  * ```ts
+ * import { Controller } from "../../mod.ts";
+ * declare const nvme0: Controller;
  * const ps: PowerStateDescriptor = decodePowerState(nvme0.identifyData, 0);
  * console.log(`PS0 max ${ps.mp * (ps.mxps ? 0.0001 : 0.01)} W`);
  * ```
@@ -94,6 +98,8 @@ export function decodePowerState(
  * {@linkcode IdentifyController} (which includes all of these).
  *
  * ```ts
+ * import { Controller } from "../../mod.ts";
+ * declare const nvme0: Controller;
  * const { tnvmcap, hmpre }: IdentifyControllerDetail = nvme0.idCtrl;
  * ```
  */
@@ -194,6 +200,9 @@ export interface IdentifyControllerDetail {
  * Decode the detail fields of Identify Controller data (4096 bytes).
  *
  * ```ts
+ * import { Controller } from "../../mod.ts";
+ * declare const nvme0: Controller;
+ * declare const bytes: Uint8Array;
  * const detail = decodeIdentifyControllerDetail(nvme0.identifyData);
  * console.log(`${detail.tnvmcap} bytes of NVM`);
  * ```
@@ -540,6 +549,8 @@ export const ID_CTRL_BITS: readonly {
  * sent them, every bit field explained, every power state descriptor.
  *
  * ```ts
+ * import { Controller } from "../../mod.ts";
+ * declare const nvme0: Controller;
  * console.log(describeIdentifyController(nvme0.identifyData).join("\n"));
  * ```
  */

@@ -4,6 +4,8 @@
  * fields explained (`nvme id-ns -H`).
  *
  * ```ts
+ * import { Namespace } from "../../mod.ts";
+ * declare const nvme0n1: Namespace;
  * import { describeIdentifyNamespace } from "../../mod.ts";
  * console.log(describeIdentifyNamespace(nvme0n1.identifyData).join("\n"));
  * ```
@@ -17,6 +19,7 @@ import { type BitField, describeBits, viewOf } from "./fields.ts";
  * {@linkcode IdentifyNamespace} (which includes all of these).
  *
  * ```ts
+ * declare const data: Uint8Array;
  * const { npwg, anagrpid }: IdentifyNamespaceDetail = decodeIdentifyNamespaceDetail(data);
  * ```
  */
@@ -246,6 +249,8 @@ export const ID_NS_BITS: readonly {
  * explained, the detail fields, the LBA formats.
  *
  * ```ts
+ * import { Namespace } from "../../mod.ts";
+ * declare const nvme0n1: Namespace;
  * console.log(describeIdentifyNamespace(nvme0n1.identifyData).join("\n"));
  * ```
  */

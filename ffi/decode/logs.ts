@@ -5,6 +5,8 @@
  * log's UUID selection bit, and the critical warning bits explained.
  *
  * ```ts
+ * import { Controller } from "../../mod.ts";
+ * declare const nvme0: Controller;
  * import { decodeSmartDetail } from "../../mod.ts";
  * const s = nvme0.smartLog();
  * console.log(`${s.tmt1tc} transitions to TMT1, ${s.tmt1tt} s there`);
@@ -18,6 +20,8 @@ import { type BitField, describeBits, viewOf } from "./fields.ts";
  * SMART / Health fields beyond the basic ones (all in {@linkcode SmartLog}).
  *
  * ```ts
+ * import { Controller } from "../../mod.ts";
+ * declare const nvme0: Controller;
  * const { egcws }: SmartLogDetail = nvme0.smartLog();
  * ```
  */
@@ -56,6 +60,8 @@ export function decodeSmartDetail(d: Uint8Array): SmartLogDetail {
  * Critical Warning bits of the SMART / Health log (byte 0).
  *
  * ```ts
+ * import { Controller, describeBits } from "../../mod.ts";
+ * declare const nvme0: Controller;
  * describeBits(nvme0.smartLog().criticalWarning, CRITICAL_WARNING);
  * ```
  */
@@ -87,6 +93,8 @@ export const CRITICAL_WARNING: readonly BitField[] = [
  * Endurance Group Critical Warning Summary bits (byte 6).
  *
  * ```ts
+ * import { Controller, describeBits } from "../../mod.ts";
+ * declare const nvme0: Controller;
  * describeBits(nvme0.smartLog().egcws, ENDURANCE_GROUP_WARNING);
  * ```
  */
@@ -115,6 +123,8 @@ export const ENDURANCE_GROUP_WARNING: readonly BitField[] = [
  * The critical warnings of a SMART log as text lines.
  *
  * ```ts
+ * import { Controller } from "../../mod.ts";
+ * declare const nvme0: Controller;
  * console.log(describeSmartWarnings(nvme0.smartLog()).join("\n"));
  * ```
  */
@@ -134,6 +144,8 @@ export function describeSmartWarnings(
  * {@linkcode ErrorLogEntry}).
  *
  * ```ts
+ * import { Controller } from "../../mod.ts";
+ * declare const nvme0: Controller;
  * const { phaseTag, trtype }: ErrorEntryDetail = nvme0.errorLog()[0];
  * ```
  */

@@ -4,6 +4,8 @@
  * `nvme show-regs -H` prints them.
  *
  * ```ts
+ * import { Controller } from "../../mod.ts";
+ * declare const nvme0: Controller;
  * import { describeRegisters, readRegisters } from "../../mod.ts";
  * const regs = readRegisters(nvme0);
  * console.log(regs.cap.fields.mqes + 1, "entries per queue at most");
@@ -741,6 +743,8 @@ export const REGISTERS: readonly RegisterSpec[] = [
  * One register's value and its decoded fields.
  *
  * ```ts
+ * import { Controller } from "../../mod.ts";
+ * declare const nvme0: Controller;
  * const cc: RegisterValue = readRegisters(nvme0).cc;
  * console.log(cc.value, cc.fields.en);
  * ```
@@ -756,6 +760,8 @@ export interface RegisterValue {
  * Every register, decoded, by name.
  *
  * ```ts
+ * import { Controller } from "../../mod.ts";
+ * declare const nvme0: Controller;
  * const r: Registers = readRegisters(nvme0);
  * console.log(`NVMe ${r.vs.fields.mjr}.${r.vs.fields.mnr}`);
  * ```
@@ -766,6 +772,8 @@ export type Registers = Record<string, RegisterValue>;
  * Decode register values (read by `read(offset, size)`).
  *
  * ```ts
+ * import { Controller } from "../../mod.ts";
+ * declare const nvme0: Controller;
  * const regs = decodeRegisters((off, size) => size === 8 ? nvme0.reg64(off) : nvme0.reg32(off));
  * ```
  */
@@ -784,6 +792,8 @@ export function decodeRegisters(
  * Read and decode every register of a controller.
  *
  * ```ts
+ * import { Controller } from "../../mod.ts";
+ * declare const nvme0: Controller;
  * const regs = readRegisters(nvme0);
  * if (regs.csts.fields.cfs) console.log("controller fatal status");
  * ```
@@ -801,6 +811,8 @@ export function readRegisters(
  * its value, then a line per field.
  *
  * ```ts
+ * import { Controller } from "../../mod.ts";
+ * declare const nvme0: Controller;
  * console.log(describeRegisters(readRegisters(nvme0)).join("\n"));
  * ```
  */
