@@ -26,10 +26,6 @@ export {
   type IoWorkerReportOptions,
   type IoWorkerRun,
   type IoWorkerSummary,
-  type LatencyBin,
-  latencyBins,
-  meanIoSize,
-  opcodeColor,
   summarize,
 } from "./ioworker_report.ts";
 export {
@@ -38,16 +34,10 @@ export {
   cmdlogRows,
   cmdlogText,
   type CmdlogViewOptions,
-  commandFields,
-  FEATURES,
-  LOG_PAGES,
 } from "./cmdlog_view.ts";
 export {
   type JUnitCase,
-  type LogLine,
-  logRecords,
   mergeJUnit,
-  parseEntryLine,
   parseJUnit,
   parseTestLog,
   type TestOutcome,
@@ -66,28 +56,7 @@ export {
   type ScreenshotOptions,
   svgToPng,
 } from "./chromium.ts";
-export {
-  colorHistogram,
-  countColor,
-  decodePng,
-  type Image,
-  parseHex,
-  pngSize,
-} from "./png.ts";
-export {
-  type ChartOption,
-  compose,
-  PALETTE,
-  type Panel,
-  type PanelParts,
-  type Rect,
-  renderSvg,
-} from "./charts.ts";
-export {
-  type CmdlogDump,
-  decodeCmdlogDump,
-  encodeCmdlogDump,
-} from "../testing/cmdlog_json.ts";
+export { type CmdlogDump, decodeCmdlogDump } from "../testing/cmdlog_json.ts";
 // the driver's types the report API takes (type-only: loads no native library)
 export type {
   CmdlogEntry,

@@ -18,24 +18,26 @@ import {
 } from "../mod.ts";
 import {
   cmdlogText,
-  colorHistogram,
-  commandFields,
-  countColor,
-  decodePng,
   findChromium,
   ioworkerReport,
-  latencyBins,
-  meanIoSize,
   mergeJUnit,
-  PALETTE,
-  parseEntryLine,
   parseJUnit,
   parseTestLog,
-  pngSize,
   screenshot,
   svgToPng,
   testRunReport,
 } from "../report/mod.ts";
+// report internals the tests look at (not part of the public report API)
+import {
+  colorHistogram,
+  countColor,
+  decodePng,
+  pngSize,
+} from "../report/png.ts";
+import { PALETTE } from "../report/charts.ts";
+import { commandFields } from "../report/cmdlog_view.ts";
+import { latencyBins, meanIoSize } from "../report/ioworker_report.ts";
+import { parseEntryLine } from "../report/testlog.ts";
 
 const root = new URL("..", import.meta.url);
 const testing = new URL("testing.ts", root).href;
