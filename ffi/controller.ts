@@ -517,6 +517,8 @@ export class Controller extends AdminLogs implements QueueOwner {
 
   /**
    * Wait for `expected` admin completions; returns CDW0 of the latest.
+   * Completions reaped while a submission waited for room in the full admin
+   * queue count too (the rule of Qpair.waitdone).
    *
    * ```ts
    * declare const nvme0: Controller;
@@ -584,7 +586,11 @@ export class Controller extends AdminLogs implements QueueOwner {
     }
   }
   /**
-   * AER completions received so far (oldest first); cleared by reading.
+   * Successful AER completions received so far (oldest first); cleared by
+   * reading. A failed AER completion (e.g. 01/05 Asynchronous Event Request
+   * Limit Exceeded) is not an event: it is reported by the next admin
+   * waitdone as a StatusError (and to the AER's callback); AERs aborted by a
+   * reset or a closing controller are not reported.
    *
    * ```ts
    * import { decodeAsyncEvent } from "../mod.ts";

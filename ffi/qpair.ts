@@ -270,6 +270,11 @@ export class Qpair {
   /**
    * Wait for `expected` completions; returns CDW0 of the latest.
    *
+   * Counting rule: every completion reaped since the last waitdone counts,
+   * including those reaped while a submission waited for room in a full
+   * queue (their callbacks ran then). So after filling a queue of depth D
+   * with N > D - 1 commands, `waitdone(N)` still waits for exactly N.
+   *
    * ```ts
    * import { Buffer, Namespace } from "../mod.ts";
    * declare const nvme0n1: Namespace;

@@ -132,17 +132,22 @@ export abstract class RawQueue {
   #reserved: boolean;
   #deleted = false;
 
-  /** Reserve `qid` and take (or allocate) the ring of `qsize` entries of `entry` bytes. */
+  /**
+   * Reserve `qid` and take (or allocate) the ring of `qsize` entries of
+   * `entry` bytes. With `illegal`, QID 0 and 1-entry queues are let through
+   * (sent to the device as given, for its own status to be tested).
+   */
   constructor(
     nvme: Controller,
     qid: number,
     qsize: number,
     entry: number,
     ring?: Buffer,
+    illegal = false,
   ) {
     this.ctrl = nvme;
-    this.qid = checkInt("qid", qid, 1, 0xffff);
-    this.qsize = checkInt("qsize", qsize, 2, 65536);
+    this.qid = checkInt("qid", qid, illegal ? 0 : 1, 0xffff);
+    this.qsize = checkInt("qsize", qsize, illegal ? 1 : 2, 65536);
     this.#ownsRing = !ring;
     this.ring = ring ?? new Buffer(qsize * entry, `q${qid} ring`);
     if (this.ring.size < qsize * entry) {
@@ -152,7 +157,20 @@ export abstract class RawQueue {
         } bytes`,
       );
     }
-    this.#reserved = reserveQid(nvme, qid);
+    // (QID 0 is the admin queue's: never reserved for a raw queue)
+    this.#reserved = qid !== 0 && reserveQid(nvme, qid);
+  }
+
+  /** Send the create command; when the device refuses it, give back the id and the ring. */
+  protected create(opc: number, o: Parameters<Controller["exec"]>[1]): void {
+    try {
+      this.ctrl.exec(opc, o);
+    } catch (e) {
+      this.#deleted = true;
+      if (this.#reserved) releaseQid(this.ctrl, this.qid);
+      if (this.#ownsRing) this.ring.close();
+      throw e;
+    }
   }
 
   /** Throws ClosedError after delete(). */
@@ -183,7 +201,7 @@ export abstract class RawQueue {
  * import { Buffer, Controller } from "../mod.ts";
  * declare const nvme0: Controller;
  * declare const buf: Buffer;
- * const cq = new IoCQ(nvme0, 3, 16); // qid 3, 16 entries, vector 3
+ * const cq = new IoCQ(nvme0, 3, 16); // qid 3, 16 entries, vector 0, interrupts off (polled)
  * const sq = new IoSQ(nvme0, 3, 16, cq);
  * sq.set(0, sqe({ opc: 0x02, cid: 1, nsid: 1, prp1: buf.iova }));
  * sq.tail = 1;
@@ -202,6 +220,8 @@ export class IoCQ extends RawQueue {
    * @param o.pc physically contiguous (default true)
    * @param o.ring ring memory (default: a new buffer); its `offset` is used as PRP1
    * @param o.prp1 explicit PRP1 instead of the ring's address
+   * @param o.illegal send QID 0 or a 1-entry queue as asked (pynvme's IOCQ
+   *   sends any value): the device's status is what the test checks
    */
   constructor(
     nvme: Controller,
@@ -213,11 +233,12 @@ export class IoCQ extends RawQueue {
       pc?: boolean;
       ring?: Buffer;
       prp1?: bigint;
+      illegal?: boolean;
     } = {},
   ) {
-    super(nvme, qid, qsize, 16, o.ring);
+    super(nvme, qid, qsize, 16, o.ring, o.illegal);
     this.iv = checkInt("iv", o.iv ?? 0, 0, 0xffff);
-    nvme.exec(0x05, {
+    this.create(0x05, {
       prp1: o.prp1 ?? this.ring.iova,
       prp2: 0n,
       cdw10: ((qsize - 1) << 16 | qid) >>> 0,
@@ -331,20 +352,28 @@ export class IoSQ extends RawQueue {
    * Create I/O Submission Queue `qid` of `qsize` entries posting to `cq`.
    * @param o.prio queue priority (weighted round robin)
    * @param o.pc physically contiguous (default true)
+   * @param o.illegal send QID 0 or a 1-entry queue as asked: the device's
+   *   status is what the test checks
    */
   constructor(
     nvme: Controller,
     qid: number,
     qsize: number,
     cq: IoCQ | number,
-    o: { prio?: number; pc?: boolean; ring?: Buffer; prp1?: bigint } = {},
+    o: {
+      prio?: number;
+      pc?: boolean;
+      ring?: Buffer;
+      prp1?: bigint;
+      illegal?: boolean;
+    } = {},
   ) {
-    super(nvme, qid, qsize, 64, o.ring);
+    super(nvme, qid, qsize, 64, o.ring, o.illegal);
     this.cqid = typeof cq === "number"
       ? checkInt("cqid", cq, 0, 0xffff)
       : cq.qid;
     const prio = checkInt("prio", o.prio ?? 0, 0, 3);
-    nvme.exec(0x01, {
+    this.create(0x01, {
       prp1: o.prp1 ?? this.ring.iova,
       prp2: 0n,
       cdw10: ((qsize - 1) << 16 | qid) >>> 0,

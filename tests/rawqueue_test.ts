@@ -9,6 +9,7 @@ import {
   decodeAsyncEvent,
   IoCQ,
   IoSQ,
+  libStats,
   sqe,
 } from "../mod.ts";
 
@@ -86,6 +87,47 @@ Deno.test("queue creation errors: ids, sizes, vectors, contiguity", () => {
   );
   using sq = new IoSQ(nvme0, 1, 16, cq);
   assert.equal(sq.cqid, 1);
+});
+
+Deno.test("illegal queue ids and sizes on request: the device's own status (pynvme IOCQ parity)", () => {
+  using nvme0 = new Controller("qemu:queues=8");
+  // refused in TS by default, naming the parameter and its range
+  assert.throws(
+    () => new IoCQ(nvme0, 0, 16),
+    /qid = 0 is out of range: allowed 1\.\./,
+  );
+  assert.throws(
+    () => new IoCQ(nvme0, 1, 1),
+    /qsize = 1 is out of range: allowed 2\.\.0x10000/,
+  );
+  assert.throws(() => new IoSQ(nvme0, 0, 16, 1), /qid = 0 is out of range/);
+  const before = libStats();
+  // { illegal: true } sends them: the device answers
+  assert.throws(
+    () => new IoCQ(nvme0, 0, 16, { illegal: true }),
+    /01\/01 Invalid Queue Identifier/,
+  );
+  assert.throws(
+    () => new IoCQ(nvme0, 1, 1, { illegal: true }),
+    /01\/02 Invalid Queue Size/,
+  );
+  using cq = new IoCQ(nvme0, 1, 16);
+  assert.throws(
+    () => new IoSQ(nvme0, 0, 16, cq, { illegal: true }),
+    /01\/01 Invalid Queue Identifier/,
+  );
+  assert.throws(
+    () => new IoSQ(nvme0, 2, 1, cq, { illegal: true }),
+    /01\/02 Invalid Queue Size/,
+  );
+  // a refused queue gives back its ring and its id
+  assert.equal(
+    libStats().buffers,
+    before.buffers + 1,
+    "only cq's ring is left",
+  );
+  using sq = new IoSQ(nvme0, 2, 16, cq);
+  assert.equal(sq.qid, 2);
 });
 
 Deno.test("invalid SQ doorbell value: AER 'Invalid Doorbell Write Value'", () => {
