@@ -120,14 +120,14 @@ export interface RawCommand extends AdminOptions {
  * ```
  */
 export abstract class AdminCommands {
-  /** @internal the admin queue */
+  /** @ignore @internal the admin queue */
   abstract get adminQueue(): CommandQueue;
   /** Identify Controller data (cached at init). */
   abstract get identifyData(): Uint8Array;
   /** Maximum data transfer size in bytes. */
   abstract get mdts(): number;
 
-  /** @internal Submit an admin command built from raw fields; returns `this`. */
+  /** @ignore @internal Submit an admin command built from raw fields; returns `this`. */
   protected submitAdmin(
     opcode: number,
     f: RawCommand,
@@ -140,7 +140,7 @@ export abstract class AdminCommands {
   }
 
   /**
-   * @internal Run one admin command to completion and return it (other
+   * @ignore @internal Run one admin command to completion and return it (other
    * completions are processed as usual); a non-zero status throws.
    */
   exec(opcode: number, f: RawCommand = {}): Completion {

@@ -103,7 +103,7 @@ export class Buffer {
     this.fill(ptype, pvalue);
   }
 
-  /** @internal C handle, checked by every command. */
+  /** @ignore @internal C handle, checked by every command. */
   get handle(): number {
     if (!this.#handle) throw new ClosedError(`Buffer "${this.name}"`);
     return this.#handle;

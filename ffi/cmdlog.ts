@@ -143,7 +143,7 @@ export class Cmdlog {
 }
 
 /**
- * @internal One struct nvme_cmdlog_entry (at `dv`), decoded: `offsetMs` turns
+ * @ignore @internal One struct nvme_cmdlog_entry (at `dv`), decoded: `offsetMs` turns
  * its CLOCK_MONOTONIC times into wall-clock ms.
  */
 export function decodeCmdlogEntry(

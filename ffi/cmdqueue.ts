@@ -117,7 +117,7 @@ const EAGAIN = -11;
 const BATCH = 256;
 
 /**
- * @internal Observer of queue creation: the test harness (testing/) sets it to
+ * @ignore @internal Observer of queue creation: the test harness (testing/) sets it to
  * log every queue's cmdlog; called once per queue, never per command.
  */
 export const queueObserver: { created?: (q: CommandQueue) => void } = {};
@@ -150,7 +150,7 @@ export class CommandQueue {
   /** The command log of this queue (kept, as a copy, after the queue is deleted). */
   readonly log: Cmdlog;
 
-  /** @internal Wrap C queues already created. */
+  /** @ignore @internal Wrap C queues already created. */
   constructor(
     owner: QueueOwner,
     qid: number,
@@ -187,7 +187,7 @@ export class CommandQueue {
   get closed(): boolean {
     return this.#closed;
   }
-  /** @internal C handles. */
+  /** @ignore @internal C handles. */
   get handles(): { sq: number; cq: number } {
     this.#check();
     return { sq: this.#sq, cq: this.#cq };
@@ -310,7 +310,7 @@ export class CommandQueue {
   }
 
   /**
-   * @internal Submit and wait for this one command (other completions are
+   * @ignore @internal Submit and wait for this one command (other completions are
    * processed and counted as usual). Throws StatusError on a non-zero status
    * unless `allowError`.
    */
@@ -522,7 +522,7 @@ export class CommandQueue {
   }
 
   /**
-   * @internal Fail every command in flight as "gone" (after a controller
+   * @ignore @internal Fail every command in flight as "gone" (after a controller
    * reset); their callbacks run with status 07/FF.
    */
   abandon(): number {
@@ -561,7 +561,7 @@ export class CommandQueue {
     return total;
   }
 
-  /** @internal Free the C queues (the device-side delete is the owner's job). */
+  /** @ignore @internal Free the C queues (the device-side delete is the owner's job). */
   close(): void {
     if (this.#closed) return;
     this.abandon();
@@ -572,7 +572,7 @@ export class CommandQueue {
     lib.nvme_cq_delete(this.#cq);
   }
 
-  /** @internal A zeroed 64-byte command with opcode and NSID set. */
+  /** @ignore @internal A zeroed 64-byte command with opcode and NSID set. */
   static command(opcode: number, nsid = 0): { sqe: Uint8Array; dv: DataView } {
     const sqe = new Uint8Array(64);
     const dv = new DataView(sqe.buffer);

@@ -166,7 +166,7 @@ export class Controller extends AdminLogs implements QueueOwner {
     nvme.aer();
   }
 
-  /** @internal */
+  /** @ignore @internal */
   get ctrlHandle(): number {
     if (!this.#h) throw new ClosedError("Controller");
     return this.#h;
@@ -192,7 +192,7 @@ export class Controller extends AdminLogs implements QueueOwner {
     this.#timeout = ms;
   }
 
-  /** @internal */
+  /** @ignore @internal */
   scheduleFlush(): void {
     if (this.#flushScheduled) return;
     this.#flushScheduled = true;
@@ -447,7 +447,7 @@ export class Controller extends AdminLogs implements QueueOwner {
     }
     return this.#admin;
   }
-  /** @internal the admin queue */
+  /** @ignore @internal the admin queue */
   get adminQueue(): CommandQueue {
     return this.#q();
   }
@@ -564,7 +564,7 @@ export class Controller extends AdminLogs implements QueueOwner {
     );
   }
 
-  /** @internal AER completion from the admin queue. */
+  /** @ignore @internal AER completion from the admin queue. */
   onAer(cpl: Completion, p: { cb?: CommandCallback }): void {
     if (cpl.ok) {
       this.#aerEvents.push(cpl);
@@ -606,11 +606,11 @@ export class Controller extends AdminLogs implements QueueOwner {
 
   // --- life cycle ---------------------------------------------------------------------
 
-  /** @internal Qpairs and namespaces register for resets. */
+  /** @ignore @internal Qpairs and namespaces register for resets. */
   adopt(child: { controllerReset(): void }): void {
     this.#children.add(child);
   }
-  /** @internal */
+  /** @ignore @internal */
   release(child: { controllerReset(): void }): void {
     this.#children.delete(child);
   }

@@ -27,7 +27,7 @@ function parse(status: string | readonly [number, number]): [number, number] {
   return [parseInt(m[1], 16), parseInt(m[2], 16)];
 }
 
-/** @internal Called for every non-zero completion: true when it was expected. */
+/** @ignore @internal Called for every non-zero completion: true when it was expected. */
 export function matchExpected(cpl: Completion): boolean {
   for (let i = stack.length - 1; i >= 0; i--) {
     const e = stack[i];

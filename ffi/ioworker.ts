@@ -289,7 +289,7 @@ export class IoWorker {
   #stopped = false;
   #doneWaiters: (() => void)[] = [];
 
-  /** @internal Use {@link Namespace.ioworker}. Validates every parameter. */
+  /** @ignore @internal Use {@link Namespace.ioworker}. Validates every parameter. */
   constructor(ns: Namespace, options: IoWorkerOptions = {}) {
     this.ns = ns;
     this.options = options;
@@ -480,7 +480,7 @@ export class IoWorker {
   }
 
   /**
-   * @internal Stop at once (IOs in flight are left to the queue, which the
+   * @ignore @internal Stop at once (IOs in flight are left to the queue, which the
    * caller is about to reset) and wait for the thread to let go, bounded.
    */
   terminate(why: string): void {

@@ -46,7 +46,7 @@ export class Pcie {
   #irq?: Uint32Array;
   #guest?: NvmetGuest;
   #tcp?: TcpTarget & { nqn: string };
-  /** @internal set while a Controller is open on it */
+  /** @ignore @internal set while a Controller is open on it */
   controller?: { close(): void };
 
   /** Open the device named `name` (default: `--dut`, `NVME_DUT`, "qemu"). */
@@ -98,7 +98,7 @@ export class Pcie {
     open.add(this);
   }
 
-  /** @internal C handle. */
+  /** @ignore @internal C handle. */
   get handle(): number {
     if (!this.#h) throw new ClosedError(`device "${this.dut.name}"`);
     return this.#h;
@@ -462,7 +462,7 @@ export class Pcie {
     return this.#state().u32(STATE.epoch);
   }
 
-  /** @internal Words in DMA memory set by MSI-X vectors (vector i -> word i). */
+  /** @ignore @internal Words in DMA memory set by MSI-X vectors (vector i -> word i). */
   get irqWords(): Uint32Array {
     if (!this.#irq) {
       const addr = this.#info().big(INFO.irq_words);
@@ -480,7 +480,7 @@ export class Pcie {
     this.handle;
     return this.#irq;
   }
-  /** @internal Mask or unmask one MSI-X vector. */
+  /** @ignore @internal Mask or unmask one MSI-X vector. */
   maskVector(vector: number, mask: boolean): void {
     unwrap(lib.nvme_pcie_irq_mask(this.handle, vector, mask ? 1 : 0));
   }

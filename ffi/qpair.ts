@@ -20,7 +20,7 @@ import { checkInt } from "./validate.ts";
 const used = new WeakMap<Controller, Set<number>>();
 
 /**
- * @internal Mark queue id `qid` of `nvme` as taken (by a raw queue) so Qpairs
+ * @ignore @internal Mark queue id `qid` of `nvme` as taken (by a raw queue) so Qpairs
  * skip it; false when it already is taken.
  */
 export function reserveQid(nvme: Controller, qid: number): boolean {
@@ -31,7 +31,7 @@ export function reserveQid(nvme: Controller, qid: number): boolean {
   return true;
 }
 
-/** @internal Give back a queue id taken with reserveQid. */
+/** @ignore @internal Give back a queue id taken with reserveQid. */
 export function releaseQid(nvme: Controller, qid: number): void {
   used.get(nvme)?.delete(qid);
 }
@@ -159,7 +159,7 @@ export class Qpair {
     nvme.adopt(this);
   }
 
-  /** @internal */
+  /** @ignore @internal */
   get queue(): CommandQueue {
     if (!this.#q) throw new ClosedError(`Qpair ${this.sqid} (${this.#why})`);
     if (this.#owner) {
@@ -170,7 +170,7 @@ export class Qpair {
     return this.#q;
   }
   /**
-   * @internal An ioworker takes the queue for its own thread: script commands
+   * @ignore @internal An ioworker takes the queue for its own thread: script commands
    * on it are refused until unclaim(). Returns the C handles.
    */
   claim(owner: string): { sq: number; cq: number } {
@@ -183,7 +183,7 @@ export class Qpair {
     this.#owner = owner;
     return q.handles;
   }
-  /** @internal The ioworker let go of the queue. */
+  /** @ignore @internal The ioworker let go of the queue. */
   unclaim(): void {
     this.#owner = undefined;
   }
@@ -399,7 +399,7 @@ export class Qpair {
     this.ctrl.pcie.maskVector(this.iv, false);
   }
 
-  /** @internal the controller was reset or closed: the device has no queues now */
+  /** @ignore @internal the controller was reset or closed: the device has no queues now */
   controllerReset(): void {
     this.#free("deleted by a controller reset");
   }

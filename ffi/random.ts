@@ -120,7 +120,7 @@ export function randint(a: number, b: number): number {
 }
 
 /**
- * @internal A 64-bit seed for an ioworker without a `seed` option: drawn
+ * @ignore @internal A 64-bit seed for an ioworker without a `seed` option: drawn
  * from the seeded source after srand(), else undefined (the ioworker picks
  * one itself).
  */
@@ -130,7 +130,7 @@ export function seedFromSrand(): bigint | undefined {
 }
 
 /**
- * @internal Fill `out` with random bytes: from the seeded source after
+ * @ignore @internal Fill `out` with random bytes: from the seeded source after
  * srand() (repeatable), else from crypto.getRandomValues.
  */
 export function randomBytes(out: Uint8Array): void {

@@ -122,7 +122,7 @@ export function describeVerifyFailure(f: VerifyFailure): string {
 const rep = new CStruct(F);
 
 /**
- * @internal The report of the completion with `tag` on the SQ `sqHandle`
+ * @ignore @internal The report of the completion with `tag` on the SQ `sqHandle`
  * (flags CPL_VERIFY_*), or undefined when it is no longer kept.
  */
 export function readVerifyFailure(
@@ -202,7 +202,7 @@ export interface VerifyStats {
 
 const st = new CStruct(S);
 
-/** @internal Statistics of `nsid`'s table on the controller `ctrl`. */
+/** @ignore @internal Statistics of `nsid`'s table on the controller `ctrl`. */
 export function verifyStats(ctrl: number, nsid: number): VerifyStats {
   unwrap(
     lib.nvme_ns_verify_stats(ctrl, nsid, st.bytes, st.size),
@@ -238,7 +238,7 @@ export const VERIFY_F_NO_CHECK = NVME_VERIFY_F_NO_CHECK;
 const ENOMEM = -12;
 
 /**
- * @internal Turn `nsid`'s table on; false when the process cannot map its
+ * @ignore @internal Turn `nsid`'s table on; false when the process cannot map its
  * directory (too large), other failures throw.
  */
 export function verifyOn(
@@ -262,7 +262,7 @@ export function verifyOn(
   return true;
 }
 
-/** @internal Turn `nsid`'s table off (throws while commands on it are in flight). */
+/** @ignore @internal Turn `nsid`'s table off (throws while commands on it are in flight). */
 export function verifyOff(ctrl: number, nsid: number): void {
   unwrap(
     lib.nvme_ns_verify_disable(ctrl, nsid),
@@ -270,7 +270,7 @@ export function verifyOff(ctrl: number, nsid: number): void {
   );
 }
 
-/** @internal Raw table entries of `count` LBAs from `lba`. */
+/** @ignore @internal Raw table entries of `count` LBAs from `lba`. */
 export function verifyEntries(
   ctrl: number,
   nsid: number,
