@@ -45,6 +45,8 @@ echarts.setPlatformAPI(
  * Colours of the reports (distinct, colour-blind friendly where it matters).
  *
  * ```ts
+ * import { countColor, decodePng } from "./png.ts";
+ * declare const png: Uint8Array;
  * countColor(decodePng(png), PALETTE.blue); // pixels of the read series
  * ```
  */
@@ -79,6 +81,7 @@ export const SERIES_COLORS: readonly string[] = [
  * An ECharts option object (`setOption`'s argument).
  *
  * ```ts
+ * declare const data: Uint8Array;
  * const bar: ChartOption = { xAxis: { type: "category", data: ["a"] }, yAxis: {}, series: [{ type: "bar", data: [1] }] };
  * const svg = renderSvg(bar, 400, 300);
  * ```
@@ -95,6 +98,7 @@ const TEXT = {
  * animation).
  *
  * ```ts
+ * declare const data: Uint8Array;
  * const svg = renderSvg({
  *   xAxis: { type: "category", data: ["a", "b"] },
  *   yAxis: {},
@@ -131,6 +135,8 @@ export function renderSvg(
  * A rectangle in pixels.
  *
  * ```ts
+ * import { IoWorker } from "../mod.ts";
+ * declare const w: IoWorker;
  * const cells: Rect[] = [{ x: 0, y: 0, w: 600, h: 340 }, { x: 600, y: 0, w: 600, h: 340 }];
  * ```
  */
@@ -150,6 +156,9 @@ export interface Rect {
  * grid indices are local (0 = this panel's first); {@link compose} shifts them.
  *
  * ```ts
+ * import { IoWorker } from "../mod.ts";
+ * declare const w: IoWorker;
+ * declare const data: Uint8Array;
  * const panel: Panel = {
  *   title: "queue depth",
  *   build: (plot) => ({
@@ -175,6 +184,7 @@ export interface Panel {
  * What a panel adds to the composed option.
  *
  * ```ts
+ * declare const data: Uint8Array;
  * const parts: PanelParts = { series: [{ type: "pie", data: [{ name: "read", value: 7 }] }] };
  * ```
  */
@@ -201,6 +211,10 @@ export const PLOT_MARGIN = { top: 88, right: 62, bottom: 44, left: 78 };
  * picture and render it to one SVG.
  *
  * ```ts
+ * declare const iopsPanel: import("../report/charts.ts").Panel;
+ * declare const latencyPanel: import("../report/charts.ts").Panel;
+ * import { IoWorker } from "../mod.ts";
+ * declare const w: IoWorker;
  * const svg = compose([iopsPanel, latencyPanel], [
  *   { x: 0, y: 0, w: 600, h: 320 },
  *   { x: 600, y: 0, w: 600, h: 320 },

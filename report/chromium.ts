@@ -152,6 +152,8 @@ export async function screenshot(
  * `width`/`height` attributes of the root element).
  *
  * ```ts
+ * declare const result: import("../mod.ts").IoWorkerResult;
+ * import { ioworkerReport } from "./mod.ts";
  * const { svg } = ioworkerReport(result);
  * await svgToPng(svg, "ioworker.png");
  * ```

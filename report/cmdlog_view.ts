@@ -86,6 +86,8 @@ function lbaFields(e: CmdlogEntry, dv: DataView): string[] {
  * Information, 512 bytes"); `admin` tells admin from I/O opcodes.
  *
  * ```ts
+ * import { Controller } from "../mod.ts";
+ * declare const nvme0: Controller;
  * commandFields(nvme0.cmdlog(1)[0], true); // e.g. "FID 07h Number of Queues, value 0x003f003f"
  * ```
  */
@@ -291,6 +293,8 @@ export function commandFields(e: CmdlogEntry, admin: boolean): string {
  * One decoded row of a cmdlog view.
  *
  * ```ts
+ * import { Qpair } from "../mod.ts";
+ * declare const qpair: Qpair;
  * const failed: CmdlogRow[] = cmdlogRows(qpair.cmdlog(), false).filter((r) => r.error);
  * ```
  */
@@ -331,6 +335,8 @@ export interface CmdlogRow {
  * Decode entries (as `cmdlog()` returns them, newest first) into rows.
  *
  * ```ts
+ * import { Qpair } from "../mod.ts";
+ * declare const qpair: Qpair;
  * const rows = cmdlogRows(qpair.cmdlog(50), false);
  * const failed = rows.filter((r) => r.error);
  * ```
@@ -364,6 +370,8 @@ export function cmdlogRows(
  * Options of {@link cmdlogText} and {@link cmdlogHtml}.
  *
  * ```ts
+ * import { Controller } from "../mod.ts";
+ * declare const nvme0: Controller;
  * const opts: CmdlogViewOptions = { admin: true, color: true, oldestFirst: true };
  * console.log(cmdlogText(nvme0.cmdlog(20), opts));
  * ```
@@ -388,6 +396,8 @@ function timeOf(ms: number): string {
  * queue, CID, command, NSID, fields, status with its name, CDW0, latency.
  *
  * ```ts
+ * import { Qpair } from "../mod.ts";
+ * declare const qpair: Qpair;
  * console.log(cmdlogText(qpair.cmdlog(20)));
  * ```
  */
@@ -428,6 +438,8 @@ export function cmdlogText(
  * A cmdlog as an HTML table (failed commands highlighted), newest first.
  *
  * ```ts
+ * import { Controller } from "../mod.ts";
+ * declare const nvme0: Controller;
  * const table = cmdlogHtml(nvme0.cmdlog(100), { admin: true });
  * ```
  */

@@ -55,6 +55,8 @@ import {
  * One ioworker run to report.
  *
  * ```ts
+ * declare const result: import("../mod.ts").IoWorkerResult;
+ * declare const options: import("../mod.ts").IoWorkerOptions;
  * const run: IoWorkerRun = { label: "4 KiB random read", result, options, lbaSize: 512 };
  * const { html } = ioworkerReport(run);
  * ```
@@ -74,6 +76,7 @@ export interface IoWorkerRun {
  * Options of {@link ioworkerReport}.
  *
  * ```ts
+ * declare const result: import("../mod.ts").IoWorkerResult;
  * const opts: IoWorkerReportOptions = { title: "nightly", device: "nvme0n1", width: 1600 };
  * ioworkerReport(result, opts);
  * ```
@@ -95,6 +98,7 @@ export interface IoWorkerReportOptions {
  * What {@link ioworkerReport} returns.
  *
  * ```ts
+ * declare const result: import("../mod.ts").IoWorkerResult;
  * const report: IoWorkerReport = ioworkerReport(result);
  * Deno.writeTextFileSync("iops.svg", report.charts.iops);
  * ```
@@ -120,6 +124,7 @@ export interface IoWorkerReport {
  * Key figures of one run.
  *
  * ```ts
+ * declare const result: import("../mod.ts").IoWorkerResult;
  * const [s]: IoWorkerSummary[] = ioworkerReport(result).summary;
  * console.log(`${s.iops.toFixed(0)} IOPS, ${s.mbps?.toFixed(1)} MB/s`);
  * ```
@@ -202,6 +207,7 @@ export function meanIoSize(
  * One bin of {@link latencyBins}.
  *
  * ```ts
+ * declare const result: import("../mod.ts").IoWorkerResult;
  * const bins: LatencyBin[] = latencyBins(result.latencyDistribution!);
  * const slowest = bins.at(-1);
  * ```
@@ -270,6 +276,8 @@ function label(run: IoWorkerRun, i: number, n: number): string {
  * The figures of one run (also used by the CLI).
  *
  * ```ts
+ * declare const result: import("../mod.ts").IoWorkerResult;
+ * declare const options: import("../mod.ts").IoWorkerOptions;
  * const s = summarize({ result, options: { ioSize: 8 }, lbaSize: 512 });
  * console.log(s.iops, s.mbps);
  * ```
@@ -731,6 +739,8 @@ function normalize(
  * its data says which option it needs.
  *
  * ```ts
+ * import { Namespace } from "../mod.ts";
+ * declare const nvme0n1: Namespace;
  * const result = nvme0n1.ioworker({
  *   ioSize: 8, time: 10, outputIoPerSecond: true,
  *   outputPercentileLatency: [50, 90, 99, 99.9, 99.99],

@@ -179,6 +179,7 @@ export function parseHex(color: string): [number, number, number] {
  * Pixels within `tolerance` (per channel) of `color` ("#rrggbb").
  *
  * ```ts
+ * declare const png: Uint8Array;
  * countColor(decodePng(png), "#2f6fdf"); // pixels of the report's blue
  * ```
  */
@@ -200,6 +201,7 @@ export function countColor(img: Image, color: string, tolerance = 8): number {
  * their pixel counts, most frequent first.
  *
  * ```ts
+ * declare const img: import("../report/png.ts").Image;
  * const top = colorHistogram(img).slice(0, 5); // [["#ffffff", 812345], ...]
  * ```
  */

@@ -26,6 +26,7 @@ import type { TestOutcome, TestRecord, TestRun } from "./testlog.ts";
  * Options of {@link testRunReport}.
  *
  * ```ts
+ * declare const run: import("../report/mod.ts").TestRun;
  * const opts: TestReportOptions = { title: "nightly", textCommands: 20 };
  * console.log(testRunReport(run, opts).text);
  * ```
@@ -43,6 +44,7 @@ export interface TestReportOptions {
  * What {@link testRunReport} returns.
  *
  * ```ts
+ * declare const run: import("../report/mod.ts").TestRun;
  * const { html, counts }: TestReport = testRunReport(run);
  * if (counts.fail) Deno.writeTextFileSync("failures.html", html);
  * ```
@@ -76,6 +78,7 @@ const WORDS: Record<TestOutcome, string> = {
  * Count tests by outcome.
  *
  * ```ts
+ * declare const run: import("../report/mod.ts").TestRun;
  * countOutcomes(run.tests); // { pass: 170, fail: 1, skip: 4, deviation: 20, unfinished: 0 }
  * ```
  */
@@ -181,6 +184,9 @@ function sortedDumps(t: TestRecord) {
  * Build the report of a test run.
  *
  * ```ts
+ * declare const logText: string;
+ * declare const junitXml: string;
+ * import { mergeJUnit, parseJUnit, parseTestLog } from "./mod.ts";
  * const run = mergeJUnit(parseTestLog(logText), parseJUnit(junitXml));
  * const { html, text, counts } = testRunReport(run, { title: "nightly" });
  * ```

@@ -39,6 +39,7 @@ export type TestOutcome = "pass" | "fail" | "skip" | "deviation" | "unfinished";
  * One test of a run.
  *
  * ```ts
+ * declare const text: string;
  * const run = parseTestLog(text);
  * const t: TestRecord | undefined = run.tests.find((t) => t.outcome === "fail");
  * console.log(t?.seed, t?.cmdlogs.map((d) => d.queue));
@@ -94,6 +95,7 @@ export interface TestRun {
  * One LogTape text record.
  *
  * ```ts
+ * declare const text: string;
  * const errors = logRecords(text).filter((r: LogLine) => r.level === "ERR");
  * ```
  */
@@ -116,6 +118,7 @@ const RECORD =
  * the lines up to the next timestamped line).
  *
  * ```ts
+ * declare const text: string;
  * for (const r of logRecords(text)) if (r.level === "ERR") console.log(r.message);
  * ```
  */
@@ -360,6 +363,7 @@ export function parseTestLog(text: string): TestRun {
  * One `<testcase>` of JUnit XML.
  *
  * ```ts
+ * declare const xml: string;
  * const failed = parseJUnit(xml).filter((c: JUnitCase) => c.failure);
  * ```
  */
@@ -453,6 +457,8 @@ export function parseJUnit(xml: string): JUnitCase[] {
  * JUnit failure text when the log has no error for it.
  *
  * ```ts
+ * declare const run: import("../report/mod.ts").TestRun;
+ * declare const xml: string;
  * mergeJUnit(run, parseJUnit(xml));
  * ```
  */

@@ -21,6 +21,7 @@ export const CMDLOG_JSON_MARK = " as JSON: ";
  * A queue's cmdlog as written to and read from the test log.
  *
  * ```ts
+ * declare const line: string;
  * const dump: CmdlogDump = decodeCmdlogDump(line);
  * console.log(`${dump.queue}: ${dump.entries.length} commands`);
  * ```
@@ -71,6 +72,8 @@ function fromHex(s: string, len: number): Uint8Array<ArrayBuffer> {
  * queue of a failed test).
  *
  * ```ts
+ * import { Qpair } from "../mod.ts";
+ * declare const qpair: Qpair;
  * const line = encodeCmdlogDump({
  *   test: "reads past the end", queue: "I/O queue 1", qid: 1, admin: false,
  *   failing: true, written: 2, entries: qpair.cmdlog(0),
@@ -110,6 +113,7 @@ export function encodeCmdlogDump(d: CmdlogDump): string {
  * completion's 4 dwords (undefined while outstanding), submit time, latency.
  *
  * ```ts
+ * const sqe = new Uint8Array(64); // opcode 0: Delete I/O Submission Queue
  * const e = cmdlogEntry({ seq: 1, sqid: 0, admin: true, sqe, submitted: Date.now() });
  * ```
  */
@@ -153,6 +157,8 @@ export function cmdlogEntry(p: {
  * contains it, after {@link CMDLOG_JSON_MARK}).
  *
  * ```ts
+ * declare const line: string;
+ * import { formatEntry } from "../mod.ts";
  * const dump = decodeCmdlogDump(line);
  * for (const e of dump.entries) console.log(formatEntry(e, dump.admin));
  * ```

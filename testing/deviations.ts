@@ -80,7 +80,7 @@ const registry: DeviationList[] = [];
  * Add a list of known deviations (consulted by every nvmeTest of this module).
  *
  * ```ts
- * import { qemu72 } from "./tests/conformance/known_deviations.ts";
+ * import { qemu72 } from "../tests/conformance/known_deviations.ts";
  * registerDeviations(qemu72);
  * ```
  */
@@ -103,7 +103,9 @@ export function registeredDeviations(): readonly DeviationList[] {
  * A known deviation found for a failure.
  *
  * ```ts
- * const m: DeviationMatch | undefined = findDeviation(registeredDeviations(), id, name, err.message);
+ * declare const id: import("../testing.ts").DeviceIdentity;
+ * declare const err: Error;
+ * const m: DeviationMatch | undefined = findDeviation(registeredDeviations(), id, "a test", err.message);
  * if (m) console.log(`known deviation of ${m.model}: ${m.spec}`);
  * ```
  */
@@ -118,7 +120,9 @@ export interface DeviationMatch extends KnownDeviation {
  * rules) are explained only when the deviation's pattern matches each.
  *
  * ```ts
- * const known = findDeviation([qemu72], { dut: "qemu", vid: 0x1b36, did: 0x10, mn: "QEMU NVMe Ctrl", fr: "7.2.22" }, name, message);
+ * import { qemu72 } from "../tests/conformance/known_deviations.ts";
+ * declare const message: string;
+ * const known = findDeviation([qemu72], { dut: "qemu", vid: 0x1b36, did: 0x10, mn: "QEMU NVMe Ctrl", fr: "7.2.22" }, "a test", message);
  * ```
  */
 export function findDeviation(

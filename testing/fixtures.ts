@@ -143,6 +143,10 @@ export type WithDependencies<N extends FixtureName> =
  * The argument of a test function: the fixtures asked for (and their dependencies), and the environment.
  *
  * ```ts
+ * import { Buffer, Namespace, Qpair } from "../mod.ts";
+ * declare const nvme0n1: Namespace;
+ * declare const qpair: Qpair;
+ * declare const buf: Buffer;
  * function fillAndWrite({ nvme0n1, qpair, buf, rng }: TestContext<"nvme0n1" | "qpair" | "buf">) {
  *   rng.fill(buf.bytes);
  *   nvme0n1.write(qpair, buf, 0, 8).waitdone();
@@ -198,6 +202,8 @@ export interface NvmeTestOptions<N extends FixtureName = never> {
  * Thrown by `skip(reason)`: the test ends as skipped.
  *
  * ```ts
+ * import { Controller } from "../mod.ts";
+ * declare const nvme0: Controller;
  * function requireSanitize(nvme0: Controller) {
  *   if (!nvme0.idCtrl.sanicap) throw new SkipTest("no sanitize (SANICAP = 0)");
  * }
@@ -610,6 +616,7 @@ export function nvmeTest<const N extends FixtureName = never>(
  * Register a test that needs no fixtures.
  *
  * ```ts
+ * import { Rng } from "../testing.ts";
  * nvmeTest("the seed replays", ({ rng, seed }) => {
  *   if (new Rng(seed).u32() !== rng.u32()) throw new Error("not deterministic");
  * });

@@ -43,6 +43,7 @@ import { envVar, granted } from "../ffi/permissions.ts";
  * template with `{name}` placeholders filled from `properties`).
  *
  * ```ts
+ * import { nvmeTest } from "../testing.ts";
  * nvmeTest("logs", {}, ({ log }: { log: TestLog }) => {
  *   log.info("temperature {kelvin} K", { kelvin: 323 });
  * });
@@ -75,6 +76,8 @@ export const testLogger: TestLog = getLogger(["denvme", "test"]);
  * The logger of device information.
  *
  * ```ts
+ * import { Controller } from "../mod.ts";
+ * declare const nvme0: Controller;
  * deviceLogger.info("firmware {fr}", { fr: nvme0.idCtrl.fr });
  * ```
  */
@@ -83,6 +86,7 @@ export const deviceLogger: TestLog = getLogger(["denvme", "device"]);
  * The logger of commands (one record per command, debug).
  *
  * ```ts
+ * declare const line: string;
  * if (cmdLogger.isEnabledFor("debug")) cmdLogger.debug("{line}", { line: "..." });
  * ```
  */

@@ -10,6 +10,8 @@ import { envVar } from "../ffi/permissions.ts";
  * A deterministic random source (sfc32, 32-bit state words).
  *
  * ```ts
+ * import { Buffer } from "../mod.ts";
+ * declare const buf: Buffer;
  * const rng = new Rng(0x1234abcd);
  * const lba = rng.int(0, 1000); // the same sequence for the same seed
  * rng.fill(buf.bytes);

@@ -21,6 +21,7 @@
  * One device's share of the files, and where its outputs go.
  *
  * ```ts
+ * declare const files: string[];
  * const s: Shard = { index: 0, dut: "qemu", slug: "1-qemu", files: ["tests/a_test.ts"], cost: 1 };
  * ```
  */
@@ -78,6 +79,7 @@ export function testFiles(roots: readonly string[], base: string): string[] {
  * (`nvmeTest(` and `Deno.test(` calls) × the median ms per test.
  *
  * ```ts
+ * declare const files: string[];
  * const cost = fileCosts(files, "/repo/", ["test-results/conformance.jsonl"]);
  * ```
  */
@@ -135,6 +137,8 @@ export function fileCosts(
  * the shard with the least cost so far (the longest-processing-time rule).
  *
  * ```ts
+ * declare const files: string[];
+ * declare const base: string;
  * const shards = partition(files, fileCosts(files, base), ["qemu", "qemu"]);
  * ```
  */
@@ -166,6 +170,8 @@ export function partition(
  * How one shard ended.
  *
  * ```ts
+ * declare const shards: Shard[];
+ * declare const root: string;
  * const ends: ShardEnd[] = await runShards(shards, (s) => ({ args: ["test", ...s.files], env: {} }), root);
  * ```
  */
@@ -185,6 +191,7 @@ export interface ShardEnd {
  * child ended.
  *
  * ```ts
+ * declare const shards: Shard[];
  * await runShards(shards, (s) => ({ args: ["test", "-A", ...s.files], env: { DENVME_RESULTS: `${s.slug}.jsonl` } }), "/repo/");
  * ```
  */
@@ -248,6 +255,7 @@ function attr(tag: string, name: string): number {
  * their names prefixed with `label` (the device), totals summed.
  *
  * ```ts
+ * declare const a: string, b: string; // JUnit XML of two shards
  * const merged = mergeJunit([{ label: "1-qemu", xml: a }, { label: "2-qemu", xml: b }], "conformance");
  * ```
  */

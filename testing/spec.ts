@@ -69,6 +69,8 @@ export class SpecViolations extends SpecViolation {
  * driver's own) end the test at once.
  *
  * ```ts
+ * declare const cpl1: import("../mod.ts").Completion;
+ * declare const dataKept: () => boolean;
  * const checks = new Checks();
  * checks.run(() => requireStatus(cpl1, "00/02", "rule A"));
  * checks.run(() => conform(dataKept(), "rule B", "the data changed"));
@@ -104,6 +106,9 @@ export class Checks {
  * "00/02 Invalid Field in Command", or "success" / "command timeout".
  *
  * ```ts
+ * import { Buffer, Controller } from "../mod.ts";
+ * declare const nvme0: Controller;
+ * declare const buf: Buffer;
  * const cpl = adminCmd(nvme0, 0x06, { buf, cdw10: 0xff });
  * console.log(describe(cpl)); // "00/02 Invalid Field in Command"
  * ```
@@ -130,6 +135,8 @@ function capture(run: (cb: (c: Completion) => void) => void): Completion {
  * whatever its status (a status never throws here).
  *
  * ```ts
+ * import { Controller } from "../mod.ts";
+ * declare const nvme0: Controller;
  * const cpl = adminCmd(nvme0, 0x0a, { cdw10: 0x07 }); // Get Features, Number of Queues
  * requireSuccess(cpl, "NVMe Base 2.0, 5.27.1.5: Number of Queues is mandatory");
  * ```
@@ -154,6 +161,10 @@ export function adminCmd(
  * Send I/O command `opcode` on `qpair` and return its completion, whatever its status.
  *
  * ```ts
+ * import { Buffer, Namespace, Qpair } from "../mod.ts";
+ * declare const nvme0n1: Namespace;
+ * declare const qpair: Qpair;
+ * declare const buf: Buffer;
  * const cpl = ioCmd(nvme0n1, qpair, 0x02, lbaFields(nvme0n1.capacity, 1, { buf }));
  * requireStatus(cpl, "00/80", "NVMe NVM 1.0, Read: an LBA past the end → LBA Out of Range");
  * ```
@@ -180,6 +191,8 @@ export function ioCmd(
  * `flags` in CDW12.
  *
  * ```ts
+ * import { Buffer } from "../mod.ts";
+ * declare const buf: Buffer;
  * lbaFields(0x1_0000_0000n, 8, { buf, flags: 0x4000 }); // cdw10 0, cdw11 1, cdw12 0x40000007 (FUA)
  * ```
  */
@@ -203,6 +216,9 @@ export function lbaFields(
  * whatever its status; `fn` receives the callback to pass to the command.
  *
  * ```ts
+ * import { Buffer, Controller } from "../mod.ts";
+ * declare const nvme0: Controller;
+ * declare const buf: Buffer;
  * const cpl = completionOf((cb) => nvme0.getlogpage(0x6f, buf, { size: 512, cb }).waitdone());
  * requireStatus(cpl, "01/09", "NVMe Base 2.0, Get Log Page: a reserved LID → Invalid Log Page");
  * ```
@@ -223,6 +239,8 @@ function st(cpl: Completion): string {
  * {@link SpecViolation} naming `rule` otherwise.
  *
  * ```ts
+ * import { Controller } from "../mod.ts";
+ * declare const nvme0: Controller;
  * const cpl = adminCmd(nvme0, 0x04, { cdw10: 0 }); // delete the admin CQ
  * requireStatus(cpl, ["01/01", "00/02"], "NVMe Base 2.0, Delete I/O CQ: QID 0 → Invalid Queue Identifier");
  * ```
@@ -247,6 +265,9 @@ export function requireStatus(
  * Require success.
  *
  * ```ts
+ * import { Buffer, Controller } from "../mod.ts";
+ * declare const nvme0: Controller;
+ * declare const buf: Buffer;
  * requireSuccess(adminCmd(nvme0, 0x06, { buf, cdw10: 1 }), "NVMe Base 2.0, Identify CNS 01h is mandatory");
  * ```
  */
@@ -260,6 +281,8 @@ export function requireSuccess(cpl: Completion, rule: string): void {
  * Require any error status (not success), optionally not one of `not`.
  *
  * ```ts
+ * import { Controller } from "../mod.ts";
+ * declare const nvme0: Controller;
  * requireError(adminCmd(nvme0, 0x01, { cdw10: 0 }), "Create I/O SQ with QID 0 must fail", ["00/01"]);
  * ```
  */
@@ -282,6 +305,8 @@ export function requireError(
  * Require `cond`; `observed` says what the device did when it is false.
  *
  * ```ts
+ * import { Controller } from "../mod.ts";
+ * declare const nvme0: Controller;
  * const mqes = nvme0.mqes;
  * conform(mqes >= 1, "NVMe Base 2.0, CAP.MQES: at least 1 (2 entries)", () => `MQES ${mqes}`);
  * ```
