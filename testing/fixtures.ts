@@ -569,10 +569,15 @@ class Run {
   }
 }
 
-function callerFile(): string {
+/**
+ * The test file that called nvmeTest (relative to the working directory) and
+ * the line of the call: Deno's own report names the harness's Deno.test call
+ * instead, so the failure line names this one.
+ */
+function callerLocation(): { file: string; line: number } {
   const stack = new Error().stack ?? "";
   for (const line of stack.split("\n").slice(1)) {
-    const m = /(file:\/\/[^\s)]+?):\d+:\d+/.exec(line);
+    const m = /(file:\/\/[^\s)]+?):(\d+):\d+/.exec(line);
     if (!m) continue;
     if (m[1].includes("/testing/") || m[1].endsWith("/testing.ts")) continue;
     let path = m[1];
@@ -581,9 +586,9 @@ function callerFile(): string {
       const cwd = Deno.cwd() + "/";
       if (path.startsWith(cwd)) path = path.slice(cwd.length);
     } catch { /* keep the URL */ }
-    return path;
+    return { file: path, line: Number(m[2]) };
   }
-  return "unknown";
+  return { file: "unknown", line: 0 };
 }
 
 function areaOf(file: string): string {
@@ -637,13 +642,13 @@ export function nvmeTest<const N extends FixtureName = never>(
   const fn = (typeof a === "function" ? a : b!) as (
     ctx: TestContext<FixtureName>,
   ) => void | Promise<void>;
-  const file = callerFile();
+  const { file, line } = callerLocation();
   const area = opts.area ?? areaOf(file);
   Deno.test({
     name,
     ignore: opts.ignore,
     only: opts.only,
-    fn: (t) => runTest(t, name, file, area, opts, fn),
+    fn: (t) => runTest(t, name, file, area, opts, fn, line),
   });
 }
 
@@ -654,6 +659,7 @@ async function runTest(
   area: string,
   opts: NvmeTestOptions<FixtureName>,
   fn: (ctx: TestContext<FixtureName>) => void | Promise<void>,
+  line = 0,
 ): Promise<void> {
   ensureLogging();
   const seed = nextSeed();
@@ -794,7 +800,9 @@ async function runTest(
     .map((q) => q.log.text(3).split("\n").map((l) => `    ${l}`).join("\n"))
     .join("\n");
   testLogger.warn(
-    `{test}: failed with seed {seed} (replay: DENVME_SEED={seed} deno test -A --filter "{test}" ${file})${
+    `{test}: failed with seed {seed} at ${file}${
+      line ? `:${line}` : ""
+    } (replay: DENVME_SEED={seed} deno test -A --filter "{test}" ${file})${
       logPath ? "; cmdlogs of every queue in {logPath}" : ""
     }${tail ? "\n  last commands:\n{tail}" : ""}`,
     { test: name, seed: seedText, logPath, tail },

@@ -126,6 +126,11 @@ nvmeTest("past the end", { needs: ["nvme0n1", "qpair", "buf"] }, ({ nvme0n1, qpa
     assert.match(r.text, /0 passed \| 1 failed/);
     assert.match(r.text, /00\/80 LBA Out of Range/);
     assert.match(r.text, /last commands:/);
+    // the failure names the user's test file and line (Deno's own header names the harness)
+    assert.match(
+      r.text,
+      /past the end: failed with seed 0x[0-9a-f]+ at fail_test\.ts:2 /,
+    );
     assert.doesNotMatch(r.text, /NotCapable|Requires \w+ access/);
     // with --allow-write the log has every queue's cmdlog; the AER still
     // waiting when the controller closed is outstanding, not a 07/ff failure
