@@ -36,14 +36,18 @@ export {
   type CmdlogViewOptions,
 } from "./cmdlog_view.ts";
 export {
-  type JUnitCase,
   mergeJUnit,
-  parseJUnit,
-  parseTestLog,
+  parseTestRecord,
   type TestOutcome,
   type TestRecord,
   type TestRun,
 } from "./testlog.ts";
+export {
+  type JUnitCase,
+  type JUnitSuite,
+  readJUnit,
+  writeJUnit,
+} from "./junit.ts";
 export {
   countOutcomes,
   type TestReport,

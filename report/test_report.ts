@@ -1,15 +1,15 @@
 /**
- * The test-run report: from a parsed `test.log` (and JUnit XML), a
+ * The test-run report: from a parsed test record (and JUnit XML), a
  * self-contained HTML page — outcome counts, charts (outcomes, slowest
  * tests), every failure with its error, seed, replay command and the decoded
  * cmdlog of each of its queues (the failing command's queue first) — and a
  * text summary for terminals.
  *
  * ```ts
- * import { parseTestLog } from "./testlog.ts";
+ * import { parseTestRecord } from "./testlog.ts";
  * import { testRunReport } from "./test_report.ts";
  *
- * const run = parseTestLog(Deno.readTextFileSync("test-results/test.log"));
+ * const run = parseTestRecord(Deno.readTextFileSync("test-results/test.jsonl"));
  * const { html, text } = testRunReport(run);
  * Deno.writeTextFileSync("test-report.html", html);
  * console.log(text);
@@ -184,10 +184,10 @@ function sortedDumps(t: TestRecord) {
  * Build the report of a test run.
  *
  * ```ts
- * declare const logText: string;
+ * declare const recordText: string;
  * declare const junitXml: string;
- * import { mergeJUnit, parseJUnit, parseTestLog } from "./mod.ts";
- * const run = mergeJUnit(parseTestLog(logText), parseJUnit(junitXml));
+ * import { mergeJUnit, parseTestRecord, readJUnit } from "./mod.ts";
+ * const run = mergeJUnit(parseTestRecord(recordText), readJUnit(junitXml));
  * const { html, text, counts } = testRunReport(run, { title: "nightly" });
  * ```
  */

@@ -460,11 +460,16 @@ function devices(): number {
   return 0;
 }
 
-/** `cmdlog TEST.LOG`: the cmdlogs of the failed tests a harness log holds. */
+/**
+ * `cmdlog TEST.JSONL` (or the TEST.LOG beside it): the cmdlogs of the failed
+ * tests a harness's structured test record holds.
+ */
 async function cmdlogFromLog(file: string): Promise<number> {
-  const { parseTestLog } = await import("../report/testlog.ts");
+  const { parseTestRecord } = await import("../report/testlog.ts");
+  const { recordFileOf } = await import("../testing/log.ts");
   const { cmdlogRows, cmdlogText } = await import("../report/cmdlog_view.ts");
-  const run = parseTestLog(Deno.readTextFileSync(file));
+  file = recordFileOf(file);
+  const run = parseTestRecord(Deno.readTextFileSync(file));
   const count = num("count", values.count, 0);
   const qid = values.qid === undefined ? undefined : num("qid", values.qid, 0);
   const tests = run.tests.filter((t) =>

@@ -1,11 +1,12 @@
 /**
  * `deno task report [FILE] [--html OUT] [--png OUT] [--junit XML] [--json]`
  *
- * - FILE a harness test log (default `test-results/test.log`): prints the
- *   outcome counts and each failure with its seed, replay command and last
- *   commands; `--html` writes the test-run report with the decoded cmdlog of
- *   every queue of each failed test. JUnit XML (`--junit`, default
- *   `tests.xml` next to the log when there) adds the plain `Deno.test`s.
+ * - FILE a harness test record (default `test-results/test.jsonl`; a
+ *   `test.log` names the `test.jsonl` beside it): prints the outcome counts
+ *   and each failure with its seed, replay command and last commands;
+ *   `--html` writes the test-run report with the decoded cmdlog of every
+ *   queue of each failed test. JUnit XML (`--junit`, default `tests.xml` next
+ *   to the record when there) adds the plain `Deno.test`s.
  * - FILE the JSON of `deno task nvme ioworker --json`: `--html` writes the
  *   ioworker report (charts), `--svg` its picture.
  *
@@ -17,16 +18,18 @@ import { parseArgs } from "node:util";
 import {
   ioworkerReport,
   mergeJUnit,
-  parseJUnit,
-  parseTestLog,
+  parseTestRecord,
+  readJUnit,
   screenshot,
   testRunReport,
 } from "../report/mod.ts";
 import type { IoWorkerResult } from "../mod.ts";
+import { recordFileOf } from "../testing/log.ts";
 
 const USAGE =
   `usage: deno task report [FILE] [--html OUT.html] [--png OUT.png] [--svg OUT.svg] [--junit XML] [--title T] [--json]
-  FILE  test-results/test.log (default): the test-run report, failures with their cmdlogs
+  FILE  test-results/test.jsonl (default; or the test.log beside it): the test-run report,
+        failures with their cmdlogs
         or the output of \`deno task nvme ioworker --json\`: the ioworker report`;
 
 const { values, positionals } = parseArgs({
@@ -78,7 +81,8 @@ async function main(): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  const file = positionals[0] ?? "test-results/test.log";
+  let file = positionals[0] ?? "test-results/test.jsonl";
+  if (file.endsWith(".log")) file = recordFileOf(file); // the record beside the text log
   let text: string;
   try {
     text = Deno.readTextFileSync(file);
@@ -86,7 +90,7 @@ async function main(): Promise<number> {
     console.error(`error: cannot read ${file}: ${(e as Error).message}`);
     return 1;
   }
-  if (text.trimStart().startsWith("{")) {
+  if (!file.endsWith(".jsonl") && text.trimStart().startsWith("{")) {
     // an ioworker result (deno task nvme ioworker --json)
     const j = JSON.parse(text);
     if (!j.result) {
@@ -117,17 +121,17 @@ async function main(): Promise<number> {
     }
     return 0;
   }
-  const run = parseTestLog(text);
+  const run = parseTestRecord(text);
   if (!run.tests.length && !run.run) {
     console.error(
-      `warning: ${file} is not a denvme test log (no "# denvme test log" header, no tests): the harness writes test-results/test.log`,
+      `warning: ${file} is not a denvme test record (no run header, no tests): the harness writes test-results/test.jsonl beside test.log`,
     );
   } else if (!run.tests.length) {
     console.error(`warning: ${file} holds no tests`);
   }
   const junit = values.junit ??
     [file.replace(/[^/]*$/, "tests.xml")].find(exists);
-  if (junit) mergeJUnit(run, parseJUnit(Deno.readTextFileSync(junit)));
+  if (junit) mergeJUnit(run, readJUnit(Deno.readTextFileSync(junit)));
   const rep = testRunReport(run, { title: values.title });
   await writeHtml(rep.html);
   if (values.json) {

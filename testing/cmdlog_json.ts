@@ -1,21 +1,15 @@
 /**
- * The machine-readable form of a queue's cmdlog in `test.log`: one line of
- * JSON per queue of a failed test, next to the text dump, holding every entry
- * losslessly (the 64-byte command and 16-byte completion in hex, the submit
- * time, the latency and the driver's notes). `deno task report` and
- * `deno task nvme cmdlog <test.log>` read it back into {@link CmdlogEntry}
- * records, decoded like the live cmdlog.
- *
- * Line format (after LogTape's timestamp, level and category):
- * `<test>: cmdlog of <queue> as JSON: {"test":...,"entries":[...]}`.
+ * The machine-readable form of a queue's cmdlog in the structured test record
+ * (`test.jsonl`, property `cmdlog` of the dump records of a failed test):
+ * every entry losslessly (the 64-byte command and 16-byte completion in hex,
+ * the submit time, the latency and the driver's notes). `deno task report`
+ * and `deno task nvme cmdlog` read it back into {@link CmdlogEntry} records,
+ * decoded like the live cmdlog.
  *
  * @module
  */
 import type { CmdlogEntry } from "../ffi/cmdlog.ts";
 import { commandName, statusName, statusText } from "../ffi/status.ts";
-
-/** The marker before the JSON in a log message. */
-export const CMDLOG_JSON_MARK = " as JSON: ";
 
 /**
  * A queue's cmdlog as written to and read from the test log.
@@ -43,13 +37,27 @@ export interface CmdlogDump {
   entries: CmdlogEntry[];
 }
 
-interface EntryJson {
+/**
+ * One cmdlog entry as JSON.
+ *
+ * ```ts
+ * const j: EntryJson = { seq: 1, t: Date.now(), sqe: "06".padEnd(128, "0") };
+ * ```
+ */
+export interface EntryJson {
+  /** Sequence number on its queue. */
   seq: number;
+  /** Submit time (ms since the epoch). */
   t: number;
+  /** The 64-byte command in hex. */
   sqe: string;
+  /** The 16-byte completion in hex (absent while outstanding). */
   cqe?: string;
+  /** Latency in µs. */
   lat?: number;
+  /** The driver's notes (timeout, lost, ...). */
   notes?: string[];
+  /** The name, when it is not the opcode's. */
   name?: string;
 }
 
@@ -68,20 +76,20 @@ function fromHex(s: string, len: number): Uint8Array<ArrayBuffer> {
 }
 
 /**
- * One line of JSON for a queue's cmdlog (the harness writes it for each
- * queue of a failed test).
+ * A queue's cmdlog as a JSON value (the harness records it for each queue of
+ * a failed test).
  *
  * ```ts
  * import { Qpair } from "../mod.ts";
  * declare const qpair: Qpair;
- * const line = encodeCmdlogDump({
+ * const json = cmdlogDumpJson({
  *   test: "reads past the end", queue: "I/O queue 1", qid: 1, admin: false,
  *   failing: true, written: 2, entries: qpair.cmdlog(0),
  * });
  * ```
  */
-export function encodeCmdlogDump(d: CmdlogDump): string {
-  return JSON.stringify({
+export function cmdlogDumpJson(d: CmdlogDump): CmdlogDumpJson {
+  return {
     test: d.test,
     queue: d.queue,
     qid: d.qid,
@@ -105,7 +113,33 @@ export function encodeCmdlogDump(d: CmdlogDump): string {
       if (e.name !== commandName(e.opcode, d.admin)) j.name = e.name;
       return j;
     }),
-  });
+  };
+}
+
+/**
+ * {@link CmdlogDump} as JSON: the entries in their lossless form.
+ *
+ * ```ts
+ * declare const dump: CmdlogDump;
+ * const j: CmdlogDumpJson = cmdlogDumpJson(dump);
+ * console.log(j.entries[0].sqe); // 128 hex digits
+ * ```
+ */
+export type CmdlogDumpJson = Omit<CmdlogDump, "entries"> & {
+  /** The entries, newest first. */
+  entries: EntryJson[];
+};
+
+/**
+ * One line of JSON for a queue's cmdlog ({@link cmdlogDumpJson} as text).
+ *
+ * ```ts
+ * declare const dump: CmdlogDump;
+ * const line = encodeCmdlogDump(dump);
+ * ```
+ */
+export function encodeCmdlogDump(d: CmdlogDump): string {
+  return JSON.stringify(cmdlogDumpJson(d));
 }
 
 /**
@@ -113,7 +147,8 @@ export function encodeCmdlogDump(d: CmdlogDump): string {
  * completion's 4 dwords (undefined while outstanding), submit time, latency.
  *
  * ```ts
- * const sqe = new Uint8Array(64); // opcode 0: Delete I/O Submission Queue
+ * const sqe = new Uint8Array(64);
+ * sqe[0] = 0x06; // Identify
  * const e = cmdlogEntry({ seq: 1, sqid: 0, admin: true, sqe, submitted: Date.now() });
  * ```
  */
@@ -153,8 +188,8 @@ export function cmdlogEntry(p: {
 }
 
 /**
- * Parse a line written by {@link encodeCmdlogDump} (or the log message that
- * contains it, after {@link CMDLOG_JSON_MARK}).
+ * Parse a line written by {@link encodeCmdlogDump}, or the JSON value of
+ * {@link cmdlogDumpJson}.
  *
  * ```ts
  * declare const line: string;
@@ -163,14 +198,10 @@ export function cmdlogEntry(p: {
  * for (const e of dump.entries) console.log(formatEntry(e, dump.admin));
  * ```
  */
-export function decodeCmdlogDump(text: string): CmdlogDump {
-  const at = text.indexOf(CMDLOG_JSON_MARK);
-  const json = at >= 0 && !text.trimStart().startsWith("{")
-    ? text.slice(at + CMDLOG_JSON_MARK.length)
-    : text;
-  const o = JSON.parse(json) as Omit<CmdlogDump, "entries"> & {
-    entries: EntryJson[];
-  };
+export function decodeCmdlogDump(json: string | CmdlogDumpJson): CmdlogDump {
+  const o = typeof json === "string"
+    ? JSON.parse(json) as CmdlogDumpJson
+    : json;
   return {
     test: o.test,
     queue: o.queue,

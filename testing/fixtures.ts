@@ -669,6 +669,7 @@ async function runTest(
   const t0 = performance.now();
   writeResult({ event: "start", name, area, file, seed: seedText, dut });
   testLogger.info("{test}: start ({file}), seed {seed}", {
+    event: "start",
     test: name,
     file,
     seed: seedText,
@@ -727,6 +728,7 @@ async function runTest(
 
   if (error instanceof SkipTest) {
     testLogger.info("{test}: skipped: {reason} ({ms} ms)", {
+      event: "skip",
       test: name,
       reason: error.reason,
       ms,
@@ -747,6 +749,7 @@ async function runTest(
       );
     }
     testLogger.info("{test}: passed ({ms} ms, set-up {setup} ms)", {
+      event: "pass",
       test: name,
       ms,
       setup: Math.round(setupMs),
@@ -767,7 +770,7 @@ async function runTest(
   if (known) {
     testLogger.info(
       "{test}: known deviation of {model}: {spec}; observed: {observed} ({ms} ms)",
-      { test: name, ...known, ms },
+      { event: "deviation", test: name, ...known, ms },
     );
     end("deviation", {
       message: known.observed,
@@ -787,6 +790,7 @@ async function runTest(
     ? err.completion.sqid
     : undefined;
   failureLogger.error("{test}: FAILED after {ms} ms, seed {seed}: {err}", {
+    event: "fail",
     test: name,
     ms,
     seed: seedText,
@@ -805,7 +809,7 @@ async function runTest(
     } (replay: DENVME_SEED={seed} deno test -A --filter "{test}" ${file})${
       logPath ? "; cmdlogs of every queue in {logPath}" : ""
     }${tail ? "\n  last commands:\n{tail}" : ""}`,
-    { test: name, seed: seedText, logPath, tail },
+    { event: "hint", test: name, seed: seedText, logPath, tail },
   );
   end("fail", {
     message: firstLine(err.message),

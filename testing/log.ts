@@ -1,9 +1,13 @@
 /**
- * Logging for test runs, with LogTape: a concise console and a `test.log`
- * file with everything — the device, each test's seed and timings, every
- * command with its status (read from the per-queue cmdlogs when a test ends,
- * so nothing runs per command), and the cmdlog of every queue when a test
- * fails.
+ * Logging for test runs, with LogTape: a concise console, a `test.log` file
+ * for people with everything — the device, each test's seed and timings,
+ * every command with its status (read from the per-queue cmdlogs when a test
+ * ends, so nothing runs per command), and the cmdlog of every queue when a
+ * test fails — and the same records once more, machine-readable, in
+ * `test.jsonl` (LogTape's JSON-lines formatter: one JSON object per record,
+ * its message template in `message` and its values under `properties`; test
+ * events carry `event`, a failed test's cmdlogs `cmdlog`). Reports and `nvme cmdlog` read `test.jsonl`
+ * (report/testlog.ts), never the text.
  *
  * Categories: `denvme.test` (test life cycle; console and file),
  * `denvme.device` (the device under test), `denvme.cmd` (one record per
@@ -11,7 +15,7 @@
  * tests, file only), `denvme.failure` (errors with their stacks, file only).
  *
  * Environment: `DENVME_TEST_LOG` (file path, default `test-results/test.log`;
- * `off` for none), `DENVME_LOG_CONSOLE` (console level, default `warning`;
+ * `off` for none; the record is the same path with `.jsonl`), `DENVME_LOG_CONSOLE` (console level, default `warning`;
  * `info` adds one line per test), `DENVME_RUN_ID` (run identity; the file is
  * started afresh when it belongs to another run).
  *
@@ -23,6 +27,7 @@ import {
   configureSync,
   getConfig,
   getConsoleSink,
+  getJsonLinesFormatter,
   getLogger,
   getTextFormatter,
   type Logger,
@@ -35,7 +40,7 @@ import {
 } from "npm:@logtape/logtape@2.4.2";
 import { type CommandQueue, queueObserver } from "../ffi/cmdqueue.ts";
 import { formatEntry } from "../ffi/cmdlog.ts";
-import { CMDLOG_JSON_MARK, encodeCmdlogDump } from "./cmdlog_json.ts";
+import { cmdlogDumpJson } from "./cmdlog_json.ts";
 import { envVar, granted } from "../ffi/permissions.ts";
 
 /**
@@ -99,6 +104,7 @@ export const failureLogger: Logger = getLogger(["denvme", "failure"]);
 const DEFAULT_LOG = "test-results/test.log";
 let configured = false;
 let logPath: string | undefined;
+let recordPath: string | undefined;
 
 const env = envVar;
 
@@ -119,8 +125,55 @@ export function testLogPath(): string | undefined {
   return logPath;
 }
 
-function fileSink(path: string): Sink {
-  const header = `# denvme test log, run ${runId()}`;
+/**
+ * The structured record that goes with a text log: `test.log` ->
+ * `test.jsonl` (any other name gets `.jsonl` appended).
+ *
+ * ```ts
+ * recordFileOf("test-results/test.log"); // "test-results/test.jsonl"
+ * ```
+ */
+export function recordFileOf(logFile: string): string {
+  if (logFile.endsWith(".jsonl")) return logFile;
+  return logFile.endsWith(".log")
+    ? logFile.replace(/\.log$/, ".jsonl")
+    : `${logFile}.jsonl`;
+}
+
+/**
+ * Path of the structured test record (JSON lines) of this run, or undefined
+ * when logging to a file is off.
+ *
+ * ```ts
+ * const record = testRecordPath(); // "test-results/test.jsonl"
+ * ```
+ */
+export function testRecordPath(): string | undefined {
+  ensureLogging();
+  return recordPath;
+}
+
+/** The first line of a structured record: the run it belongs to. */
+function recordHeader(started: string): string {
+  return JSON.stringify({
+    "@timestamp": started,
+    level: "INFO",
+    message: `denvme test record, run ${runId()}`,
+    logger: "denvme.run",
+    properties: { event: "run", run: runId(), started },
+  });
+}
+
+/**
+ * A file sink: `fresh` tells whether the file belongs to another run (then it
+ * is started afresh with `header`), `format` turns a record into its text.
+ */
+function fileSink(
+  path: string,
+  isOurs: (firstLine: string) => boolean,
+  header: (started: string) => string,
+  format: (r: LogRecord) => string,
+): Sink {
   const dir = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) : "";
   if (dir) Deno.mkdirSync(dir, { recursive: true });
   // a file of this run (another test module of the same `deno test`) is
@@ -131,8 +184,8 @@ function fileSink(path: string): Sink {
   let append = false;
   if (granted({ name: "read", path })) {
     try {
-      const head = Deno.readTextFileSync(path).slice(0, 200).split("\n")[0];
-      fresh = !head.startsWith(`${header}, started `);
+      const head = Deno.readTextFileSync(path).slice(0, 400).split("\n")[0];
+      fresh = !isOurs(head);
     } catch {
       fresh = true;
     }
@@ -153,12 +206,7 @@ function fileSink(path: string): Sink {
       off += file.writeSync(bytes.subarray(off));
     }
   };
-  if (fresh) write(`${header}, started ${new Date().toISOString()}\n`);
-  const format = getTextFormatter({
-    timestamp: "date-time-timezone",
-    value: (v) =>
-      typeof v === "string" ? v : Deno.inspect(v, { colors: false }),
-  });
+  if (fresh) write(`${header(new Date().toISOString())}\n`);
   globalThis.addEventListener("unload", () => {
     try {
       file.close();
@@ -212,16 +260,43 @@ export function ensureLogging(): void {
       `[denvme] no test log: add --allow-write to write ${path} (and --junit-path=test-results/tests.xml for JUnit)`,
     );
   } else if (path && path !== "off") {
+    const textHeader = `# denvme test log, run ${runId()}`;
     try {
-      sinks.file = fileSink(path);
+      sinks.file = fileSink(
+        path,
+        (head) => head.startsWith(`${textHeader}, started `),
+        (started) => `${textHeader}, started ${started}`,
+        getTextFormatter({
+          timestamp: "date-time-timezone",
+          value: (v) =>
+            typeof v === "string" ? v : Deno.inspect(v, { colors: false }),
+        }),
+      );
       logPath = path;
+      const record = recordFileOf(path);
+      sinks.record = fileSink(
+        record,
+        (head) => {
+          try {
+            return JSON.parse(head).properties?.run === runId();
+          } catch {
+            return false;
+          }
+        },
+        recordHeader,
+        getJsonLinesFormatter({
+          message: "template",
+          properties: "nest:properties",
+        }),
+      );
+      recordPath = record;
     } catch (e) {
       console.warn(
         `cannot write the test log ${path}: ${(e as Error).message}`,
       );
     }
   }
-  const file = sinks.file ? ["file"] : [];
+  const file = ["file", "record"].filter((s) => sinks[s]);
   configureSync({
     sinks,
     loggers: [
@@ -304,24 +379,26 @@ export function dumpCmdlogs(
   for (const q of queues) {
     const mark = q.qid === failingSqid ? " (the failing command's queue)" : "";
     const text = q.log.text(0);
+    // `text` for people (test.log); `cmdlog`, lossless, for the record
+    // (test.jsonl: deno task report, nvme cmdlog)
     cmdlogLogger.error(
       "{test}: cmdlog of {queue}{mark}, newest first:\n{text}",
-      { test, queue: queueName(q), mark, text },
+      {
+        test,
+        queue: queueName(q),
+        mark,
+        text,
+        event: "cmdlog",
+        cmdlog: cmdlogDumpJson({
+          test,
+          queue: queueName(q),
+          qid: q.qid,
+          admin: q.admin,
+          failing: q.qid === failingSqid,
+          written: q.log.written,
+          entries: q.log.entries(0),
+        }),
+      },
     );
-    // the same, machine-readable (deno task report / nvme cmdlog read it)
-    const json = encodeCmdlogDump({
-      test,
-      queue: queueName(q),
-      qid: q.qid,
-      admin: q.admin,
-      failing: q.qid === failingSqid,
-      written: q.log.written,
-      entries: q.log.entries(0),
-    });
-    cmdlogLogger.debug(`{test}: cmdlog of {queue}${CMDLOG_JSON_MARK}{json}`, {
-      test,
-      queue: queueName(q),
-      json,
-    });
   }
 }

@@ -6,6 +6,11 @@
  *
  * @module
  */
+import {
+  type JUnitCase,
+  type JUnitSuite,
+  writeJUnit,
+} from "../report/junit.ts";
 import type { ResultRecord } from "./results.ts";
 
 /** Counts of one area. */
@@ -137,94 +142,45 @@ export function summaryText(
   return out.join("\n");
 }
 
-function esc(s: string): string {
-  return s.replace(
-    /[<>&"']/g,
-    (c) =>
-      ({
-        "<": "&lt;",
-        ">": "&gt;",
-        "&": "&amp;",
-        '"': "&quot;",
-        "'": "&apos;",
-      })[
-        c
-      ]!,
-    // deno-lint-ignore no-control-regex
-  ).replace(/[\x00-\x08\x0b\x0c\x0e-\x1f]/g, "");
-}
-
 /** JUnit XML: one `<testsuite>` per area, one `<testcase>` per test. */
 export function junitXml(
   results: readonly ResultRecord[],
   name = "conformance",
 ): string {
-  const { areas, total } = countByArea(results);
-  const lines = [`<?xml version="1.0" encoding="UTF-8"?>`];
-  const secs = (ms?: number) => ((ms ?? 0) / 1000).toFixed(3);
-  const allMs = results.reduce((s, r) => s + (r.ms ?? 0), 0);
-  lines.push(
-    `<testsuites name="${esc(name)}" tests="${results.length}" failures="${
-      total.failed + total.unfinished
-    }" skipped="${total.skipped + total.deviations}" time="${secs(allMs)}">`,
-  );
-  for (const [area, c] of areas) {
-    const rs = results.filter((r) => r.area === area);
-    lines.push(
-      `  <testsuite name="${esc(area)}" tests="${rs.length}" failures="${
-        c.failed + c.unfinished
-      }" errors="0" skipped="${c.skipped + c.deviations}" time="${
-        secs(rs.reduce((s, r) => s + (r.ms ?? 0), 0))
-      }">`,
-    );
-    for (const r of rs) {
-      const cls = esc(r.file.replace(/\.[jt]s$/, "").replace(/\//g, "."));
-      const open = `    <testcase classname="${cls}" name="${
-        esc(r.name)
-      }" time="${secs(r.ms)}"`;
-      const props = `      <system-out>seed ${esc(r.seed)}${
-        r.dut ? `, device ${esc(r.dut)}` : ""
-      }</system-out>`;
+  const { areas } = countByArea(results);
+  const suites: JUnitSuite[] = [...areas.keys()].map((area) => ({
+    name: area,
+    cases: results.filter((r) => r.area === area).map((r): JUnitCase => {
+      const c: JUnitCase = {
+        suite: area,
+        classname: r.file.replace(/\.[jt]s$/, "").replace(/\//g, "."),
+        name: r.name,
+        time: (r.ms ?? 0) / 1000,
+        systemOut: `seed ${r.seed}${r.dut ? `, device ${r.dut}` : ""}`,
+      };
       if (r.event === "start") {
-        lines.push(
-          `${open}>`,
-          `      <failure message="did not finish (crash or hang)" type="unfinished"/>`,
-          props,
-          `    </testcase>`,
-        );
-      } else if (r.outcome === "pass") {
-        lines.push(`${open}>`, props, `    </testcase>`);
+        c.failure = {
+          message: "did not finish (crash or hang)",
+          type: "unfinished",
+          text: "",
+        };
       } else if (r.outcome === "skip") {
-        lines.push(
-          `${open}>`,
-          `      <skipped message="${esc(r.message ?? "")}"/>`,
-          props,
-          `    </testcase>`,
-        );
+        c.skip = { message: r.message ?? "" };
       } else if (r.outcome === "deviation") {
-        lines.push(
-          `${open}>`,
-          `      <skipped type="known-deviation" message="${
-            esc(
-              `known deviation of ${r.model}: ${r.spec}; observed ${r.message}`,
-            )
-          }"/>`,
-          props,
-          `    </testcase>`,
-        );
-      } else {
-        lines.push(
-          `${open}>`,
-          `      <failure message="${esc(r.message ?? "")}" type="${
-            r.spec ? "spec-violation" : "failure"
-          }">${esc(r.spec ? `rule: ${r.spec}` : r.message ?? "")}</failure>`,
-          props,
-          `    </testcase>`,
-        );
+        c.skip = {
+          type: "known-deviation",
+          message:
+            `known deviation of ${r.model}: ${r.spec}; observed ${r.message}`,
+        };
+      } else if (r.outcome !== "pass") {
+        c.failure = {
+          message: r.message ?? "",
+          type: r.spec ? "spec-violation" : "failure",
+          text: r.spec ? `rule: ${r.spec}` : r.message ?? "",
+        };
       }
-    }
-    lines.push(`  </testsuite>`);
-  }
-  lines.push(`</testsuites>`);
-  return lines.join("\n") + "\n";
+      return c;
+    }),
+  }));
+  return writeJUnit(name, suites);
 }

@@ -11,7 +11,6 @@ import assert from "node:assert/strict";
 import { deflateSync } from "node:zlib";
 import {
   Controller,
-  formatEntry,
   type IoWorkerOptions,
   type IoWorkerResult,
   Namespace,
@@ -21,11 +20,12 @@ import {
   findChromium,
   ioworkerReport,
   mergeJUnit,
-  parseJUnit,
-  parseTestLog,
+  parseTestRecord,
+  readJUnit,
   screenshot,
   svgToPng,
   testRunReport,
+  writeJUnit,
 } from "../report/mod.ts";
 // report internals the tests look at (not part of the public report API)
 import {
@@ -37,7 +37,6 @@ import {
 import { PALETTE } from "../report/charts.ts";
 import { commandFields } from "../report/cmdlog_view.ts";
 import { latencyBins, meanIoSize } from "../report/ioworker_report.ts";
-import { parseEntryLine } from "../report/testlog.ts";
 
 const root = new URL("..", import.meta.url);
 const testing = new URL("testing.ts", root).href;
@@ -342,8 +341,13 @@ Deno.test("ioworker report of a real run, rendered by headless Chromium: charts 
   }
 });
 
-/** A child `deno test` run with a failing test: its test.log and JUnit XML. */
-async function failingRun(): Promise<{ log: string; junit: string }> {
+/**
+ * A child `deno test` run with a failing test: its test.log, its structured
+ * record test.jsonl and its JUnit XML.
+ */
+async function failingRun(): Promise<
+  { log: string; record: string; junit: string }
+> {
   const dir = await Deno.makeTempDir({ prefix: "denvme-report-" });
   try {
     await Deno.writeTextFile(
@@ -385,6 +389,7 @@ Deno.test("a plain Deno.test fails", () => { throw new Error("plain failure"); }
     }).output();
     return {
       log: await Deno.readTextFile(`${dir}/test.log`),
+      record: await Deno.readTextFile(`${dir}/test.jsonl`),
       junit: await Deno.readTextFile(`${dir}/tests.xml`),
     };
   } finally {
@@ -392,10 +397,17 @@ Deno.test("a plain Deno.test fails", () => { throw new Error("plain failure"); }
   }
 }
 
-Deno.test("test-run report: outcomes, the failure with its seed and decoded cmdlogs; text dumps parse like JSON", async () => {
-  const { log, junit } = await failingRun();
-  assert.match(log, /cmdlog of I\/O queue 1 as JSON: \{/);
-  const run = mergeJUnit(parseTestLog(log), parseJUnit(junit));
+Deno.test("test-run report: outcomes, the failure with its seed and decoded cmdlogs, from the structured record", async () => {
+  const { log, record, junit } = await failingRun();
+  // the text log is for people: the cmdlog as text, no JSON in it
+  assert.match(
+    log,
+    /cmdlog of I\/O queue 1 \(the failing command's queue\), newest first:\n/,
+  );
+  assert.doesNotMatch(log, /"entries":/);
+  // the record: one JSON object per line
+  for (const line of record.trim().split("\n")) JSON.parse(line);
+  const run = mergeJUnit(parseTestRecord(record), readJUnit(junit));
   const by = Object.fromEntries(run.tests.map((t) => [t.name, t]));
   assert.equal(by["reads past the end"].outcome, "fail");
   assert.equal(by["passes"].outcome, "pass");
@@ -421,18 +433,15 @@ Deno.test("test-run report: outcomes, the failure with its seed and decoded cmdl
     ),
   );
 
-  // the text dump alone (an older log) gives the same commands
-  const textOnly = parseTestLog(
-    log.split("\n").filter((l) => !l.includes(" as JSON: ")).join("\n"),
-  );
-  const io2 = textOnly.tests.find((t) => t.name === "reads past the end")!
-    .cmdlogs.find((d) => d.qid === 1)!;
+  // JUnit written and read back by the same module keeps every case
+  const again = readJUnit(writeJUnit("again", [{
+    name: "child",
+    cases: readJUnit(junit),
+  }]));
   assert.deepEqual(
-    io2.entries.map((e) => formatEntry(e, false)),
-    io.entries.map((e) => formatEntry(e, false)),
+    again.map((c) => [c.name, !!c.failure, !!c.skipped]),
+    readJUnit(junit).map((c) => [c.name, !!c.failure, !!c.skipped]),
   );
-  const line = formatEntry(io.entries[0], false);
-  assert.equal(formatEntry(parseEntryLine(line)!, false), line);
 
   const rep = testRunReport(run);
   noNetwork(rep.html);
