@@ -60,7 +60,12 @@ export {
   type ScreenshotOptions,
   svgToPng,
 } from "./chromium.ts";
-export { type CmdlogDump, decodeCmdlogDump } from "../testing/cmdlog_json.ts";
+export {
+  type CmdlogDump,
+  type CmdlogDumpJson,
+  decodeCmdlogDump,
+  type EntryJson,
+} from "../testing/cmdlog_json.ts";
 // the driver's types the report API takes (type-only: loads no native library)
 export type {
   CmdlogEntry,
