@@ -1,5 +1,5 @@
 /**
- * Reading test runs back: the harness's structured record (`test.jsonl`,
+ * Reading test runs back: the harness's structured record (`test.record.jsonl`,
  * LogTape JSON lines: each test's start with its seed, its outcome, the error
  * of a failed test with its stack, and the cmdlog of every queue of a failed
  * test, lossless), and Deno's JUnit XML (`deno test --junit-path`), which
@@ -10,7 +10,7 @@
  * import { mergeJUnit, parseTestRecord } from "./testlog.ts";
  * import { readJUnit } from "./junit.ts";
  *
- * const run = parseTestRecord(Deno.readTextFileSync("test-results/test.jsonl"));
+ * const run = parseTestRecord(Deno.readTextFileSync("test-results/test.record.jsonl"));
  * mergeJUnit(run, readJUnit(Deno.readTextFileSync("test-results/tests.xml")));
  * for (const t of run.tests.filter((t) => t.outcome === "fail")) {
  *   console.log(t.name, t.seed, t.cmdlogs.length);
@@ -76,7 +76,7 @@ export interface TestRecord {
  * A parsed test run.
  *
  * ```ts
- * const run: TestRun = parseTestRecord(Deno.readTextFileSync("test-results/test.jsonl"));
+ * const run: TestRun = parseTestRecord(Deno.readTextFileSync("test-results/test.record.jsonl"));
  * console.log(run.devices, run.tests.length);
  * ```
  */
@@ -157,12 +157,12 @@ const str = (v: unknown) =>
 const num = (v: unknown) => typeof v === "number" ? v : undefined;
 
 /**
- * Read a harness's structured test record (`test.jsonl`) into tests with
+ * Read a harness's structured test record (`test.record.jsonl`) into tests with
  * their outcomes, errors and the cmdlogs of failed tests. A record appended to
  * by several runs counts from the last run's first header.
  *
  * ```ts
- * const run = parseTestRecord(Deno.readTextFileSync("test-results/test.jsonl"));
+ * const run = parseTestRecord(Deno.readTextFileSync("test-results/test.record.jsonl"));
  * console.log(run.tests.filter((t) => t.outcome === "fail").map((t) => t.name));
  * ```
  */

@@ -1,8 +1,8 @@
 /**
  * `deno task report [FILE] [--html OUT] [--png OUT] [--junit XML] [--json]`
  *
- * - FILE a harness test record (default `test-results/test.jsonl`; a
- *   `test.log` names the `test.jsonl` beside it): prints the outcome counts
+ * - FILE a harness test record (default `test-results/test.record.jsonl`; a
+ *   `test.log` names the `test.record.jsonl` beside it): prints the outcome counts
  *   and each failure with its seed, replay command and last commands;
  *   `--html` writes the test-run report with the decoded cmdlog of every
  *   queue of each failed test. JUnit XML (`--junit`, default `tests.xml` next
@@ -28,7 +28,7 @@ import { recordFileOf } from "../testing/log.ts";
 
 const USAGE =
   `usage: deno task report [FILE] [--html OUT.html] [--png OUT.png] [--svg OUT.svg] [--junit XML] [--title T] [--json]
-  FILE  test-results/test.jsonl (default; or the test.log beside it): the test-run report,
+  FILE  test-results/test.record.jsonl (default; or the test.log beside it): the test-run report,
         failures with their cmdlogs
         or the output of \`deno task nvme ioworker --json\`: the ioworker report`;
 
@@ -81,7 +81,7 @@ async function main(): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  let file = positionals[0] ?? "test-results/test.jsonl";
+  let file = positionals[0] ?? "test-results/test.record.jsonl";
   if (file.endsWith(".log")) file = recordFileOf(file); // the record beside the text log
   let text: string;
   try {
@@ -124,7 +124,7 @@ async function main(): Promise<number> {
   const run = parseTestRecord(text);
   if (!run.tests.length && !run.run) {
     console.error(
-      `warning: ${file} is not a denvme test record (no run header, no tests): the harness writes test-results/test.jsonl beside test.log`,
+      `warning: ${file} is not a denvme test record (no run header, no tests): the harness writes test-results/test.record.jsonl beside test.log`,
     );
   } else if (!run.tests.length) {
     console.error(`warning: ${file} holds no tests`);

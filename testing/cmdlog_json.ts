@@ -1,6 +1,6 @@
 /**
  * The machine-readable form of a queue's cmdlog in the structured test record
- * (`test.jsonl`, property `cmdlog` of the dump records of a failed test):
+ * (`test.record.jsonl`, property `cmdlog` of the dump records of a failed test):
  * every entry losslessly (the 64-byte command and 16-byte completion in hex,
  * the submit time, the latency and the driver's notes). `deno task report`
  * and `deno task nvme cmdlog` read it back into {@link CmdlogEntry} records,

@@ -4,9 +4,9 @@
  * every command with its status (read from the per-queue cmdlogs when a test
  * ends, so nothing runs per command), and the cmdlog of every queue when a
  * test fails — and the same records once more, machine-readable, in
- * `test.jsonl` (LogTape's JSON-lines formatter: one JSON object per record,
+ * `test.record.jsonl` (LogTape's JSON-lines formatter: one JSON object per record,
  * its message template in `message` and its values under `properties`; test
- * events carry `event`, a failed test's cmdlogs `cmdlog`). Reports and `nvme cmdlog` read `test.jsonl`
+ * events carry `event`, a failed test's cmdlogs `cmdlog`). Reports and `nvme cmdlog` read `test.record.jsonl`
  * (report/testlog.ts), never the text.
  *
  * Categories: `denvme.test` (test life cycle; console and file),
@@ -127,17 +127,18 @@ export function testLogPath(): string | undefined {
 
 /**
  * The structured record that goes with a text log: `test.log` ->
- * `test.jsonl` (any other name gets `.jsonl` appended).
+ * `test.record.jsonl` (any other name gets `.record.jsonl` appended; a
+ * different name from the conformance task's results files).
  *
  * ```ts
- * recordFileOf("test-results/test.log"); // "test-results/test.jsonl"
+ * recordFileOf("test-results/test.log"); // "test-results/test.record.jsonl"
  * ```
  */
 export function recordFileOf(logFile: string): string {
   if (logFile.endsWith(".jsonl")) return logFile;
   return logFile.endsWith(".log")
-    ? logFile.replace(/\.log$/, ".jsonl")
-    : `${logFile}.jsonl`;
+    ? logFile.replace(/\.log$/, ".record.jsonl")
+    : `${logFile}.record.jsonl`;
 }
 
 /**
@@ -145,7 +146,7 @@ export function recordFileOf(logFile: string): string {
  * when logging to a file is off.
  *
  * ```ts
- * const record = testRecordPath(); // "test-results/test.jsonl"
+ * const record = testRecordPath(); // "test-results/test.record.jsonl"
  * ```
  */
 export function testRecordPath(): string | undefined {
@@ -380,7 +381,7 @@ export function dumpCmdlogs(
     const mark = q.qid === failingSqid ? " (the failing command's queue)" : "";
     const text = q.log.text(0);
     // `text` for people (test.log); `cmdlog`, lossless, for the record
-    // (test.jsonl: deno task report, nvme cmdlog)
+    // (test.record.jsonl: deno task report, nvme cmdlog)
     cmdlogLogger.error(
       "{test}: cmdlog of {queue}{mark}, newest first:\n{text}",
       {

@@ -343,7 +343,7 @@ Deno.test("ioworker report of a real run, rendered by headless Chromium: charts 
 
 /**
  * A child `deno test` run with a failing test: its test.log, its structured
- * record test.jsonl and its JUnit XML.
+ * record test.record.jsonl and its JUnit XML.
  */
 async function failingRun(): Promise<
   { log: string; record: string; junit: string }
@@ -389,7 +389,7 @@ Deno.test("a plain Deno.test fails", () => { throw new Error("plain failure"); }
     }).output();
     return {
       log: await Deno.readTextFile(`${dir}/test.log`),
-      record: await Deno.readTextFile(`${dir}/test.jsonl`),
+      record: await Deno.readTextFile(`${dir}/test.record.jsonl`),
       junit: await Deno.readTextFile(`${dir}/tests.xml`),
     };
   } finally {
