@@ -9,7 +9,7 @@
  * import { parseTestRecord } from "./testlog.ts";
  * import { testRunReport } from "./test_report.ts";
  *
- * const run = parseTestRecord(Deno.readTextFileSync("test-results/test.jsonl"));
+ * const run = parseTestRecord(Deno.readTextFileSync("test-results/test.record.jsonl"));
  * const { html, text } = testRunReport(run);
  * Deno.writeTextFileSync("test-report.html", html);
  * console.log(text);
