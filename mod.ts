@@ -61,6 +61,7 @@ export { expectStatus } from "./ffi/expect.ts";
 export { type LibStats, libStats } from "./ffi/lib.ts";
 export {
   type FormatBySize,
+  IoCommands,
   type IoOptions,
   MAX_TRANSFER,
   Namespace,

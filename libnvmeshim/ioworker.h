@@ -37,7 +37,12 @@
 #include "nvmeshim.h"
 #include "nvmeshim_ioworker.h"
 
-/* --- pure parts, unit tested --------------------------------------------- */
+#define NS_PER_S 1000000000ull
+#define NS_PER_MS 1000000ull
+#define MAX_IPS (1u << 22)     /* per-second slots of one run */
+#define MAX_CMDLOG (1u << 20)  /* entries of the last-IO ring */
+
+/* --- pure parts (ioworker_gen.c), unit tested --------------------------------------------- */
 
 /** iow_hist_index() - bucket of a latency of @us microseconds. */
 uint32_t iow_hist_index(uint64_t us);
