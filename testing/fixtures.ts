@@ -256,12 +256,19 @@ function closeQuietly(x: { close(): void } | undefined): void {
   } catch { /* the device may be gone */ }
 }
 
+/** A device reached over a fabric (NVMe/TCP): no PCI function to read or restore. */
+function fabric(p: Pcie): boolean {
+  const k = p.dut.kind as string;
+  return k === "tcp" || k === "nvmet";
+}
+
 function openDevice(name: string): Pcie {
   const pcie = new Pcie(name);
+  // over a fabric there is no config space: the vendor id comes from Identify
   const id: DeviceIdentity = {
     dut: name,
-    vid: pcie.cfg(0, 2),
-    did: pcie.cfg(2, 2),
+    vid: fabric(pcie) ? 0 : pcie.cfg(0, 2),
+    did: fabric(pcie) ? 0 : pcie.cfg(2, 2),
   };
   identities.set(pcie, id);
   deviceLogger.info(
@@ -329,6 +336,7 @@ function recordController(pcie: Pcie, nvme0: Controller): void {
   if (!id || id.mn !== undefined) return;
   id.mn = nvme0.modelNumber;
   id.fr = nvme0.firmwareRevision;
+  if (fabric(pcie)) id.vid = nvme0.idCtrl.vid;
   const cap = nvme0.cap;
   const vs = nvme0.reg32(0x08);
   deviceLogger.info(
@@ -373,6 +381,7 @@ function recover(slot: Slot, failed: boolean, destructive: boolean): string {
     notes.push("function reset during the test");
     slot.epoch = p.resetCount;
   }
+  if (fabric(p)) return notes.join("; ") || "ok"; // no PCI function to restore
   const pm = p.capOffset(0x01);
   if (pm !== undefined && p.powerState !== 0) {
     p.powerState = 0;

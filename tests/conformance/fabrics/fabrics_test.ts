@@ -1,8 +1,8 @@
 /**
  * NVMe over Fabrics (NVMe Base 2.0, 6 Fabrics Command Set; NVMe over TCP
- * Transport 1.0): Property Get/Set of the controller properties, Connect on
- * a queue that is already connected, reserved Fabrics command types, the
- * fabrics fields of Identify Controller, Keep Alive. These run on a
+ * Transport 1.0): Property Get/Set of the controller properties, reserved
+ * Fabrics command types, the
+ * fabrics fields of Identify Controller, Keep Alive, the discovery log. These run on a
  * controller reached over a fabric (an NVMe/TCP target: `--dut nvmet`, or
  * `--dut tcp://...`); on a PCIe controller they skip, saying so.
  *
@@ -19,12 +19,11 @@ import {
   requireSuccess,
 } from "../_suite.ts";
 import type { TestContext } from "../../../testing.ts";
-import { Buffer } from "../../../mod.ts";
+import { discover } from "../../../mod.ts";
 
 const FABRICS = 0x7f;
 const FC = {
   PROPERTY_SET: 0x00,
-  CONNECT: 0x01,
   PROPERTY_GET: 0x04,
 } as const;
 
@@ -69,14 +68,14 @@ function fabricsTest(name: string, fn: (ctx: Ctx) => void): void {
 }
 
 fabricsTest(
-  "Base 2.0 6.5 Property Get: CAP (8 bytes) names the NVM command set, MQES ≥ 1, CQR = 1",
+  "Base 2.0 6.5 Property Get: CAP (8 bytes) names the NVM command set, MQES ≥ 1",
   ({ nvme0 }) => {
     const c = propGet(nvme0, 0x00, 8);
     requireSuccess(c, "NVMe Base 2.0, Property Get of CAP (offset 0, 8 bytes)");
     const lo = c.cdw0 >>> 0, hi = c.dw1 >>> 0;
     conform(
-      (lo & 0xffff) >= 1 && !!(lo & 0x10000) && !!(hi & (1 << 5)),
-      "NVMe Base 2.0, CAP over Fabrics: MQES ≥ 1, CQR = 1 (queues are contiguous), CSS bit 0 (NVM command set)",
+      (lo & 0xffff) >= 1 && !!(hi & (1 << 5)),
+      "NVMe Base 2.0, CAP over Fabrics: MQES ≥ 1 (a queue of at least 2 entries), CSS bit 0 (NVM command set)",
       `CAP ${hex(BigInt(hi) << 32n | BigInt(lo), 16)}`,
     );
   },
@@ -151,24 +150,6 @@ fabricsTest(
 );
 
 fabricsTest(
-  "Base 2.0 6.3 Connect on the admin queue that is already connected → Command Sequence Error",
-  ({ nvme0 }) => {
-    using data = new Buffer(1024, "connect data");
-    const c = adminCmd(nvme0, FABRICS, {
-      nsid: FC.CONNECT,
-      buf: data,
-      cdw10: 0, // RECFMT 0, QID 0
-      cdw11: 31, // SQSIZE
-    });
-    requireStatus(
-      c,
-      "00/0c",
-      "NVMe Base 2.0, Connect: a queue that already has an association refuses another Connect",
-    );
-  },
-);
-
-fabricsTest(
   "Base 2.0 6.1: a reserved Fabrics command type → Invalid Field or Invalid Opcode",
   ({ nvme0 }) => {
     requireStatus(
@@ -228,5 +209,50 @@ fabricsTest(
   ({ nvme0 }) => {
     const c = adminCmd(nvme0, 0x0a, { cdw10: 0x0f });
     requireSuccess(c, "NVMe Base 2.0, Get Features Keep Alive Timer (0Fh)");
+  },
+);
+
+fabricsTest(
+  "Base 2.0 5.16.1.23 Discovery log: well formed, and it lists the subsystem the controller belongs to",
+  ({ nvme0, skip }) => {
+    const t = nvme0.pcie.tcp;
+    if (!t) {
+      return skip("no NVMe/TCP target address to ask its discovery controller");
+    }
+    const log = discover(t);
+    conform(
+      log.recfmt === 0 && log.entries.length === log.numrec,
+      "NVMe Base 2.0, Discovery Log Page: record format 0, NUMREC records of 1024 bytes",
+      `RECFMT ${log.recfmt}, NUMREC ${log.numrec}, ${log.entries.length} read`,
+    );
+    const mine = log.entries.filter((e) =>
+      e.subtype === 2 && e.subnqn === t.nqn
+    );
+    conform(
+      mine.length >= 1 &&
+        mine.every((e) => e.trtype === 3 && [1, 2].includes(e.adrfam)),
+      "NVMe Base 2.0, Discovery Log Page Entry: the NVM subsystem reached is listed (SUBTYPE 2) with TRTYPE 3 (TCP) and an IP address family",
+      log.entries.map((e) => `${e.subtypeName} ${e.subnqn} trtype ${e.trtype}`)
+        .join("; ") || "no records",
+    );
+  },
+);
+
+fabricsTest(
+  "Base 2.0 Identify Controller: SUBNQN (mandatory over fabrics) is the NQN connected to",
+  ({ nvme0, skip }) => {
+    const t = nvme0.pcie.tcp;
+    if (!t) return skip("no NVMe/TCP target address");
+    const id = nvme0.identifyData;
+    const raw = id.subarray(768, 1024);
+    const end = raw.indexOf(0);
+    const subnqn = new TextDecoder().decode(
+      end < 0 ? raw : raw.subarray(0, end),
+    );
+    conform(
+      subnqn === t.nqn,
+      "NVMe Base 2.0, Identify Controller SUBNQN: the NVM Subsystem NQN the host connected to",
+      `SUBNQN "${subnqn}", connected to "${t.nqn}"`,
+    );
   },
 );
