@@ -190,7 +190,13 @@ Deno.test({
         "--allow-all",
         `${ROOT}tests/console_harness_fixture.ts`,
       ],
-      env: { NO_COLOR: "1", DENVME_CONSOLE: "1", NVME_DUT: "qemu" },
+      // (its own run: not into this run's test.log)
+      env: {
+        NO_COLOR: "1",
+        DENVME_CONSOLE: "1",
+        NVME_DUT: "qemu",
+        DENVME_TEST_LOG: "off",
+      },
       stdin: "piped",
       stdout: "piped",
       stderr: "inherit",
