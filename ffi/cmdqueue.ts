@@ -111,6 +111,8 @@ export interface QueueOwner {
   scheduleFlush(): void;
   /** AER completion handler (admin queue only). */
   onAer?(cpl: Completion, pending: { cb?: CommandCallback }): void;
+  /** Why the device is gone, when the transport knows (NVMe/TCP), else "". */
+  goneReason?(): string;
 }
 
 const EAGAIN = -11;
@@ -417,8 +419,11 @@ export class CommandQueue {
       );
     }
     if (cpl.flags & CPL_GONE) {
+      const why = this.#owner.goneReason?.() ?? "";
       const e = new DeviceGoneError(
-        `ERROR status: 07/ff ${what} (${where}) lost: the device is gone or the queue was reset`,
+        `ERROR status: 07/ff ${what} (${where}) lost: the device is gone or the queue was reset${
+          why ? ` (${why})` : ""
+        }`,
       );
       return Object.assign(e, { completion: cpl });
     }

@@ -166,6 +166,11 @@ export class Controller extends AdminLogs implements QueueOwner {
     nvme.aer();
   }
 
+  /** @ignore @internal why the device is gone, when its transport knows (NVMe/TCP) */
+  goneReason(): string {
+    return this.pcie.closed ? "" : this.pcie.goneReason;
+  }
+
   /** @ignore @internal */
   get ctrlHandle(): number {
     if (!this.#h) throw new ClosedError("Controller");

@@ -117,6 +117,8 @@ struct tcp_tr {
 	uint32_t ioccsz; /* in-capsule data bytes of I/O queues (from Identify), 0 unknown */
 	uint8_t lbads[1024]; /* log2 LBA size per namespace (from Identify Namespace), 0 unknown */
 	char why[384];	 /* why the association ended */
+	/* PDU counts (reported by control "info"): in-capsule writes, R2Ts, H2CData, C2HData */
+	uint64_t n_icd, n_r2t, n_h2c, n_c2h;
 	pthread_t ka;
 	bool ka_started;
 	int ka_stop;
@@ -330,6 +332,8 @@ static int send_capsule(struct tcp_conn *c, const uint8_t *sqe, uint8_t *data, u
 	/* in-capsule: data block at offset 0; else transport data block (C2HData/R2T) */
 	cmd[39] = icd ? 0x01 : 0x5a;
 	hl = tcp_cmd_hdr(hdr, cmd, icd ? len : 0, &c->prm);
+	if (icd)
+		__atomic_add_fetch(&c->tr->n_icd, 1, __ATOMIC_RELAXED);
 	iov[n++] = (struct iovec){ hdr, hl };
 	if (icd) {
 		iov[n++] = (struct iovec){ data, len };
@@ -360,6 +364,7 @@ static int send_h2c(struct tcp_conn *c, struct tcp_cmd *cmd, uint16_t cid, uint1
 		}
 		if ((r = send_all(c, iov, k)))
 			return r;
+		__atomic_add_fetch(&c->tr->n_h2c, 1, __ATOMIC_RELAXED);
 		off += n;
 		len -= n;
 	}
@@ -480,6 +485,7 @@ static int on_header(struct tcp_conn *c)
 				 "write (CID %u)", d.length, d.offset, cmd->len, d.cid);
 			return conn_fatal(c, TCP_FES_RANGE, 12, why);
 		}
+		__atomic_add_fetch(&c->tr->n_r2t, 1, __ATOMIC_RELAXED);
 		return send_h2c(c, cmd, d.cid, d.ttag, d.offset, d.length);
 	case TCP_C2H_DATA:
 		tcp_data_hdr_decode(c->hdr, &d);
@@ -499,6 +505,7 @@ static int on_header(struct tcp_conn *c)
 				 "read (CID %u)", d.length, d.offset, cmd->len, d.cid);
 			return conn_fatal(c, TCP_FES_RANGE, 12, why);
 		}
+		__atomic_add_fetch(&c->tr->n_c2h, 1, __ATOMIC_RELAXED);
 		c->dst = cmd->data + d.offset;
 		c->dneed = d.length;
 		c->dhave = 0;
@@ -1398,9 +1405,14 @@ static int tcp_control(struct nvme_transport *t, const char *req, char *out, uns
 	}
 	if (!strcmp(req, "info")) {
 		snprintf(out, cap, "cntlid=%u\nsubnqn=%s\nhostnqn=%s\nhdgst=%d\nddgst=%d\n"
-			 "ioccsz=%u\nkato=%u", tr->cntlid, tr->subnqn, tr->hostnqn,
+			 "ioccsz=%u\nmaxh2cdata=%u\nkato=%u\nicd_writes=%llu\nr2t=%llu\n"
+			 "h2c_data=%llu\nc2h_data=%llu", tr->cntlid, tr->subnqn, tr->hostnqn,
 			 tr->admin ? tr->admin->prm.hdgst : 0, tr->admin ? tr->admin->prm.ddgst : 0,
-			 tr->ioccsz, tr->kato_ms);
+			 tr->ioccsz, tr->admin ? tr->admin->prm.maxh2cdata : 0, tr->kato_ms,
+			 (unsigned long long)__atomic_load_n(&tr->n_icd, __ATOMIC_RELAXED),
+			 (unsigned long long)__atomic_load_n(&tr->n_r2t, __ATOMIC_RELAXED),
+			 (unsigned long long)__atomic_load_n(&tr->n_h2c, __ATOMIC_RELAXED),
+			 (unsigned long long)__atomic_load_n(&tr->n_c2h, __ATOMIC_RELAXED));
 		return 0;
 	}
 	return nvme_set_error(-ENOTSUP, "%s: request \"%s\": NVMe/TCP answers \"why\" and \"info\"",

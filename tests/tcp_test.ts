@@ -240,21 +240,68 @@ tcpTest(
     const ns = new Namespace(nvme0, 1);
     using q = new Qpair(nvme0, 16);
     const max = Math.min(nvme0.mdts, 1 << 20);
+    // the Identify passing by told the transport the I/O queues' in-capsule size
     const icd = Number(info(nvme0).ioccsz);
-    for (const bytes of [ns.lbaSize, 4096, 8192, 65536, max]) {
+    assert.ok(icd >= 4096, `IOCCSZ allows ${icd} bytes of in-capsule data`);
+    const maxh2c = Number(info(nvme0).maxh2cdata);
+    const count = (k: string) => Number(info(nvme0)[k]);
+    for (const bytes of [ns.lbaSize, 4096, icd, icd * 2, max]) {
       using w = new Buffer(bytes), r = new Buffer(bytes);
       fill(w, bytes, bytes & 0xff);
       const n = bytes / ns.lbaSize;
+      const before = {
+        icd: count("icd_writes"),
+        r2t: count("r2t"),
+        h2c: count("h2c_data"),
+        c2h: count("c2h_data"),
+      };
       ns.write(q, w, 1024, n).waitdone();
+      if (bytes <= icd) {
+        assert.equal(
+          count("icd_writes"),
+          before.icd + 1,
+          `${bytes} B in the capsule`,
+        );
+        assert.equal(count("r2t"), before.r2t, "no R2T");
+      } else {
+        assert.equal(
+          count("icd_writes"),
+          before.icd,
+          `${bytes} B not in the capsule`,
+        );
+        assert.ok(count("r2t") > before.r2t, "on R2T");
+        assert.ok(
+          count("h2c_data") - before.h2c >= Math.ceil(bytes / maxh2c),
+          `H2CData PDUs of at most MAXH2CDATA (${maxh2c} B)`,
+        );
+      }
       ns.read(q, r, 1024, n).waitdone();
-      assert.ok(
-        same(r, bytes, bytes & 0xff),
-        `${bytes} bytes ${bytes <= icd ? "in the capsule" : "on R2T"}`,
-      );
+      assert.ok(count("c2h_data") > before.c2h, "the read came in C2HData");
+      assert.ok(same(r, bytes, bytes & 0xff), `${bytes} bytes read back`);
     }
-    // the Identify passing by told the transport the I/O queues' in-capsule size
-    assert.ok(icd >= 0, `IOCCSZ gives ${icd} bytes of in-capsule data`);
   },
+);
+
+tcpTest(
+  "host NQN given in the name: Connect carries it",
+  () => {
+    const hostnqn = "nqn.2014-08.org.example:denvme-test-host";
+    using nvme0 = new Controller(
+      `tcp://${TARGET!.host}:${TARGET!.port}/${
+        TARGET!.nqn ?? ""
+      }?hostnqn=${hostnqn}`,
+    );
+    assert.equal(info(nvme0).hostnqn, hostnqn);
+    assert.ok(nvme0.modelNumber.length > 0);
+    // the default host NQN is derived from the machine and stable
+    using a = new Controller(DUT), b = new Controller(DUT);
+    assert.match(
+      info(a).hostnqn,
+      /^nqn\.2014-08\.org\.nvmexpress:uuid:[0-9a-f-]{36}$/,
+    );
+    assert.equal(info(a).hostnqn, info(b).hostnqn);
+  },
+  true,
 );
 
 tcpTest("header and data digests (CRC-32C) negotiated; data intact", () => {
@@ -322,6 +369,7 @@ tcpTest(
       () => q.waitdone(n),
       DeviceGoneError,
       /lost: the device is gone/,
+      /the target closed the connection/,
     );
     assert.equal(gone, n, "every outstanding command ended as lost");
     const r = w.close();
