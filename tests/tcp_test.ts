@@ -374,7 +374,11 @@ tcpTest(
     assert.equal(gone, n, "every outstanding command ended as lost");
     const r = w.close();
     assert.equal(r.ok, false, "the ioworker reports an error");
-    assert.ok(r.errorMessage, "with a message");
+    assert.match(
+      r.errorMessage ?? "",
+      /gone/,
+      "the ioworker says the device is gone",
+    );
     assert.equal(nvme0.pcie.alive, false);
     assert.match(nvme0.pcie.goneReason, /closed the connection|connection/);
     throwsWith(() => ns.read(q, b, 0, 1).waitdone(), DeviceGoneError);
