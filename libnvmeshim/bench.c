@@ -80,8 +80,8 @@ int nvme_bench_loop(uint32_t sqh, uint32_t cqh, uint32_t mode, uint32_t nsid, ui
 		if (nw && (r = c->t->ops->bar_write_batch(c->t, w, nw)))
 			break;
 		/* reap by phase tag (a message transport first writes what arrived) */
-		if (c->t->ops->poll)
-			c->t->ops->poll(c->t, cq->qid, 0);
+		if (c->t->ops->poll) /* idle: wait in the socket, not spinning (the target needs the CPU) */
+			c->t->ops->poll(c->t, cq->qid, now - idle_since > 100000 ? 1000 : 0);
 		for (;;) {
 			volatile struct nvme_cqe *e = &cq->ring[cq->head];
 

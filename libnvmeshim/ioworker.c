@@ -436,6 +436,8 @@ static void idle(struct iow *w, uint64_t now)
 	/* spin while a completion is likely soon, then give the CPU away (QEMU needs it) */
 	if (quiet < 100000)
 		nvme_cpu_relax();
+	else if (w->c->t->ops->poll) /* a message transport: wait in its socket */
+		w->c->t->ops->poll(w->c->t, w->cq->qid, 1000);
 	else if (quiet < 2 * NS_PER_MS)
 		sched_yield();
 	else
