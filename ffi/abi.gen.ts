@@ -25,6 +25,11 @@ export const symbols = {
   nvme_pcie_open_vfio: { parameters: ["buffer", "buffer"], result: "i32" },
   /** int nvme_pcie_open_tcp(const char *cfg, uint32_t *out): connect to an NVMe/TCP controller; the handle then works as a device's: registers are Fabrics properties, I/O queues are connections. PCIe-only features fail with -ENOTSUP. */
   nvme_pcie_open_tcp: { parameters: ["buffer", "buffer"], result: "i32" },
+  /** int nvme_pcie_open_loopback(uint64_t nsze, uint32_t lba_size, uint32_t queues, uint32_t *out): open the benchmark's device: a controller in this process that completes every command at the SQ doorbell write without moving data (reads leave the buffer as it was), so that a benchmark times the driver's own work. Benchmarks only: never a device under test. */
+  nvme_pcie_open_loopback: {
+    parameters: ["u64", "u32", "u32", "buffer"],
+    result: "i32",
+  },
   /** int nvme_tcp_discovery_log(const char *cfg, uint8_t *out, uint32_t len, uint32_t *got): read the discovery log (LID 70h) from the discovery controller named by @cfg (as nvme_pcie_open_tcp(); nqn the discovery NQN) into @out (@len bytes, at least 1024); *@got: bytes read. */
   nvme_tcp_discovery_log: {
     parameters: ["buffer", "buffer", "u32", "buffer"],
@@ -178,6 +183,8 @@ export const symbols = {
   },
   /** uint64_t nvme_ioworker_bucket_high(uint32_t i): the largest latency (microseconds) counted in bucket @i of the ioworker's latency histogram (IOW_HIST_BUCKETS buckets). */
   nvme_ioworker_bucket_high: { parameters: ["u32"], result: "u64" },
+  /** int nvme_bench_clock(uint32_t n, uint64_t *out): the cost of the driver's timestamps: read the monotonic clock (nvme_now_ns()) @n times (1..100000000); @out[0]: the elapsed time they took, @out[1]: the calling thread's CPU time for them (ns). For the benchmark (tasks/bench_driver.ts). */
+  nvme_bench_clock: { parameters: ["u32", "buffer"], result: "i32" },
   /** int nvme_bench_loop(uint32_t sq, uint32_t cq, uint32_t mode, uint32_t nsid, uint32_t lbas, uint32_t lba_size, uint64_t span, uint32_t qd, uint32_t ms, struct nvme_bench_result *out, uint32_t size): the benchmark's reference: a minimal C loop on one idle IO queue pair, writing SQEs straight into the ring with CID = slot, one batched doorbell exchange per iteration, polling phase tags, no trackers. Not an API for scripts: tasks/bench_ioworker.ts compares the ioworker and the script against it. */
   nvme_bench_loop: {
     parameters: [

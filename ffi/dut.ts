@@ -75,7 +75,9 @@ export type Dut =
   | { kind: "qemu"; name: string; options: QemuOptions }
   | { kind: "pci"; name: string; bdf: string }
   | { kind: "tcp"; name: string; target: TcpTarget }
-  | { kind: "nvmet"; name: string; hdgst: boolean; ddgst: boolean };
+  | { kind: "nvmet"; name: string; hdgst: boolean; ddgst: boolean }
+  /** The benchmark's in-process device (ffi/loopback.ts); no device name gives it. */
+  | { kind: "loopback"; name: string };
 
 const SIZE_UNITS: Record<string, number> = {
   "": 1,

@@ -28,6 +28,8 @@ import { openTcp, type TcpTarget } from "./tcp.ts";
 import { bootNvmet, type NvmetGuest } from "./nvmet.ts";
 
 const open = new Set<Pcie>();
+/** A loopback handle being wrapped by openLoopbackPcie() (never by a device name). */
+let loopbackHandle = 0;
 
 /**
  * A PCIe NVMe function (pynvme `Pcie`). `new Pcie("qemu")` starts an embedded
@@ -51,6 +53,13 @@ export class Pcie {
 
   /** Open the device named `name` (default: `--dut`, `NVME_DUT`, "qemu"). */
   constructor(name: string = defaultDut()) {
+    if (loopbackHandle) {
+      this.dut = { kind: "loopback", name: "loopback" };
+      this.#h = loopbackHandle;
+      loopbackHandle = 0;
+      open.add(this);
+      return;
+    }
     this.dut = parseDut(name);
     if (this.dut.kind === "tcp" || this.dut.kind === "nvmet") {
       let target: TcpTarget;
@@ -82,6 +91,9 @@ export class Pcie {
       this.#h = h[0];
       open.add(this);
       return;
+    }
+    if (this.dut.kind !== "qemu") {
+      throw new ParameterError(`bad device name "${name}"`); // parseDut gives no other kind
     }
     const { args, images } = qemuCommandLine(this.dut.options);
     for (const img of images) checkImage(img);
@@ -641,4 +653,29 @@ function enumerate(rc: number, name: string): void {
     `device "${name}": ${lastError() || `error ${rc}`}`,
     rc,
   );
+}
+
+/**
+ * @ignore @internal The benchmark's in-process device (libnvmeshim's loopback
+ * transport: every command completes at the doorbell write, no data moves),
+ * so that a benchmark times the driver's own work. Benchmarks only
+ * (tasks/bench_driver.ts): never a device under test, and no device name
+ * opens it.
+ */
+export function openLoopbackPcie(
+  o: { lbas: number; lbaSize: 512 | 4096; queues?: number },
+): Pcie {
+  checkInt("loopback LBAs", o.lbas, 8, 2 ** 48);
+  checkOneOf("loopback LBA size", o.lbaSize, [512, 4096]);
+  const h = new Uint32Array(1);
+  unwrap(
+    lib.nvme_pcie_open_loopback(BigInt(o.lbas), o.lbaSize, o.queues ?? 16, h),
+    "loopback device",
+  );
+  loopbackHandle = h[0];
+  try {
+    return new Pcie("loopback");
+  } finally {
+    loopbackHandle = 0;
+  }
 }

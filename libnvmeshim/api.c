@@ -144,6 +144,29 @@ int nvme_pcie_open_tcp(const char *cfg, uint32_t *out)
 	return 0;
 }
 
+int nvme_pcie_open_loopback(uint64_t nsze, uint32_t lba_size, uint32_t queues, uint32_t *out)
+{
+	struct nvme_transport *t;
+	struct nvme_pcie *p;
+	int r;
+
+	if (!out)
+		return nvme_set_error(-EFAULT, "nvme_pcie_open_loopback: missing argument");
+	r = nvme_loopback_open(nsze, lba_size, queues, &t);
+	if (r)
+		return r;
+	p = calloc(1, sizeof(*p));
+	if (p)
+		p->t = t;
+	*out = p ? nvme_handle_new(NVME_H_PCIE, p) : 0;
+	if (!*out) {
+		t->ops->close(t);
+		free(p);
+		return nvme_set_error(-ENFILE, "too many open objects");
+	}
+	return 0;
+}
+
 int nvme_tcp_discovery_log(const char *cfg, uint8_t *out, uint32_t len, uint32_t *got)
 {
 	if (!cfg || !out || !got)

@@ -140,6 +140,13 @@ int nvme_tcp_open(const char *cfg, struct nvme_transport **out);
 int nvme_tcp_discover(const char *cfg, uint8_t *out, uint32_t len, uint32_t *got);
 
 /**
+ * nvme_loopback_open() - the benchmark's in-process device (transport_loopback.c):
+ * completes every command at the SQ doorbell write. See nvme_pcie_open_loopback().
+ */
+int nvme_loopback_open(uint64_t nsze, uint32_t lba_size, uint32_t queues,
+		       struct nvme_transport **out);
+
+/**
  * nvme_qemu_pid() - pid of the QEMU behind a qemu transport, or 0.
  */
 int nvme_qemu_pid(struct nvme_transport *t);

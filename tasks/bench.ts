@@ -12,6 +12,7 @@ import { benchIoworkerAll } from "./bench_ioworker.ts";
 import { benchVerifyAll } from "./bench_verify.ts";
 import { benchConsole } from "./bench_console.ts";
 import { benchTcp } from "./bench_tcp.ts";
+import { benchDriverAll } from "./bench_driver.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -98,6 +99,9 @@ function emit(result: Record<string, unknown>): void {
 
 // 4. IO workers against a minimal C loop, their scaling, and the QD1 loop of 2. in C
 benchIoworkerAll(base, seconds);
+
+// 4b. the driver's own cost per IO (the loopback device: no device time)
+benchDriverAll();
 
 // 5. data verification: a 16 TiB table's memory, ioworker IOPS verified vs not
 await benchVerifyAll(base);

@@ -290,6 +290,18 @@ NVME_API int nvme_pcie_open_vfio(const char *bdf, uint32_t *out);
  */
 NVME_API int nvme_pcie_open_tcp(const char *cfg, uint32_t *out);
 /**
+ * nvme_pcie_open_loopback() - open the benchmark's device: a controller in
+ * this process that completes every command at the SQ doorbell write without
+ * moving data (reads leave the buffer as it was), so that a benchmark times
+ * the driver's own work. Benchmarks only: never a device under test.
+ * @nsze: LBAs of its one namespace (8..2^48)
+ * @lba_size: 512 or 4096
+ * @queues: I/O queue pairs offered (1..64)
+ * @out: receives the handle
+ */
+NVME_API int nvme_pcie_open_loopback(uint64_t nsze, uint32_t lba_size, uint32_t queues,
+				     uint32_t *out);
+/**
  * nvme_tcp_discovery_log() - read the discovery log (LID 70h) from the
  * discovery controller named by @cfg (as nvme_pcie_open_tcp(); nqn the
  * discovery NQN) into @out (@len bytes, at least 1024); *@got: bytes read.
@@ -495,6 +507,14 @@ NVME_API int nvme_ioworker_run(uint32_t sq, uint32_t cq, const uint8_t *args, ui
  * bucket @i of the ioworker's latency histogram (IOW_HIST_BUCKETS buckets).
  */
 NVME_API uint64_t nvme_ioworker_bucket_high(uint32_t i);
+
+/**
+ * nvme_bench_clock() - the cost of the driver's timestamps: read the monotonic
+ * clock (nvme_now_ns()) @n times (1..100000000); @out[0]: the elapsed time
+ * they took, @out[1]: the calling thread's CPU time for them (ns). For the
+ * benchmark (tasks/bench_driver.ts).
+ */
+NVME_API int nvme_bench_clock(uint32_t n, uint64_t *out);
 
 /**
  * nvme_bench_loop() - the benchmark's reference: a minimal C loop on one idle IO
