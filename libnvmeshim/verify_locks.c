@@ -33,7 +33,7 @@ int nvme_vlocks_init(struct nvme_vlocks *m, uint32_t bits)
 	if (bits < LOCK_MIN_BITS || bits > 40)
 		return -EINVAL;
 	m->bytes = ALIGN_UP((1ull << bits) / 8, 4096);
-	m->w = map_zero(m->bytes);
+	m->w = map_zero_hot(m->bytes, 1ull << 20);
 	if (!m->w)
 		return -ENOMEM;
 	m->bits = bits;

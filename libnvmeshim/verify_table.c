@@ -73,7 +73,7 @@ int nvme_vtab_init(struct nvme_vtab *vt, uint32_t nsid, uint32_t lba_size, uint6
 	vt->zero_crc = zero_block_crc(lba_size);
 	vt->ndir = (limit + (1ull << NVME_VT_DIR_SHIFT) - 1) >> NVME_VT_DIR_SHIFT;
 	vt->dir_bytes = ALIGN_UP(vt->ndir * sizeof(*vt->dir), 4096);
-	vt->dir = map_zero(vt->dir_bytes);
+	vt->dir = map_zero_hot(vt->dir_bytes, 64ull << 20);
 	if (!vt->dir) {
 		vt->dir_bytes = 0;
 		return -ENOMEM;
@@ -126,6 +126,10 @@ static struct nvme_vslab *slab_new(void)
 	munmap(a + SLAB_SIZE, (size_t)(p + 2 * SLAB_SIZE - (a + SLAB_SIZE)));
 #ifdef MADV_HUGEPAGE
 	madvise(a, SLAB_SIZE, MADV_HUGEPAGE);
+#endif
+#ifdef MADV_POPULATE_WRITE
+	/* all of it now, in one call: cheaper than a fault per 4 KiB when no huge page is free */
+	madvise(a, SLAB_SIZE, MADV_POPULATE_WRITE);
 #endif
 	s = (struct nvme_vslab *)a;
 	s->used = SLAB_HEAD;
@@ -192,7 +196,11 @@ static void free_nodes(struct nvme_vtab *vt, bool exclusive)
 	if (exclusive) {
 		/* the nodes go with their slabs; the directory's pages read as zero again */
 		slabs_free(vt);
-		madvise(vt->dir, vt->dir_bytes, MADV_DONTNEED);
+		/* a small directory stays faulted in (map_zero_hot()): zeroed, not dropped */
+		if (vt->dir_bytes <= (64ull << 20))
+			memset(vt->dir, 0, vt->dir_bytes);
+		else
+			madvise(vt->dir, vt->dir_bytes, MADV_DONTNEED);
 		__atomic_store_n(&vt->leaves, 0, __ATOMIC_RELAXED);
 		__atomic_store_n(&vt->mids, 0, __ATOMIC_RELAXED);
 		__atomic_store_n(&vt->minis, 0, __ATOMIC_RELAXED);

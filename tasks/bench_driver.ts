@@ -22,7 +22,8 @@
  * busy machine does not inflate; `wall_ns_per_io` is elapsed time per IO;
  * `iops_per_core` = 1e9 / cpu_ns_per_io.
  *
- *   deno run --allow-all tasks/bench_driver.ts [--rounds 3] [--round-seconds 1]
+ *   deno run --allow-all tasks/bench_driver.ts [--rounds 3] [--round-seconds 1] \
+ *     [--workload <part of a workload name>]
  *
  * @module
  */
@@ -43,6 +44,7 @@ const { values } = parseArgs({
   options: {
     rounds: { type: "string", default: "3" },
     "round-seconds": { type: "string", default: "1" },
+    workload: { type: "string" },
   },
   strict: false,
 });
@@ -122,7 +124,7 @@ function clockNs(): { cpu: number; wall: number } {
 
 /** Every driver-cost benchmark. */
 export function benchDriverAll(
-  o: { rounds?: number; roundSeconds?: number } = {},
+  o: { rounds?: number; roundSeconds?: number; workload?: string } = {},
 ): void {
   const rounds = o.rounds ?? 3, ms = (o.roundSeconds ?? 1) * 1000;
   using nvme0 = new Controller(
@@ -158,6 +160,10 @@ export function benchDriverAll(
     ],
     ["script-qd1-write-read", () => scriptQd1(ns, q16, buf, ms)],
   ];
+  if (o.workload) {
+    const only = cases.filter(([name]) => name.includes(o.workload!));
+    cases.splice(0, cases.length, ...only);
+  }
   const sums = cases.map(() => ({ ios: 0, cpuNs: 0, wallNs: 0 }));
   for (let r = 0; r < rounds; r++) {
     // alternate the order: what runs first in a round changes every round
@@ -194,5 +200,6 @@ if (import.meta.main) {
   benchDriverAll({
     rounds: Number(values.rounds) || 3,
     roundSeconds: Number(values["round-seconds"]) || 1,
+    workload: typeof values.workload === "string" ? values.workload : undefined,
   });
 }
