@@ -496,7 +496,8 @@ static void run(struct iow *w)
 			break;
 		}
 		n = nvme_cq_process(w->cq, cpl, ARRAY_SIZE(cpl));
-		now = nvme_now_ns();
+		/* one clock read per iteration: the reap's, for completions and submissions */
+		now = w->cq->reap_ns;
 		if (n < 0) {
 			host_error(w, IOW_E_TERMINATED, "%s", nvme_get_error());
 			break;
@@ -513,8 +514,11 @@ static void run(struct iow *w)
 				   (unsigned long long)w->in_flight);
 			break;
 		}
-		if (!w->stopping)
+		if (!w->stopping) {
+			w->sq->batch_ns = now;
 			submitted = submit_due(w, now);
+			w->sq->batch_ns = 0;
+		}
 		if (ring(w)) {
 			lost(w, nvme_get_error());
 			break;

@@ -62,6 +62,7 @@ struct nvme_cq {
 	bool closing;
 	int priv; /* 1 while an ioworker thread drives it (ioworker.h): flushes skip it */
 	uint32_t epoch; /* t->epoch at creation: a reset of the function since makes it stale */
+	uint64_t reap_ns; /* when nvme_cq_process() last looked: the completion time it gave */
 };
 
 struct nvme_sq {
@@ -86,6 +87,12 @@ struct nvme_sq {
 	int priv;
 	struct nvme_cmdlog_entry *log; /* NVME_CMDLOG_DEPTH entries */
 	uint64_t log_seq;		/* entries written so far */
+	/*
+	 * The submit time of the commands posted now, set by a caller that posts
+	 * a batch at one instant (the ioworker, with the time of its loop
+	 * iteration); 0: nvme_sq_submit() reads the clock for each command.
+	 */
+	uint64_t batch_ns;
 	uint32_t epoch; /* t->epoch at creation: a reset of the function since makes it stale */
 };
 
