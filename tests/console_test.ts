@@ -199,13 +199,13 @@ Deno.test({
         () =>
           document.querySelector('[data-reg="CSTS"][data-field="RDY"]')
             ?.textContent === "1",
-        { timeout: 20_000 },
+        { timeout: 60_000 },
       );
 
       // a qpair's cmdlog shows the read the script sent (LBA 4242)
       await page.click('a[href="#qpairs"]');
       const row = await page.waitForSelector("tr[data-sq] td:nth-child(2)", {
-        timeout: 20_000,
+        timeout: 60_000,
       });
       assert.ok(row);
       const sq = await page.evaluate(() =>
@@ -221,7 +221,7 @@ Deno.test({
           /Read \(0x02\).* slba 4242 nlb 1 .*-> 00\/00/.test(
             document.getElementById("cmdlog")?.textContent ?? "",
           ),
-        { timeout: 20_000 },
+        { timeout: 60_000 },
       );
 
       // a utility that changes the device is refused without --console=rw
@@ -232,7 +232,7 @@ Deno.test({
           /Format NVM: REFUSED.*--console=rw/.test(
             document.getElementById("util-out")?.textContent ?? "",
           ),
-        { timeout: 20_000 },
+        { timeout: 60_000 },
       );
       // ... and a read-only one runs (on the script's thread, free now)
       await page.click('button[data-run="identify"]');
@@ -241,17 +241,38 @@ Deno.test({
           /Identify:\n[\s\S]*"mn": "QEMU NVMe Ctrl"/.test(
             document.getElementById("util-out")?.textContent ?? "",
           ),
-        { timeout: 20_000 },
+        { timeout: 60_000 },
       );
 
       // the ioworker's IOPS rises above zero while the script is blocked
       await page.click('a[href="#ioworkers"]');
       await stdin.write(new TextEncoder().encode("go\n"));
       await out.waitFor(/BLOCKED start/, 30_000);
-      await page.waitForFunction(
-        () => Number(document.querySelector(".iops")?.textContent ?? 0) > 0,
-        { timeout: 20_000 },
-      );
+      try {
+        await page.waitForFunction(
+          () => Number(document.querySelector(".iops")?.textContent ?? 0) > 0,
+          { timeout: 60_000 },
+        );
+      } catch (e) {
+        const s = await (await fetch(`${base}/api/state?token=${token}`))
+          .json();
+        const table = await page.$eval(
+          "#iow-list",
+          (el) => el.textContent ?? "",
+        ).catch(() => "?");
+        throw new Error(
+          `no IOPS on the page (${
+            (e as Error).message
+          }); page: ${table}; state: ${
+            JSON.stringify(
+              s.ioworkers?.map((w: { samples: unknown }) => ({
+                ...w,
+                samples: undefined,
+              })),
+            )
+          }; script: ${out.text}`,
+        );
+      }
       const iops = await page.$eval(".iops", (e) => Number(e.textContent));
       assert.ok(iops > 0);
       assert.ok(
@@ -354,7 +375,7 @@ Deno.test({
           /Format NVM: cancelled/.test(
             document.getElementById("util-out")?.textContent ?? "",
           ),
-        { timeout: 20_000 },
+        { timeout: 60_000 },
       );
       assert.match(dialogs[0], /Format NVM changes the device under test/);
       assert.equal((await formats()).length, 0, "nothing sent when cancelled");
@@ -365,7 +386,7 @@ Deno.test({
           /Format NVM:\n[\s\S]*"lbaf": 0/.test(
             document.getElementById("util-out")?.textContent ?? "",
           ),
-        { timeout: 30_000 },
+        { timeout: 60_000 },
       );
       const sent = await formats();
       assert.equal(sent.length, 1, "one Format NVM after the confirmation");
