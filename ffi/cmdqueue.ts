@@ -40,6 +40,15 @@ import {
 } from "./abi.gen.ts";
 
 /** struct nvme_cpl as 32-bit words: the CQE, then the driver's fields. */
+/** Command scratch slots of CommandQueue.command(), used round robin. */
+const SQE_SCRATCH = 16;
+const scratchBytes = new ArrayBuffer(64 * SQE_SCRATCH);
+const scratch = Array.from({ length: SQE_SCRATCH }, (_, i) => ({
+  sqe: new Uint8Array(scratchBytes, i * 64, 64),
+  dv: new DataView(scratchBytes, i * 64, 64),
+}));
+let scratchNext = 0;
+
 const CPL_WORDS = NVME_CPL.sizeof / 4;
 const W_TAG = NVME_CPL.tag / 4;
 const W_LATENCY = NVME_CPL.latency_us / 4;
@@ -72,8 +81,11 @@ export interface SubmitOptions {
   cb?: CommandCallback;
   /** SUBMIT_* flags. */
   flags?: number;
-  /** Extra text for messages, e.g. "lba 0x10 count 8". */
-  detail?: string;
+  /**
+   * Extra text for messages, e.g. "lba 0x10 count 8"; a function is called
+   * only when a message needs it (nothing formatted per command).
+   */
+  detail?: string | (() => string);
   /** Asynchronous Event Request: not counted by waitdone, handled by the owner. */
   aer?: boolean;
   /** Separate metadata buffer: MPTR points at its `offset`, `metaLen` bytes. */
@@ -85,7 +97,7 @@ export interface SubmitOptions {
 interface Pending {
   opcode: number;
   cb?: CommandCallback;
-  detail?: string;
+  detail?: string | (() => string);
   aer?: boolean;
   internal?: (cpl: Completion) => void;
   buf?: Buffer; // kept reachable while the device may DMA into it
@@ -147,8 +159,19 @@ export class CommandQueue {
   #out32 = new Uint32Array(this.#out.buffer);
   #closed = false;
   #inCallback = false;
-  /** The latest completion reaped (any command). */
-  latest?: Completion;
+  #latest?: Completion;
+  /** dwords 0..3, latency, flags, opcode of the latest completion not made an object yet */
+  #latestRaw = new Uint32Array(7);
+  #latestPending = false;
+  /** The latest completion reaped (any command); made only when asked for. */
+  get latest(): Completion | undefined {
+    if (this.#latestPending) {
+      const r = this.#latestRaw;
+      this.#latest = new Completion([r[0], r[1], r[2], r[3]], r[4], r[5], r[6]);
+      this.#latestPending = false;
+    }
+    return this.#latest;
+  }
   /** The command log of this queue (kept, as a copy, after the queue is deleted). */
   readonly log: Cmdlog;
 
@@ -262,6 +285,8 @@ export class CommandQueue {
       return false;
     };
     if (!attempt()) {
+      // callbacks run while waiting may build commands: keep this one's bytes
+      sqe = sqe.slice();
       this.#wait(
         attempt,
         () =>
@@ -354,6 +379,20 @@ export class CommandQueue {
       const p = this.#pending.get(tag);
       if (!p) continue;
       this.#pending.delete(tag);
+      const failed = ((o[b + 3] >>> 17) & 0x7ff) !== 0 ||
+        (flags & CPL_VERIFY) !== 0;
+      if (!failed && !p.aer && !p.internal) {
+        // a successful IO: no object unless a callback takes it (nothing allocated per command)
+        const r = this.#latestRaw;
+        r[0] = o[b], r[1] = o[b + 1], r[2] = o[b + 2], r[3] = o[b + 3];
+        r[4] = o[b + W_LATENCY], r[5] = flags, r[6] = p.opcode;
+        this.#latestPending = true;
+        counted++;
+        this.#done++;
+        this.#lastCdw0 = o[b];
+        if (p.cb) this.#callback(p.cb, this.latest!);
+        continue;
+      }
       const cpl = new Completion(
         [o[b], o[b + 1], o[b + 2], o[b + 3]],
         o[b + W_LATENCY],
@@ -361,7 +400,8 @@ export class CommandQueue {
         p.opcode,
         flags & CPL_VERIFY ? readVerifyFailure(o[b + W_SQH], tag) : undefined,
       );
-      this.latest = cpl;
+      this.#latest = cpl;
+      this.#latestPending = false;
       if (p.aer) {
         this.#aers--;
         // an AER that fails (e.g. 01/05 limit exceeded) is reported at the next
@@ -410,7 +450,8 @@ export class CommandQueue {
   }
 
   #statusError(cpl: Completion, p: Pending): Error {
-    const what = `${this.#name(p.opcode)}${p.detail ? ` ${p.detail}` : ""}`;
+    const detail = typeof p.detail === "function" ? p.detail() : p.detail;
+    const what = `${this.#name(p.opcode)}${detail ? ` ${detail}` : ""}`;
     const where = `cid ${cpl.cid}, sqid ${this.qid}`;
     if (cpl.flags & CPL_TIMEOUT) {
       return new CommandTimeoutError(
@@ -577,12 +618,19 @@ export class CommandQueue {
     lib.nvme_cq_delete(this.#cq);
   }
 
-  /** @ignore @internal A zeroed 64-byte command with opcode and NSID set. */
+  /**
+   * @ignore @internal A zeroed 64-byte command with opcode and NSID set: one
+   * of SQE_SCRATCH slots used in turn (allocating an ArrayBuffer per command
+   * costs more than the rest of a submission). It is valid until that many
+   * more commands are built: build it and submit it (submit() copies it when
+   * it has to wait).
+   */
   static command(opcode: number, nsid = 0): { sqe: Uint8Array; dv: DataView } {
-    const sqe = new Uint8Array(64);
-    const dv = new DataView(sqe.buffer);
-    sqe[0] = opcode;
-    dv.setUint32(4, nsid >>> 0, true);
-    return { sqe, dv };
+    const c = scratch[scratchNext];
+    scratchNext = (scratchNext + 1) % SQE_SCRATCH;
+    c.sqe.fill(0);
+    c.sqe[0] = opcode;
+    c.dv.setUint32(4, nsid >>> 0, true);
+    return c;
   }
 }

@@ -227,10 +227,13 @@ export abstract class IoCommands {
           checkInt("apptag", o.apptag ?? 0, 0, 0xffff)) >>> 0,
       );
     } else setDw(dv, 15, o.cdw15);
-    const end = slba + BigInt(lbaCount);
-    const past = end > BigInt(this.capacity)
-      ? `, past the end: namespace ${this.nsid} has ${this.capacity} LBAs`
-      : "";
+    // formatted only when a message needs it
+    const detail = () => {
+      const past = slba + BigInt(lbaCount) > BigInt(this.capacity)
+        ? `, past the end: namespace ${this.nsid} has ${this.capacity} LBAs`
+        : "";
+      return `lba ${slba} count ${lbaCount}${past}`;
+    };
     q.submit(sqe, {
       buf,
       len,
@@ -238,7 +241,7 @@ export abstract class IoCommands {
       metaLen,
       cb: o.cb,
       flags: o.sgl ? SUBMIT_SGL : 0,
-      detail: `lba ${slba} count ${lbaCount}${past}`,
+      detail,
     });
     return qpair;
   }
