@@ -15,7 +15,9 @@
  *   with verification on over a 16 TiB namespace (the table grows as in
  *   `verify-ioworker-4k-randwrite-16t-qd128`), random reads with it on;
  * - the TS script path: 127 reads in flight (submit 127, waitdone(127)), and
- *   QD1 write + read.
+ *   QD1 write + read;
+ * - the same two in the benchmark's minimal C loop (`nvme_bench_loop()`: no
+ *   trackers, SQEs written straight into the ring), the floor to compare with.
  *
  * `cpu_ns_per_io` is the thread's CPU time per IO (CLOCK_THREAD_CPUTIME_ID for
  * the ioworker, the process's user+system time for scripts): the figure a
@@ -38,6 +40,7 @@ import {
 } from "../mod.ts";
 import { openLoopbackPcie } from "../ffi/pcie.ts";
 import { lib, unwrap } from "../ffi/lib.ts";
+import { cLoop } from "./bench_ioworker.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -112,6 +115,20 @@ function scriptQd1(ns: Namespace, q: Qpair, buf: Buffer, ms: number): Sample {
   };
 }
 
+/** The benchmark's minimal C loop (nvme_bench_loop()) on a fresh queue pair. */
+function cLoopSample(
+  nvme0: Controller,
+  ns: Namespace,
+  depth: number,
+  mode: 0 | 1,
+  ms: number,
+): Sample {
+  const c0 = cpuNow();
+  const r = cLoop(nvme0, ns, depth, mode, ms);
+  if (r.errors) throw new Error(`C loop: ${r.errors} command(s) failed`);
+  return { ios: r.commands, cpuNs: cpuNow() - c0, wallNs: r.seconds * 1e9 };
+}
+
 /**
  * The cost of one timestamp (CLOCK_MONOTONIC, as the driver reads it) in ns:
  * CPU time, and elapsed time (which this machine's load inflates).
@@ -159,6 +176,8 @@ export function benchDriverAll(
       () => scriptBatches(ns, q128, buf, ms),
     ],
     ["script-qd1-write-read", () => scriptQd1(ns, q16, buf, ms)],
+    ["c-loop-4k-randread-qd127", () => cLoopSample(nvme0, ns, 128, 0, ms)],
+    ["c-loop-qd1-write-read", () => cLoopSample(nvme0, ns, 16, 1, ms)],
   ];
   if (o.workload) {
     const only = cases.filter(([name]) => name.includes(o.workload!));
