@@ -13,6 +13,8 @@
  *
  * @module
  */
+import { FUNCTIONS } from "../ffi/api_table.ts";
+import { checkArgs } from "../ffi/validate.ts";
 import { Worker } from "node:worker_threads";
 import { ParameterError } from "../ffi/errors.ts";
 import { envVar } from "../ffi/permissions.ts";
@@ -44,6 +46,7 @@ function modeOf(v: string | boolean, where: string): ConsoleMode {
  * ```
  */
 export function consoleMode(args: string[] = Deno.args): ConsoleMode {
+  checkArgs("consoleMode", FUNCTIONS.consoleMode, [args]);
   // (by hand: "--console" takes no separate value, so "--console --dut x" stays two options)
   let v: string | boolean | undefined;
   for (const a of args) {
@@ -171,6 +174,11 @@ export interface ConsoleOptions {
  * ```
  */
 export function startConsole(o: ConsoleOptions = {}): Promise<string> {
+  try {
+    checkArgs("startConsole", FUNCTIONS.startConsole, [o]);
+  } catch (e) {
+    return Promise.reject(e);
+  }
   if (started) return started.url;
   const mode = o.mode ?? "ro";
   if (mode !== "ro" && mode !== "rw") {
@@ -230,6 +238,7 @@ export function startConsole(o: ConsoleOptions = {}): Promise<string> {
  * ```
  */
 export async function stopConsole(): Promise<void> {
+  checkArgs("stopConsole", FUNCTIONS.stopConsole, []);
   const s = started;
   if (!s) return;
   started = undefined;

@@ -179,7 +179,9 @@ export abstract class AdminCommands {
       sqe,
       o: {
         buf: f.buf,
-        len: f.buf ? (f.len ?? f.buf.size) : 0,
+        // a length without a buffer stays a length: submit() refuses it
+        // (unless the caller gave a raw PRP on purpose)
+        len: f.buf ? (f.len ?? f.buf.size) : (f.len ?? 0),
         cb: f.cb,
         flags,
       },
@@ -476,7 +478,17 @@ export abstract class AdminCommands {
       { name: "read", path },
       `reading the firmware file ${path}`,
     );
-    const image = Deno.readFileSync(path);
+    let image: Uint8Array;
+    try {
+      image = Deno.readFileSync(path);
+    } catch (e) {
+      // no file, a directory, no permission: a denvme error naming the path
+      throw new ParameterError(
+        `downfw: cannot read the firmware file ${JSON.stringify(path)}: ${
+          (e as Error).message
+        }`,
+      );
+    }
     if (!image.length || image.length % 4) {
       throw new ParameterError(
         `firmware file ${path} has ${image.length} bytes: it must be a non-empty multiple of 4`,
@@ -680,6 +692,7 @@ export abstract class AdminCommands {
   sendCmd(opcode: number, f: RawCommand = {}): this {
     checkInt("opcode", opcode, 0, 0xffff);
     if (f.nsid !== undefined) checkInt("nsid", f.nsid, 0, 0xffffffff);
+    checkDataPointer("sendCmd", opcode, f, true);
     return this.submitAdmin(opcode, f);
   }
 
@@ -694,5 +707,38 @@ export abstract class AdminCommands {
    */
   cmdname(opcode: number): string {
     return commandName(checkInt("opcode", opcode, 0, 0xff), true);
+  }
+}
+
+/** Admin opcodes that always transfer data (Get Log Page, Identify, ...). */
+const ADMIN_DATA = new Set([0x02, 0x06, 0x11, 0x15, 0x81, 0x82]);
+/** I/O opcodes that always transfer data (Write, Read, Compare, DSM, Copy, ...). */
+const IO_DATA = new Set([0x01, 0x02, 0x05, 0x09, 0x19, 0x7a, 0x7d]);
+
+/**
+ * A length without a buffer, or a command that always transfers data
+ * (Identify, Read, ...) without one, is refused: the device would DMA to (or
+ * from) bus address 0. An explicit raw PRP (prp1/prp2) is the caller's choice.
+ */
+export function checkDataPointer(
+  where: string,
+  opcode: number,
+  f: { buf?: unknown; len?: number; prp1?: bigint; prp2?: bigint },
+  admin: boolean,
+): void {
+  const raw = f.prp1 !== undefined || f.prp2 !== undefined;
+  if (f.buf !== undefined || raw) return;
+  if (f.len) {
+    throw new ParameterError(
+      `${where}: len = ${f.len} but no buf: a data transfer needs a Buffer (or prp1/prp2 for a raw data pointer on purpose)`,
+    );
+  }
+  const opc = opcode & 0xff;
+  if ((admin ? ADMIN_DATA : IO_DATA).has(opc)) {
+    throw new ParameterError(
+      `${where}: opcode 0x${opc.toString(16).padStart(2, "0")} (${
+        commandName(opc, admin)
+      }) transfers data but no buf was given: pass buf, or prp1/prp2 for a raw data pointer on purpose`,
+    );
   }
 }

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { ParameterError } from "./errors.ts";
 import { AdminCommands } from "./admin_commands.ts";
 import { Buffer, type FieldType } from "./buffer.ts";
 import { checkInt } from "./validate.ts";
@@ -87,6 +88,14 @@ export abstract class AdminLogs extends AdminCommands {
     offset = 0,
   ): Uint8Array<ArrayBuffer> {
     checkInt("size", size, 4, 1 << 20);
+    if (size % 4) {
+      // NUMD counts dwords: 6 bytes would transfer 4 and return 2 never written
+      throw new ParameterError(
+        `logPage: size = ${size} must be a multiple of 4 (the command transfers dwords), in 4..${
+          1 << 20
+        }`,
+      );
+    }
     using buf = new Buffer(size, `log ${lid}`);
     const numd = size / 4 - 1;
     this.exec(0x02, {

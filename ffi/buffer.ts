@@ -4,11 +4,17 @@
  *
  * @module
  */
+import { BUFFER } from "./api_table.ts";
 import { ClosedError, ParameterError } from "./errors.ts";
 import { detachMemory, lib, mapMemory, unwrap } from "./lib.ts";
 import { NVME_BUF_ADDR } from "./abi.gen.ts";
 import { CStruct } from "./cstruct.ts";
-import { checkInt, checkU64 } from "./validate.ts";
+import {
+  checkConstructor,
+  checkInt,
+  checkU64,
+  guardClass,
+} from "./validate.ts";
 import { randomBytes } from "./random.ts";
 
 /**
@@ -84,6 +90,7 @@ export class Buffer {
    * @param ptype {@link PTYPE_CONST} (0), {@link PTYPE_DWORD} (32) or {@link PTYPE_RANDOM} (0xBEEF)
    */
   constructor(size = 4096, name = "buffer", pvalue = 0, ptype = 0) {
+    checkConstructor("Buffer", BUFFER, [size, name, pvalue, ptype]);
     checkInt("Buffer size", size, 1, MAX_BUFFER);
     checkPattern(ptype, pvalue);
     const h = new Uint32Array(1);
@@ -495,3 +502,5 @@ function checkPattern(ptype: number, pvalue: number): void {
   if (ptype === PTYPE_RANDOM) checkInt("pvalue (random %)", pvalue, 0, 100);
   else checkInt("pvalue", pvalue, 0, 0xffffffff);
 }
+
+guardClass(Buffer, BUFFER);

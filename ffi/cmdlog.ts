@@ -4,6 +4,8 @@
  *
  * @module
  */
+import { FUNCTIONS } from "./api_table.ts";
+import { checkArgs } from "./validate.ts";
 import { CPL_GONE, CPL_LATE, CPL_TIMEOUT, CPL_UNKNOWN } from "./completion.ts";
 import { lib, mapMemory, unwrap } from "./lib.ts";
 import { CStruct } from "./cstruct.ts";
@@ -219,6 +221,7 @@ const hex = (v: number | bigint, w = 8) =>
  * ```
  */
 export function formatEntry(e: CmdlogEntry, admin: boolean): string {
+  checkArgs("formatEntry", FUNCTIONS.formatEntry, [e, admin]);
   const t = new Date(e.submitted).toISOString().replace("Z", "");
   const usec = String(Math.floor((e.submitted * 1000) % 1000)).padStart(3, "0");
   const dv = new DataView(e.sqe.buffer);

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { registerClass } from "./validate.ts";
 import { statusName, statusText } from "./status.ts";
 import type { VerifyFailure } from "./verify.ts";
 import {
@@ -150,3 +151,5 @@ export class Completion {
     return statusName(this.sct, this.sc);
   }
 }
+
+registerClass(Completion);

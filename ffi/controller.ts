@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { CONTROLLER } from "./api_table.ts";
 import { AdminLogs } from "./admin_logs.ts";
 import { Buffer } from "./buffer.ts";
 import {
@@ -21,7 +22,12 @@ import { ClosedError, NvmeError } from "./errors.ts";
 import { lib, unwrap } from "./lib.ts";
 import { Pcie } from "./pcie.ts";
 import { sleepSync } from "./sleep.ts";
-import { checkInt, checkU64 } from "./validate.ts";
+import {
+  checkConstructor,
+  checkInt,
+  checkU64,
+  guardClass,
+} from "./validate.ts";
 import { stopIoworkers } from "./ioworker.ts";
 import { decodeAsyncEvent } from "./structs.ts";
 import {
@@ -115,6 +121,7 @@ export class Controller extends AdminLogs implements QueueOwner {
    *   `false`: no init at all
    */
   constructor(pcie: Pcie | string = defaultDut(), init?: InitFunction | false) {
+    checkConstructor("Controller", CONTROLLER, [pcie, init]);
     super();
     this.#ownsPcie = typeof pcie === "string";
     this.pcie = typeof pcie === "string" ? new Pcie(pcie) : pcie;
@@ -355,6 +362,15 @@ export class Controller extends AdminLogs implements QueueOwner {
    */
   initAdminq(depth = ADMIN_DEPTH): void {
     checkInt("admin queue depth", depth, 2, 4096);
+    const cc = this.reg32(Reg.CC);
+    if (cc & 1) {
+      // the controller keeps using the old queue: the next command would time out
+      throw new NvmeError(
+        `initAdminq: the controller is enabled (CC = 0x${
+          cc.toString(16)
+        }, EN = 1): the admin queue can only be set up while it is disabled; call disable() first`,
+      );
+    }
     this.#admin?.close();
     this.#admin = undefined;
     const cq = new Uint32Array(1), sq = new Uint32Array(1);
@@ -681,3 +697,5 @@ function field(id: Uint8Array, end: number, begin: number): string {
     "",
   );
 }
+
+guardClass(Controller, CONTROLLER);

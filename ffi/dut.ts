@@ -15,6 +15,8 @@
  *
  * @module
  */
+import { FUNCTIONS } from "./api_table.ts";
+import { checkArgs } from "./validate.ts";
 import { parseArgs } from "node:util";
 import { ParameterError } from "./errors.ts";
 import { envVar } from "./permissions.ts";
@@ -134,6 +136,7 @@ function parseIntOpt(key: string, v: string, min: number, max: number): number {
  * ```
  */
 export function parseDut(name: string): Dut {
+  checkArgs("parseDut", FUNCTIONS.parseDut, [name]);
   if (typeof name !== "string" || !name.trim()) {
     throw new ParameterError(`empty device name: ${HELP}`);
   }
@@ -166,6 +169,7 @@ export function parseDut(name: string): Dut {
   const m = /^qemu(?::(.*))?$/.exec(s);
   if (!m) throw new ParameterError(`bad device name "${s}": ${HELP}`);
   const o = defaultQemuOptions();
+  const seen = new Map<string, string>();
   for (const part of (m[1] ?? "").split(",").filter((p) => p.length)) {
     const eq = part.indexOf("=");
     if (eq <= 0) {
@@ -175,6 +179,14 @@ export function parseDut(name: string): Dut {
     }
     const key = part.slice(0, eq);
     const v = part.slice(eq + 1);
+    if (seen.has(key)) {
+      throw new ParameterError(
+        `device option ${key} given twice in "${s}" (${key}=${
+          seen.get(key)
+        } and ${key}=${v}): give it once`,
+      );
+    }
+    seen.set(key, v);
     switch (key) {
       case "size":
         o.size = parseSize(key, v);
@@ -289,6 +301,11 @@ export function parseDut(name: string): Dut {
       }`,
     );
   }
+  if (o.pi && !o.ms.some((m) => m >= 8)) {
+    throw new ParameterError(
+      `device option pi=${o.pi} needs metadata of at least 8 bytes per LBA for the protection information: add ms=8 (or 16, 64)`,
+    );
+  }
   if (o.backend === "null" && o.image) {
     throw new ParameterError(
       "device options backend=null and image=... exclude each other (null keeps no data)",
@@ -313,6 +330,7 @@ export function defaultDut(
   args: string[] = Deno.args,
   fallback = "qemu",
 ): string {
+  checkArgs("defaultDut", FUNCTIONS.defaultDut, [args, fallback]);
   const { values } = parseArgs({
     args,
     options: { dut: { type: "string" } },

@@ -5,6 +5,8 @@
  *
  * @module
  */
+import { FUNCTIONS } from "./api_table.ts";
+import { checkArgs } from "./validate.ts";
 import type { Completion } from "./completion.ts";
 import { NvmeError, ParameterError } from "./errors.ts";
 
@@ -56,6 +58,7 @@ export function expectStatus<T>(
   status: string | readonly [number, number],
   fn: () => T,
 ): T {
+  checkArgs("expectStatus", FUNCTIONS.expectStatus, [status, fn]);
   const [sct, sc] = parse(status);
   const e: Expectation = { sct, sc, seen: 0 };
   stack.push(e);

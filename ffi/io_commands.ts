@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { checkDataPointer } from "./admin_commands.ts";
 import { Buffer } from "./buffer.ts";
 import {
   type CommandCallback,
@@ -16,7 +17,7 @@ import {
   SUBMIT_SGL,
 } from "./cmdqueue.ts";
 import type { Controller } from "./controller.ts";
-import { NvmeError, ParameterError } from "./errors.ts";
+import { ClosedError, ParameterError } from "./errors.ts";
 import type { Qpair } from "./qpair.ts";
 import { callCallback } from "./callback.ts";
 import { checkInt, checkU64 } from "./validate.ts";
@@ -147,7 +148,7 @@ export abstract class IoCommands {
   protected abstract get isClosed(): boolean;
 
   #queue(qpair: Qpair): CommandQueue {
-    if (this.isClosed) throw new NvmeError(`namespace ${this.nsid} is closed`);
+    if (this.isClosed) throw new ClosedError(`Namespace ${this.nsid}`);
     if (!qpair || typeof qpair !== "object" || !("queue" in qpair)) {
       throw new ParameterError("qpair must be a Qpair");
     }
@@ -640,6 +641,7 @@ export abstract class IoCommands {
   sendCmd(opcode: number, qpair: Qpair, f: RawIoCommand = {}): Qpair {
     const q = this.#queue(qpair);
     checkInt("opcode", opcode, 0, 0xffff);
+    checkDataPointer("sendCmd", opcode, f, false);
     const nsid = checkInt("nsid", f.nsid ?? this.nsid, 0, 0xffffffff);
     const { sqe, dv } = CommandQueue.command(opcode & 0xff, nsid);
     dv.setUint16(0, opcode, true);
@@ -666,7 +668,8 @@ export abstract class IoCommands {
     if (f.stamp === false) flags |= SUBMIT_NO_STAMP;
     q.submit(sqe, {
       buf: f.buf,
-      len: f.buf ? (f.len ?? f.buf.size) : 0,
+      // a length without a buffer stays a length: submit() refuses it
+      len: f.buf ? (f.len ?? f.buf.size) : (f.len ?? 0),
       cb: f.cb,
       flags,
     });

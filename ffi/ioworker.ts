@@ -21,6 +21,10 @@
  *
  * @module
  */
+import { FUNCTIONS } from "./api_table.ts";
+import { checkArgs } from "./validate.ts";
+import { IOWORKER } from "./api_table.ts";
+import { checkConstructor, guardClass } from "./validate.ts";
 import { Completion } from "./completion.ts";
 import type { Controller } from "./controller.ts";
 import { ClosedError, NvmeError, ParameterError } from "./errors.ts";
@@ -242,6 +246,7 @@ const running = new WeakMap<Controller, Set<IoWorker>>();
  * ```
  */
 export function stopIoworkers(nvme: Controller, why = "stopped"): void {
+  checkArgs("stopIoworkers", FUNCTIONS.stopIoworkers, [nvme, why]);
   const set = running.get(nvme);
   if (!set) return;
   for (const w of [...set]) w.terminate(why);
@@ -291,6 +296,7 @@ export class IoWorker {
 
   /** @ignore @internal Use {@link Namespace.ioworker}. Validates every parameter. */
   constructor(ns: Namespace, options: IoWorkerOptions = {}) {
+    checkConstructor("IoWorker", IOWORKER, [ns, options]);
     this.ns = ns;
     this.options = options;
     this.#plan = plan(ns, options);
@@ -816,3 +822,5 @@ export class IoWorker {
 function hex2(n: number): string {
   return n.toString(16).padStart(2, "0");
 }
+
+guardClass(IoWorker, IOWORKER);

@@ -7,6 +7,8 @@
  *
  * @module
  */
+import { FUNCTIONS } from "./api_table.ts";
+import { checkArgs } from "./validate.ts";
 import { DeviceGoneError, NvmeError } from "./errors.ts";
 import { envVar, granted, PermissionError } from "./permissions.ts";
 import { NVME_LIB_STATS as S, NVMESHIM_ABI, symbols } from "./abi.gen.ts";
@@ -201,6 +203,7 @@ export interface LibStats {
  * ```
  */
 export function libStats(): LibStats {
+  checkArgs("libStats", FUNCTIONS.libStats, []);
   const s = new CStruct(S);
   unwrap(lib.nvme_stats(s.bytes, s.size));
   return {

@@ -4,13 +4,23 @@
  *
  * @module
  */
+import { NAMESPACE } from "./api_table.ts";
 import { Buffer } from "./buffer.ts";
 import { IoCommands } from "./io_commands.ts";
 import type { Controller } from "./controller.ts";
-import { NamespaceCreationError, NvmeError, ParameterError } from "./errors.ts";
+import {
+  ClosedError,
+  NamespaceCreationError,
+  ParameterError,
+} from "./errors.ts";
 import { IoWorker, type IoWorkerOptions } from "./ioworker.ts";
 import { commandName } from "./status.ts";
-import { checkInt, checkU64 } from "./validate.ts";
+import {
+  checkConstructor,
+  checkInt,
+  checkU64,
+  guardClass,
+} from "./validate.ts";
 import type { FieldType } from "./buffer.ts";
 
 export {
@@ -85,8 +95,22 @@ export class Namespace extends IoCommands {
   #closed = false;
   #verifyOwner = false; // verification was turned on through this object
 
+  /**
+   * True after {@link Namespace.close}: every method then throws ClosedError.
+   *
+   * ```ts
+   * declare const nvme0n1: Namespace;
+   * nvme0n1.close();
+   * nvme0n1.closed; // true
+   * ```
+   */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
   /** Open namespace `nsid` (Identify Namespace must report it active). */
   constructor(nvme: Controller, nsid = 1, nlbaVerify = 0) {
+    checkConstructor("Namespace", NAMESPACE, [nvme, nsid, nlbaVerify]);
     super();
     this.ctrl = nvme;
     this.nsid = checkInt("nsid", nsid, 1, 0xfffffffe);
@@ -273,7 +297,7 @@ export class Namespace extends IoCommands {
    * ```
    */
   ioworker(options: IoWorkerOptions): IoWorker {
-    if (this.#closed) throw new NvmeError(`namespace ${this.nsid} is closed`);
+    if (this.#closed) throw new ClosedError(`Namespace ${this.nsid}`);
     return new IoWorker(this, options);
   }
 
@@ -354,7 +378,7 @@ export class Namespace extends IoCommands {
   }
 
   #table(on: boolean, check: boolean): boolean {
-    if (this.#closed) throw new NvmeError(`namespace ${this.nsid} is closed`);
+    if (this.#closed) throw new ClosedError(`Namespace ${this.nsid}`);
     const ctrl = this.ctrl.ctrlHandle;
     if (!on) {
       verifyOff(ctrl, this.nsid);
@@ -403,7 +427,7 @@ export class Namespace extends IoCommands {
    * ```
    */
   verifyStats(): VerifyStats {
-    if (this.#closed) throw new NvmeError(`namespace ${this.nsid} is closed`);
+    if (this.#closed) throw new ClosedError(`Namespace ${this.nsid}`);
     return verifyStats(this.ctrl.ctrlHandle, this.nsid);
   }
 
@@ -418,7 +442,7 @@ export class Namespace extends IoCommands {
    * ```
    */
   verifyEntries(lba: number | bigint, count = 1): number[] {
-    if (this.#closed) throw new NvmeError(`namespace ${this.nsid} is closed`);
+    if (this.#closed) throw new ClosedError(`Namespace ${this.nsid}`);
     checkU64("lba", lba);
     checkInt("count", count, 1, 65536);
     return verifyEntries(this.ctrl.ctrlHandle, this.nsid, lba, count);
@@ -439,7 +463,7 @@ export class Namespace extends IoCommands {
    * ```
    */
   format(lbaf: number | FormatBySize = 0, ses = 0): this {
-    if (this.#closed) throw new NvmeError(`namespace ${this.nsid} is closed`);
+    if (this.#closed) throw new ClosedError(`Namespace ${this.nsid}`);
     let index: number;
     if (typeof lbaf === "object" && lbaf !== null) {
       const { dataSize = 512, metaSize = 0 } = lbaf;
@@ -511,3 +535,5 @@ export class Namespace extends IoCommands {
     this.close();
   }
 }
+
+guardClass(Namespace, NAMESPACE);

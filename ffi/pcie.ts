@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { PCIE } from "./api_table.ts";
 import {
   ClosedError,
   NvmeEnumerateError,
@@ -21,7 +22,12 @@ import {
 import { NVME_PCIE_INFO as INFO, NVME_PCIE_STATE as STATE } from "./abi.gen.ts";
 import { CStruct } from "./cstruct.ts";
 import { defaultDut, type Dut, parseDut, qemuCommandLine } from "./dut.ts";
-import { checkInt, checkOneOf } from "./validate.ts";
+import {
+  checkConstructor,
+  checkInt,
+  checkOneOf,
+  guardClass,
+} from "./validate.ts";
 import { sleepSync } from "./sleep.ts";
 import { granted } from "./permissions.ts";
 import { openTcp, type TcpTarget } from "./tcp.ts";
@@ -53,6 +59,7 @@ export class Pcie {
 
   /** Open the device named `name` (default: `--dut`, `NVME_DUT`, "qemu"). */
   constructor(name: string = defaultDut()) {
+    checkConstructor("Pcie", PCIE, [name]);
     if (loopbackHandle) {
       this.dut = { kind: "loopback", name: "loopback" };
       this.#h = loopbackHandle;
@@ -679,3 +686,5 @@ export function openLoopbackPcie(
     loopbackHandle = 0;
   }
 }
+
+guardClass(Pcie, PCIE);

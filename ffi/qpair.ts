@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { QPAIR } from "./api_table.ts";
 import { CommandQueue, SUBMIT_RAW_PRP } from "./cmdqueue.ts";
 import type { Cmdlog, CmdlogEntry } from "./cmdlog.ts";
 import type { Controller } from "./controller.ts";
@@ -14,7 +15,7 @@ import {
   StatusError,
 } from "./errors.ts";
 import { lib, unwrap } from "./lib.ts";
-import { checkInt } from "./validate.ts";
+import { checkConstructor, checkInt, guardClass } from "./validate.ts";
 
 /** Queue ids in use per controller. */
 const used = new WeakMap<Controller, Set<number>>();
@@ -83,6 +84,7 @@ export class Qpair {
     ien = true,
     iv?: number,
   ) {
+    checkConstructor("Qpair", QPAIR, [nvme, depth, prio, ien, iv]);
     this.ctrl = nvme;
     checkInt("Qpair depth", depth, 2, Math.min(nvme.mqes, 65536));
     checkInt("prio", prio, 0, 3);
@@ -461,3 +463,5 @@ function refused(e: unknown, what: string, qid: number): unknown {
     { cause: e },
   );
 }
+
+guardClass(Qpair, QPAIR);

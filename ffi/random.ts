@@ -15,6 +15,8 @@
  *
  * @module
  */
+import { FUNCTIONS } from "./api_table.ts";
+import { checkArgs } from "./validate.ts";
 import { checkInt } from "./validate.ts";
 
 // xoshiro128** state, seeded through splitmix32; undefined until srand()
@@ -60,6 +62,7 @@ function rotl(x: number, k: number): number {
  * ```
  */
 export function srand(seed: number): void {
+  checkArgs("srand", FUNCTIONS.srand, [seed]);
   checkInt("seed", seed, 0, 0xffff_ffff);
   const sm = splitmix32(seed);
   s = Uint32Array.of(sm(), sm(), sm(), sm());
@@ -76,6 +79,7 @@ export function srand(seed: number): void {
  * ```
  */
 export function randomSeed(): number | undefined {
+  checkArgs("randomSeed", FUNCTIONS.randomSeed, []);
   return seeded;
 }
 
@@ -97,6 +101,7 @@ function u32(): number {
  * ```
  */
 export function random(): number {
+  checkArgs("random", FUNCTIONS.random, []);
   // 53 random bits
   return ((u32() >>> 5) * 67108864 + (u32() >>> 6)) / 9007199254740992;
 }
@@ -112,6 +117,7 @@ export function random(): number {
  * ```
  */
 export function randint(a: number, b: number): number {
+  checkArgs("randint", FUNCTIONS.randint, [a, b]);
   if (!Number.isSafeInteger(a) || !Number.isSafeInteger(b) || b < a) {
     checkInt("a", a, Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
     checkInt("b", b, a, Number.MAX_SAFE_INTEGER);

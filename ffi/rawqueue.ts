@@ -7,11 +7,19 @@
  *
  * @module
  */
+import { FUNCTIONS } from "./api_table.ts";
+import { checkArgs } from "./validate.ts";
+import { IOCQ, IOSQ } from "./api_table.ts";
 import { Buffer } from "./buffer.ts";
 import type { Controller } from "./controller.ts";
 import { ClosedError, ParameterError } from "./errors.ts";
 import { releaseQid, reserveQid } from "./qpair.ts";
-import { checkInt, checkU64 } from "./validate.ts";
+import {
+  checkConstructor,
+  checkInt,
+  checkU64,
+  guardClass,
+} from "./validate.ts";
 
 /**
  * Fields of a 64-byte command for {@link sqe}.
@@ -58,6 +66,7 @@ export interface SqeFields {
  * ```
  */
 export function sqe(f: SqeFields): Uint32Array {
+  checkArgs("sqe", FUNCTIONS.sqe, [f]);
   const dw = new Uint32Array(16);
   const dv = new DataView(dw.buffer);
   dw[0] = (checkInt("opc", f.opc, 0, 0xff) |
@@ -236,6 +245,7 @@ export class IoCQ extends RawQueue {
       illegal?: boolean;
     } = {},
   ) {
+    checkConstructor("IoCQ", IOCQ, [nvme, qid, qsize, o]);
     super(nvme, qid, qsize, 16, o.ring, o.illegal);
     this.iv = checkInt("iv", o.iv ?? 0, 0, 0xffff);
     this.create(0x05, {
@@ -368,6 +378,7 @@ export class IoSQ extends RawQueue {
       illegal?: boolean;
     } = {},
   ) {
+    checkConstructor("IoSQ", IOSQ, [nvme, qid, qsize, cq, o]);
     super(nvme, qid, qsize, 64, o.ring, o.illegal);
     this.cqid = typeof cq === "number"
       ? checkInt("cqid", cq, 0, 0xffff)
@@ -438,3 +449,6 @@ export class IoSQ extends RawQueue {
     } catch { /* the device may be gone */ }
   }
 }
+
+guardClass(IoCQ, IOCQ);
+guardClass(IoSQ, IOSQ);

@@ -5,6 +5,8 @@
  * @module
  */
 import { ADMIN_OPCODE_NAMES, IO_OPCODE_NAMES } from "./abi.gen.ts";
+import { FUNCTIONS } from "./api_table.ts";
+import { checkArgs } from "./validate.ts";
 
 const GENERIC: Record<number, string> = {
   0x00: "Successful Completion",
@@ -136,6 +138,7 @@ const PATH: Record<number, string> = {
  * ```
  */
 export function statusName(sct: number, sc: number): string {
+  checkArgs("statusName", FUNCTIONS.statusName, [sct, sc]);
   const table = [GENERIC, SPECIFIC, MEDIA, PATH][sct];
   if (table?.[sc]) return table[sc];
   if (sct === 7 && sc === 0xff) return "Host Timeout (synthesized by denvme)";
@@ -163,6 +166,7 @@ const IO = IO_OPCODE_NAMES;
  * ```
  */
 export function commandName(opcode: number, admin: boolean): string {
+  checkArgs("commandName", FUNCTIONS.commandName, [opcode, admin]);
   const name = (admin ? ADMIN : IO)[opcode];
   if (name) return name;
   if (opcode >= 0xc0) return `Vendor Specific 0x${opcode.toString(16)}`;

@@ -6,6 +6,8 @@
  *
  * @module
  */
+import { FUNCTIONS } from "./api_table.ts";
+import { checkArgs } from "./validate.ts";
 
 import { asciiField as str, u128, viewOf as view } from "./decode/fields.ts";
 import {
@@ -144,6 +146,9 @@ export interface IdentifyController extends IdentifyControllerDetail {
  * ```
  */
 export function decodeIdentifyController(d: Uint8Array): IdentifyController {
+  checkArgs("decodeIdentifyController", FUNCTIONS.decodeIdentifyController, [
+    d,
+  ]);
   const dv = view(d);
   const npss = d[263];
   const psd: PowerState[] = [];
@@ -271,6 +276,7 @@ export interface IdentifyNamespace extends IdentifyNamespaceDetail {
  * ```
  */
 export function decodeIdentifyNamespace(d: Uint8Array): IdentifyNamespace {
+  checkArgs("decodeIdentifyNamespace", FUNCTIONS.decodeIdentifyNamespace, [d]);
   const dv = view(d);
   const nlbaf = d[25];
   const lbaf: LbaFormat[] = [];
@@ -367,6 +373,7 @@ export interface SmartLog extends SmartLogDetail {
  * ```
  */
 export function decodeSmartLog(d: Uint8Array): SmartLog {
+  checkArgs("decodeSmartLog", FUNCTIONS.decodeSmartLog, [d]);
   const dv = view(d);
   const sensors: number[] = [];
   for (let i = 0; i < 8; i++) sensors.push(dv.getUint16(200 + i * 2, true));
@@ -434,6 +441,7 @@ export interface ErrorLogEntry extends ErrorEntryDetail {
  * ```
  */
 export function decodeErrorLog(d: Uint8Array): ErrorLogEntry[] {
+  checkArgs("decodeErrorLog", FUNCTIONS.decodeErrorLog, [d]);
   const dv = view(d);
   const out: ErrorLogEntry[] = [];
   for (let at = 0; at + 64 <= d.byteLength; at += 64) {
@@ -484,6 +492,7 @@ export interface FirmwareSlotLog {
  * ```
  */
 export function decodeFirmwareSlotLog(d: Uint8Array): FirmwareSlotLog {
+  checkArgs("decodeFirmwareSlotLog", FUNCTIONS.decodeFirmwareSlotLog, [d]);
   const frs: string[] = [];
   for (let i = 0; i < 7; i++) frs.push(str(d, 8 + i * 8, 15 + i * 8));
   return { afi: d[0], activeSlot: d[0] & 7, nextSlot: (d[0] >> 4) & 7, frs };
@@ -546,6 +555,7 @@ export interface EffectsLog {
  * ```
  */
 export function decodeEffectsLog(d: Uint8Array): EffectsLog {
+  checkArgs("decodeEffectsLog", FUNCTIONS.decodeEffectsLog, [d]);
   const dv = view(d);
   const one = (raw: number): CommandEffects => ({
     csupp: (raw & 1) !== 0,
@@ -639,6 +649,7 @@ const AER_INFO: Record<number, Record<number, string>> = {
  * ```
  */
 export function decodeAsyncEvent(cdw0: number): AsyncEvent {
+  checkArgs("decodeAsyncEvent", FUNCTIONS.decodeAsyncEvent, [cdw0]);
   const type = cdw0 & 7;
   const info = (cdw0 >>> 8) & 0xff;
   return {

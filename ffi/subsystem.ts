@@ -4,11 +4,12 @@
  *
  * @module
  */
+import { SUBSYSTEM } from "./api_table.ts";
 import type { Controller } from "./controller.ts";
 import { NvmeError } from "./errors.ts";
 import { lib, unwrap } from "./lib.ts";
 import { sleepSync } from "./sleep.ts";
-import { checkInt } from "./validate.ts";
+import { checkConstructor, checkInt, guardClass } from "./validate.ts";
 
 /** CC, CSTS and NSSR offsets (NVMe base spec, "Controller Registers"). */
 const CC = 0x14, CSTS = 0x1c, NSSR = 0x20;
@@ -65,6 +66,7 @@ export class Subsystem {
    *   embedded device is powered by killing and restarting QEMU
    */
   constructor(nvme: Controller, callbacks: PowerCallbacks = {}) {
+    checkConstructor("Subsystem", SUBSYSTEM, [nvme, callbacks]);
     this.nvme = nvme;
     this.#cb = callbacks;
   }
@@ -223,3 +225,5 @@ export class Subsystem {
     return this.nvme.pcie.poweredOff;
   }
 }
+
+guardClass(Subsystem, SUBSYSTEM);

@@ -9,6 +9,8 @@
  *
  * @module
  */
+import { FUNCTIONS } from "./api_table.ts";
+import { checkArgs } from "./validate.ts";
 import { NvmeError, ParameterError } from "./errors.ts";
 import { cstr, lib, unwrap } from "./lib.ts";
 
@@ -75,6 +77,7 @@ function checkNqn(v: string, what: string, name: string): string {
  * ```
  */
 export function parseTcpName(name: string): TcpTarget | undefined {
+  checkArgs("parseTcpName", FUNCTIONS.parseTcpName, [name]);
   const plain = { hdgst: false, ddgst: false };
   let m = /^(\d{1,3}(?:\.\d{1,3}){3})(?::(\d+))?$/.exec(name);
   if (m) {
@@ -237,6 +240,7 @@ function text(b: Uint8Array, off: number, len: number): string {
  * ```
  */
 export function decodeDiscoveryLog(b: Uint8Array): DiscoveryLog {
+  checkArgs("decodeDiscoveryLog", FUNCTIONS.decodeDiscoveryLog, [b]);
   const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
   const numrec = Number(dv.getBigUint64(8, true));
   const entries: DiscoveryEntry[] = [];
@@ -272,6 +276,7 @@ export function decodeDiscoveryLog(b: Uint8Array): DiscoveryLog {
  * ```
  */
 export function discover(t: TcpTarget): DiscoveryLog {
+  checkArgs("discover", FUNCTIONS.discover, [t]);
   const out = new Uint8Array(64 * 1024);
   const got = new Uint32Array(1);
   unwrap(

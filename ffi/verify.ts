@@ -12,6 +12,8 @@
  *
  * @module
  */
+import { FUNCTIONS } from "./api_table.ts";
+import { checkArgs } from "./validate.ts";
 import { lib, unwrap } from "./lib.ts";
 import {
   NVME_CRC,
@@ -99,6 +101,7 @@ function hex8(n: number): string {
  * ```
  */
 export function describeVerifyFailure(f: VerifyFailure): string {
+  checkArgs("describeVerifyFailure", FUNCTIONS.describeVerifyFailure, [f]);
   let s: string;
   if (f.kind === "lba mismatch") {
     s =
@@ -295,6 +298,7 @@ export function verifyEntries(
  * ```
  */
 export function crc32c(data: Uint8Array): number {
+  checkArgs("crc32c", FUNCTIONS.crc32c, [data]);
   const out = new CStruct(NVME_CRC);
   unwrap(
     lib.nvme_crc32c(
@@ -318,6 +322,7 @@ export function crc32c(data: Uint8Array): number {
  * ```
  */
 export function writeToken(): bigint {
+  checkArgs("writeToken", FUNCTIONS.writeToken, []);
   const out = new CStruct(NVME_VERIFY_TOKEN_INFO);
   unwrap(lib.nvme_verify_token(out.bytes, out.size));
   return out.big(NVME_VERIFY_TOKEN_INFO.next);

@@ -48,6 +48,14 @@ int lineconn_connect(struct lineconn *c, const char *path, int wait_ms, int (*al
 	}
 }
 
+void lineconn_adopt(struct lineconn *c, int fd)
+{
+	memset(c, 0, sizeof(*c));
+	c->fd = fd;
+	c->timeout_ms = 30000;
+	pthread_mutex_init(&c->lock, NULL);
+}
+
 void lineconn_close(struct lineconn *c)
 {
 	if (c->fd >= 0)

@@ -38,6 +38,13 @@ void lineconn_replace(struct lineconn *c, struct lineconn *fresh);
  */
 int lineconn_connect(struct lineconn *c, const char *path, int wait_ms, int (*alive)(void *),
 		     void *arg);
+
+/**
+ * lineconn_adopt() - use @fd, an already connected socket (one end of a
+ * socketpair whose other end the server inherited), as @c's connection.
+ * @c takes ownership of @fd.
+ */
+void lineconn_adopt(struct lineconn *c, int fd);
 void lineconn_close(struct lineconn *c);
 
 /**

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -383,7 +384,8 @@ static void unlink_socket_at(int dfd, const char *name)
 }
 
 /*
- * Remove run directories left by a driver killed during start-up. Only what
+ * Remove run directories left by an older driver killed during start-up
+ * (this one creates none: QEMU's sockets are socketpairs). Only what
  * this driver itself creates is touched: a real directory (lstat: never a
  * symlink) named denvme-<pid>-XXXXXX, owned by this user, mode 0700, whose
  * process is gone; inside it only the two sockets, reached through the opened
@@ -507,11 +509,6 @@ static char *read_log(int fd)
 	return text;
 }
 
-static int child_alive(void *arg)
-{
-	return nvme_proc_alive(*(pid_t *)arg);
-}
-
 /* scan bus 0 for an NVMe function (class 01:08:02) */
 static int find_nvme(struct qemu_dev *q)
 {
@@ -531,14 +528,21 @@ static int find_nvme(struct qemu_dev *q)
 	return nvme_set_error(-ENODEV, "no NVMe controller on the embedded device's PCI bus");
 }
 
-static int start(struct qemu_dev *q, const char *args, char *rundir)
+/*
+ * QEMU gets its qtest and QMP connections as one end of two socketpairs
+ * (chardev fd=): no socket file and no run directory ever exist, so nothing
+ * is left behind when the driver is killed during start-up and no other
+ * local user can reach the sockets.
+ */
+static int start(struct qemu_dev *q, const char *args)
 {
 	struct nvme_arena *arena = nvme_arena_get();
-	char qemu[4096], mem[256], memsz[32], bios[64], qtest[600], qmp[600], tmp[600];
+	char qemu[4096], mem[256], memsz[32], bios[64], qtest[64], qmp[64];
+	int qt_sv[2] = { -1, -1 }, qmp_sv[2] = { -1, -1 };
 	char *argv[MAX_ARGS];
 	char *extra = NULL;
 	struct lineconn *fresh = NULL;
-	int keep[MAX_IMAGES + 2], nkeep = 0, argc = 0, r, bios_fd = -1;
+	int keep[MAX_IMAGES + 4], nkeep = 0, argc = 0, r, bios_fd = -1;
 
 	if (!arena)
 		return -ENOMEM;
@@ -562,24 +566,26 @@ static int start(struct qemu_dev *q, const char *args, char *rundir)
 	for (unsigned i = 0; i < q->nimg; i++)
 		keep[nkeep++] = q->img_fd[i];
 
-	snprintf(rundir, 512, "%s/denvme-%d-XXXXXX", runtime_base(), getpid());
-	if (!mkdtemp(rundir)) {
-		close(bios_fd);
-		return nvme_set_error(-errno, "cannot create a run directory in %s: %s",
-				      runtime_base(), strerror(errno));
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, qt_sv) ||
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, qmp_sv)) {
+		r = nvme_set_error(-errno, "socketpair: %s", strerror(errno));
+		goto fail;
 	}
+	keep[nkeep++] = qt_sv[1];
+	keep[nkeep++] = qmp_sv[1];
 	snprintf(mem, sizeof(mem), "memory-backend-file,id=denvme-ram,size=%lluM,"
 		 "mem-path=/proc/self/fd/%d,share=on", (unsigned long long)(arena->size >> 20),
 		 arena->fd);
 	snprintf(memsz, sizeof(memsz), "%lluM", (unsigned long long)(arena->size >> 20));
 	snprintf(bios, sizeof(bios), "/proc/self/fd/%d", bios_fd);
-	snprintf(qtest, sizeof(qtest), "unix:%s/qtest.sock,server=on,wait=off", rundir);
-	snprintf(qmp, sizeof(qmp), "unix:%s/qmp.sock,server=on,wait=off", rundir);
+	snprintf(qtest, sizeof(qtest), "socket,id=qtest,fd=%d", qt_sv[1]);
+	snprintf(qmp, sizeof(qmp), "socket,id=qmp,fd=%d", qmp_sv[1]);
 
 	char *fixed[] = { qemu, "-machine", "q35,memory-backend=denvme-ram", "-accel",
 			  "tcg,tb-size=64", "-nodefaults", "-no-user-config", "-display", "none",
-			  "-m", memsz, "-object", mem, "-bios", bios, "-qtest", qtest,
-			  "-qtest-log", "none", "-qmp", qmp };
+			  "-m", memsz, "-object", mem, "-bios", bios, "-chardev", qtest,
+			  "-qtest", "chardev:qtest", "-qtest-log", "none", "-chardev", qmp,
+			  "-mon", "chardev=qmp,mode=control" };
 	for (unsigned i = 0; i < ARRAY_SIZE(fixed); i++)
 		argv[argc++] = fixed[i];
 
@@ -632,22 +638,23 @@ static int start(struct qemu_dev *q, const char *args, char *rundir)
 		q->pid = 0;
 		goto fail;
 	}
-	/* connect aside, then swap in under the connection's lock (threads may use it) */
+	/* QEMU has its ends: ours go in under the connection's lock (threads may use it) */
+	close(qt_sv[1]);
+	close(qmp_sv[1]);
+	qt_sv[1] = qmp_sv[1] = -1;
 	fresh = calloc(1, sizeof(*fresh));
 	if (!fresh) {
 		r = -ENOMEM;
 		goto fail;
 	}
-	snprintf(tmp, sizeof(tmp), "%s/qtest.sock", rundir);
-	r = lineconn_connect(fresh, tmp, 20000, child_alive, &q->pid);
-	if (!r) {
-		lineconn_replace(&q->qt, fresh);
-		snprintf(tmp, sizeof(tmp), "%s/qmp.sock", rundir);
-		r = lineconn_connect(fresh, tmp, 5000, child_alive, &q->pid);
-	}
-	if (!r)
-		lineconn_replace(&q->qmp, fresh);
+	lineconn_adopt(fresh, qt_sv[0]);
+	qt_sv[0] = -1;
+	lineconn_replace(&q->qt, fresh);
+	lineconn_adopt(fresh, qmp_sv[0]);
+	qmp_sv[0] = -1;
+	lineconn_replace(&q->qmp, fresh);
 	free(fresh);
+	r = 0;
 	if (!r) {
 		char line[1024];
 
@@ -670,6 +677,12 @@ static int start(struct qemu_dev *q, const char *args, char *rundir)
 		goto fail;
 	}
 fail:
+	for (int i = 0; i < 2; i++) {
+		if (qt_sv[i] >= 0)
+			close(qt_sv[i]);
+		if (qmp_sv[i] >= 0)
+			close(qmp_sv[i]);
+	}
 	free(extra);
 	close(bios_fd);
 	return r;
@@ -701,21 +714,10 @@ static int qemu_intx(struct nvme_transport *t, uint32_t *level)
 /* start QEMU (again), find the function and enable it */
 static int boot(struct qemu_dev *q)
 {
-	char rundir[512] = "";
 	int r;
 
 	q->mmcfg = false;
-	r = start(q, q->args, rundir);
-	if (rundir[0]) {
-		/* the sockets are connected (or never will be): no file stays behind */
-		char path[600];
-
-		snprintf(path, sizeof(path), "%s/qtest.sock", rundir);
-		unlink(path);
-		snprintf(path, sizeof(path), "%s/qmp.sock", rundir);
-		unlink(path);
-		rmdir(rundir);
-	}
+	r = start(q, q->args);
 	if (!r) {
 		snprintf(q->t.name, sizeof(q->t.name), "embedded device (QEMU pid %d)", q->pid);
 		r = find_nvme(q);

@@ -235,8 +235,9 @@ Deno.test("commands QEMU rejects: exact encoding in the cmdlog, Invalid Opcode",
     Deno.removeSync(file);
   }
   // FUSE bits of a raw command reach the device as given
+  using idbuf = new Buffer(4096);
   assert.throws(
-    () => nvme0.sendCmd(0x06 | 1 << 8, { cdw10: 1 }).waitdone(),
+    () => nvme0.sendCmd(0x06 | 1 << 8, { cdw10: 1, buf: idbuf }).waitdone(),
     StatusError,
   );
   assert.equal(last(nvme0, 0x06).sqe[1] & 3, 1);

@@ -285,54 +285,54 @@ Deno.test("bad I/O parameters: ParameterError naming the parameter", () => {
   throwsWith(
     () => ns.read(q, small, -1),
     ParameterError,
-    /^lba = -1 is out of range/,
+    /read: lba = -1 is out of range/,
   );
   throwsWith(
     () => ns.read(q, small, -1n),
     ParameterError,
-    /^lba = -1 is out of range/,
+    /read: lba = -1 is out of range/,
   );
   throwsWith(
     () => ns.read(q, small, 1.5),
     ParameterError,
-    /^lba must be an integer/,
+    /read: lba must be an integer/,
     /1\.5/,
   );
   throwsWith(
     () => ns.read(q, small, "7" as unknown as number),
     ParameterError,
-    /^lba must be an integer/,
+    /read: lba must be an integer/,
     /"7"/,
   );
   throwsWith(
     () => ns.read(q, small, 0, 0),
     ParameterError,
-    /^lbaCount = 0 is out of range: allowed 1\.\./,
+    /read: lbaCount = 0 is out of range: allowed 1\.\./,
   );
   throwsWith(
     () => ns.read(q, small, 0, 65537),
     ParameterError,
-    /^lbaCount = (65537|0x10001) is out of range: allowed 1\.\.(65536|0x10000)/,
+    /lbaCount = (65537|0x10001) is out of range: allowed 1\.\.(65536|0x10000)/,
   );
   throwsWith(
     () => ns.writeZeroes(q, 0, 65537),
     ParameterError,
-    /^lbaCount = (65537|0x10001)/,
+    /lbaCount = (65537|0x10001)/,
   );
   throwsWith(
     () => ns.read(q, small, 0, 1.5),
     ParameterError,
-    /^lbaCount must be an integer/,
+    /read: lbaCount must be an integer/,
   );
   throwsWith(
     () => ns.read(q, small, 0, NaN),
     ParameterError,
-    /^lbaCount must be an integer/,
+    /read: lbaCount must be an integer/,
   );
   throwsWith(
     () => ns.read(q, undefined as unknown as Buffer, 0),
     ParameterError,
-    /read needs a buffer/,
+    /read: buf is required \(an open Buffer\)/,
   );
   assert.equal(q.outstanding, 0, "nothing was submitted");
   ns.read(q, small, 0).waitdone();
@@ -363,7 +363,7 @@ Deno.test("qpair depth outside 2..MQES+1: ParameterError with the range", () => 
   throwsWith(
     () => new Qpair(nvme0, 2.5),
     ParameterError,
-    /^Qpair depth must be an integer in 2\.\.2048/,
+    /new Qpair: depth must be an integer in 2\.\.MQES\+1, got 2\.5/,
   );
   // nothing was created on the driver side
   const after = libStats();

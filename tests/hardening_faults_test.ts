@@ -80,10 +80,12 @@ function assertGone(what: string, r: { err: unknown; ms: number }): void {
 Deno.test("defect 2: device death during waitdone (sync) ends with DeviceGoneError", async () => {
   const d = slowDevice();
   try {
+    // four reads in flight, their doorbell rung; then nothing touches the
+    // device's registers: only asking whether it is alive can notice the death
     for (let i = 0; i < 4; i++) d.ns.read(d.q, d.bufs[i], i);
-    d.q.waitdone(0 + 1); // one done: the others wait for the throttle
+    d.nvme0.reg32(0x1c);
     d.kill();
-    assertGone("waitdone(3)", await timed(() => d.q.waitdone(3)));
+    assertGone("waitdone(4)", await timed(() => d.q.waitdone(4)));
     assert.equal(d.pcie.alive, false);
   } finally {
     d.close();
@@ -339,4 +341,48 @@ Deno.test("defect 17: the DMA arena gives large freed ranges back to the OS", ()
   using c = new Buffer(size);
   assert.equal(c.get(0), 0);
   assert.equal(c.get(size - 1), 0);
+});
+
+Deno.test("defect 17: a kill during start-up leaves no run directory behind", async () => {
+  const base = Deno.env.get("XDG_RUNTIME_DIR") || "/tmp";
+  const dir = await Deno.makeTempDir({ prefix: "harden-startup-" });
+  try {
+    // a QEMU that takes its time to start: the driver is killed meanwhile
+    const argsFile = `${dir}/args`;
+    const wrapper = `${dir}/qemu`;
+    await Deno.writeTextFile(
+      wrapper,
+      `#!/bin/sh\necho "$@" > ${argsFile}\nsleep 2\nexec qemu-system-x86_64 "$@"\n`,
+    );
+    await Deno.chmod(wrapper, 0o755);
+    const script = `${dir}/start.ts`;
+    await Deno.writeTextFile(
+      script,
+      `import { Controller } from ${
+        JSON.stringify(new URL("../mod.ts", import.meta.url).href)
+      };\nnew Controller("qemu:size=16M");\n`,
+    );
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-all", script],
+      env: { DENVME_QEMU: wrapper },
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    let args = "";
+    for (let i = 0; i < 1000 && !args; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      args = await Deno.readTextFile(argsFile).catch(() => "");
+    }
+    assert.ok(args, "QEMU was never started");
+    child.kill("SIGKILL");
+    await child.status;
+    const left = [...Deno.readDirSync(base)].map((e) => e.name)
+      .filter((n) => n.startsWith(`denvme-${child.pid}-`));
+    assert.deepEqual(left, [], "run directories left behind");
+    // QEMU's sockets are socketpairs handed over as descriptors: no paths
+    assert.doesNotMatch(args, /\.sock|unix:/);
+    assert.match(args, /-qtest chardev:qtest/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

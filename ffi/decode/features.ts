@@ -14,6 +14,8 @@
  *
  * @module
  */
+import { FUNCTIONS } from "../api_table.ts";
+import { checkArgs } from "../validate.ts";
 import { type BitField, decodeBits, describeBits, viewOf } from "./fields.ts";
 
 const on = (v: number) => (v ? "enabled" : "disabled");
@@ -375,6 +377,7 @@ export interface ApstEntry {
  * ```
  */
 export function decodeApst(d: Uint8Array): ApstEntry[] {
+  checkArgs("decodeApst", FUNCTIONS.decodeApst, [d]);
   const dv = viewOf(d);
   const out: ApstEntry[] = [];
   for (let at = 0; at + 8 <= d.length && out.length < 32; at += 8) {
@@ -410,6 +413,7 @@ export interface HostMemoryBuffer {
  * ```
  */
 export function decodeHostMemoryBuffer(d: Uint8Array): HostMemoryBuffer {
+  checkArgs("decodeHostMemoryBuffer", FUNCTIONS.decodeHostMemoryBuffer, [d]);
   const dv = viewOf(d);
   return {
     hsize: dv.getUint32(0, true),
@@ -447,6 +451,7 @@ export interface Timestamp {
  * ```
  */
 export function decodeTimestamp(d: Uint8Array): Timestamp {
+  checkArgs("decodeTimestamp", FUNCTIONS.decodeTimestamp, [d]);
   const dv = viewOf(d);
   const timestamp = dv.getUint32(0, true) + dv.getUint16(4, true) * 2 ** 32;
   const origin = (d[6] >> 1) & 7;
@@ -491,6 +496,7 @@ export interface LbaRange {
  * ```
  */
 export function decodeLbaRanges(d: Uint8Array, count: number): LbaRange[] {
+  checkArgs("decodeLbaRanges", FUNCTIONS.decodeLbaRanges, [d, count]);
   const dv = viewOf(d);
   const out: LbaRange[] = [];
   for (let i = 0; i < count && i * 64 + 64 <= d.length; i++) {
@@ -545,6 +551,7 @@ export function decodeFeature(
   cdw0: number,
   data?: Uint8Array,
 ): DecodedFeature {
+  checkArgs("decodeFeature", FUNCTIONS.decodeFeature, [fid, cdw0, data]);
   const spec = FEATURE_FIELDS[fid] ?? [];
   const fields = decodeBits(cdw0, spec);
   const text = describeBits(cdw0, spec);

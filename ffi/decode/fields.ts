@@ -13,6 +13,8 @@
  *
  * @module
  */
+import { FUNCTIONS } from "../api_table.ts";
+import { checkArgs } from "../validate.ts";
 
 /**
  * One bit field of a register, a CDW0 or a data structure's field.
@@ -60,6 +62,7 @@ export function decodeBits(
   v: number | bigint,
   spec: readonly BitField[],
 ): Record<string, number> {
+  checkArgs("decodeBits", FUNCTIONS.decodeBits, [v, spec]);
   const out: Record<string, number> = {};
   for (const f of spec) out[f.name] = bits(v, f.lo, f.hi);
   return out;
@@ -77,6 +80,7 @@ export function describeBits(
   v: number | bigint,
   spec: readonly BitField[],
 ): string[] {
+  checkArgs("describeBits", FUNCTIONS.describeBits, [v, spec]);
   return spec.map((f) => {
     const x = bits(v, f.lo, f.hi);
     const range = f.lo === f.hi ? `[${f.lo}:${f.lo}]` : `[${f.hi}:${f.lo}]`;
@@ -105,6 +109,7 @@ export function describeBits(
  * ```
  */
 export function asciiField(d: Uint8Array, begin: number, end: number): string {
+  checkArgs("asciiField", FUNCTIONS.asciiField, [d, begin, end]);
   let last = Math.min(end, d.length - 1);
   while (last >= begin && (d[last] === 0x20 || d[last] === 0)) last--;
   let s = "";

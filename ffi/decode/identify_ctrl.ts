@@ -12,6 +12,8 @@
  *
  * @module
  */
+import { FUNCTIONS } from "../api_table.ts";
+import { checkArgs } from "../validate.ts";
 import {
   asciiField,
   type BitField,
@@ -73,6 +75,7 @@ export function decodePowerState(
   d: Uint8Array,
   n: number,
 ): PowerStateDescriptor {
+  checkArgs("decodePowerState", FUNCTIONS.decodePowerState, [d, n]);
   const dv = viewOf(d);
   const at = 2048 + n * 32;
   return {
@@ -210,6 +213,11 @@ export interface IdentifyControllerDetail {
 export function decodeIdentifyControllerDetail(
   d: Uint8Array,
 ): IdentifyControllerDetail {
+  checkArgs(
+    "decodeIdentifyControllerDetail",
+    FUNCTIONS.decodeIdentifyControllerDetail,
+    [d],
+  );
   const dv = viewOf(d);
   return {
     rrls: dv.getUint16(100, true),
@@ -555,6 +563,11 @@ export const ID_CTRL_BITS: readonly {
  * ```
  */
 export function describeIdentifyController(d: Uint8Array): string[] {
+  checkArgs(
+    "describeIdentifyController",
+    FUNCTIONS.describeIdentifyController,
+    [d],
+  );
   const dv = viewOf(d);
   const lines = [
     `vid       : 0x${dv.getUint16(0, true).toString(16)}`,

@@ -12,6 +12,8 @@
  *
  * @module
  */
+import { FUNCTIONS } from "../api_table.ts";
+import { checkArgs } from "../validate.ts";
 import { type BitField, describeBits, viewOf } from "./fields.ts";
 
 /**
@@ -80,6 +82,11 @@ export interface IdentifyNamespaceDetail {
 export function decodeIdentifyNamespaceDetail(
   d: Uint8Array,
 ): IdentifyNamespaceDetail {
+  checkArgs(
+    "decodeIdentifyNamespaceDetail",
+    FUNCTIONS.decodeIdentifyNamespaceDetail,
+    [d],
+  );
   const dv = viewOf(d);
   return {
     rescap: d[31],
@@ -255,6 +262,9 @@ export const ID_NS_BITS: readonly {
  * ```
  */
 export function describeIdentifyNamespace(d: Uint8Array): string[] {
+  checkArgs("describeIdentifyNamespace", FUNCTIONS.describeIdentifyNamespace, [
+    d,
+  ]);
   const dv = viewOf(d);
   const lines = [
     `nsze      : ${dv.getBigUint64(0, true)}`,

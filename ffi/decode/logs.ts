@@ -14,6 +14,8 @@
  *
  * @module
  */
+import { FUNCTIONS } from "../api_table.ts";
+import { checkArgs } from "../validate.ts";
 import { type BitField, describeBits, viewOf } from "./fields.ts";
 
 /**
@@ -46,6 +48,7 @@ export interface SmartLogDetail {
  * ```
  */
 export function decodeSmartDetail(d: Uint8Array): SmartLogDetail {
+  checkArgs("decodeSmartDetail", FUNCTIONS.decodeSmartDetail, [d]);
   const dv = viewOf(d);
   return {
     egcws: d[6],
@@ -131,6 +134,7 @@ export const ENDURANCE_GROUP_WARNING: readonly BitField[] = [
 export function describeSmartWarnings(
   s: { criticalWarning: number; egcws: number },
 ): string[] {
+  checkArgs("describeSmartWarnings", FUNCTIONS.describeSmartWarnings, [s]);
   return [
     `critical_warning: 0x${s.criticalWarning.toString(16)}`,
     ...describeBits(s.criticalWarning, CRITICAL_WARNING).map((l) => `  ${l}`),
@@ -169,6 +173,10 @@ export function decodeErrorEntryDetail(
   d: Uint8Array,
   index: number,
 ): ErrorEntryDetail {
+  checkArgs("decodeErrorEntryDetail", FUNCTIONS.decodeErrorEntryDetail, [
+    d,
+    index,
+  ]);
   const dv = viewOf(d);
   const at = index * 64;
   return {

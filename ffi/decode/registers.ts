@@ -14,6 +14,8 @@
  *
  * @module
  */
+import { FUNCTIONS } from "../api_table.ts";
+import { checkArgs } from "../validate.ts";
 import { type BitField, decodeBits, describeBits } from "./fields.ts";
 
 /**
@@ -780,6 +782,7 @@ export type Registers = Record<string, RegisterValue>;
 export function decodeRegisters(
   read: (offset: number, size: 4 | 8) => number | bigint,
 ): Registers {
+  checkArgs("decodeRegisters", FUNCTIONS.decodeRegisters, [read]);
   const out: Registers = {};
   for (const r of REGISTERS) {
     const value = read(r.offset, r.size);
@@ -801,6 +804,7 @@ export function decodeRegisters(
 export function readRegisters(
   ctrl: { reg32(offset: number): number; reg64(offset: number): bigint },
 ): Registers {
+  checkArgs("readRegisters", FUNCTIONS.readRegisters, [ctrl]);
   return decodeRegisters((off, size) =>
     size === 8 ? ctrl.reg64(off) : ctrl.reg32(off)
   );
@@ -817,6 +821,7 @@ export function readRegisters(
  * ```
  */
 export function describeRegisters(regs: Registers): string[] {
+  checkArgs("describeRegisters", FUNCTIONS.describeRegisters, [regs]);
   const lines: string[] = [];
   for (const r of REGISTERS) {
     const v = regs[r.name];
