@@ -290,8 +290,8 @@ static int qemu_control(struct nvme_transport *t, const char *req, char *out, un
 	char *line;
 	int r;
 
-	if (t->dead)
-		return nvme_set_error(-ENODEV, "%s is %s", t->name, nvme_transport_gone(t));
+	if (t->powered_off)
+		return nvme_set_error(-ENODEV, "%s is powered off", t->name);
 	line = malloc(len + 2);
 	if (!line)
 		return -ENOMEM;

@@ -865,5 +865,5 @@ Deno.test("bad parameters: a ParameterError naming the parameter and its range",
   for (const w of ws) assert.ok(w.close().ok);
   // a closed namespace
   ns.close();
-  assert.throws(() => ns.ioworker({ time: 1 }), /namespace 1 is closed/);
+  assert.throws(() => ns.ioworker({ time: 1 }), /namespace 1 is closed/i);
 });
