@@ -319,6 +319,7 @@ export const CONTROLLER: ClassTable = {
     ),
   ],
   cmdname: [req("opcode", u8)],
+  goneReason: none,
   adopt: "internal",
   release: "internal",
   reset: none,
@@ -437,6 +438,7 @@ export const NAMESPACE: ClassTable = {
         nsid: u32,
         prp1: V.bigint(),
         prp2: V.bigint(),
+        stamp: bool,
       }),
     ),
   ],
@@ -521,8 +523,8 @@ const ring = V.instance("Buffer");
 export const IOCQ: ClassTable = {
   new: [
     req("nvme", controller),
-    req("qid", V.int(1, 0xffff)),
-    req("qsize", V.int(2, 65536)),
+    req("qid", V.integer("1..65535 (0 with illegal)")),
+    req("qsize", V.integer("2..65536 (1 with illegal)")),
     opt(
       "o",
       V.options({
@@ -531,6 +533,7 @@ export const IOCQ: ClassTable = {
         pc: bool,
         ring,
         prp1: V.bigint(),
+        illegal: bool,
       }),
     ),
   ],
@@ -552,12 +555,18 @@ export const IOCQ: ClassTable = {
 export const IOSQ: ClassTable = {
   new: [
     req("nvme", controller),
-    req("qid", V.int(1, 0xffff)),
-    req("qsize", V.int(2, 65536)),
+    req("qid", V.integer("1..65535 (0 with illegal)")),
+    req("qsize", V.integer("2..65536 (1 with illegal)")),
     req("cq", V.anyOf(V.instance("IoCQ"), u16)),
     opt(
       "o",
-      V.options({ prio: V.int(0, 3), pc: bool, ring, prp1: V.bigint() }),
+      V.options({
+        prio: V.int(0, 3),
+        pc: bool,
+        ring,
+        prp1: V.bigint(),
+        illegal: bool,
+      }),
     ),
   ],
   set: [
