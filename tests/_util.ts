@@ -86,3 +86,22 @@ export async function runExample(
   assert.equal(out.code, 0, `${example} exited with ${out.code}:\n${text}`);
   return text;
 }
+
+/**
+ * Run the deno binary that runs the tests with `args` in `cwd` (no colours);
+ * its exit code and stdout + stderr.
+ */
+export async function runDeno(
+  cwd: string,
+  ...args: string[]
+): Promise<{ code: number; text: string }> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args,
+    cwd,
+    env: { NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const d = new TextDecoder();
+  return { code: out.code, text: d.decode(out.stdout) + d.decode(out.stderr) };
+}

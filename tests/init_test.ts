@@ -4,29 +4,15 @@
  * device (importing denvme and its harness through the project's imports).
  */
 import assert from "node:assert/strict";
+import { runDeno } from "./_util.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
-
-async function run(
-  cwd: string,
-  ...args: string[]
-): Promise<{ code: number; text: string }> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args,
-    cwd,
-    env: { NO_COLOR: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const d = new TextDecoder();
-  return { code: out.code, text: d.decode(out.stdout) + d.decode(out.stderr) };
-}
 
 Deno.test("deno task init <dir> && cd <dir> && deno task test passes on the embedded device", async () => {
   const tmp = await Deno.makeTempDir({ prefix: "denvme-init-" });
   try {
     const dir = `${tmp}/my-ssd-tests`;
-    const init = await run(ROOT, "task", "init", dir);
+    const init = await runDeno(ROOT, "task", "init", dir);
     assert.equal(init.code, 0, init.text);
     assert.match(init.text, /next: cd .*my-ssd-tests && deno task test/);
     for (const f of ["deno.json", "tests/example_test.ts", "README.md"]) {
@@ -39,19 +25,19 @@ Deno.test("deno task init <dir> && cd <dir> && deno task test passes on the embe
       new URL("testing.ts", `file://${ROOT}`).href,
     );
 
-    const test = await run(dir, "task", "test");
+    const test = await runDeno(dir, "task", "test");
     assert.equal(test.code, 0, test.text);
     assert.match(test.text, /ok \| 2 passed \| 0 failed/);
     const log = Deno.readTextFileSync(`${dir}/test-results/test.log`);
     assert.match(log, /hello world: write, read back: passed/);
     assert.ok(Deno.statSync(`${dir}/test-results/tests.xml`).size > 0);
 
-    const report = await run(dir, "task", "report");
+    const report = await runDeno(dir, "task", "report");
     assert.equal(report.code, 0, report.text);
     assert.match(report.text, /2 passed/);
 
     // a directory that is not empty is refused
-    const again = await run(ROOT, "task", "init", dir);
+    const again = await runDeno(ROOT, "task", "init", dir);
     assert.equal(again.code, 1);
     assert.match(again.text, /is not empty: give a new or empty directory/);
   } finally {

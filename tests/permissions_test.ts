@@ -7,6 +7,7 @@
  * — and `--allow-write` adds test-results/test.log.
  */
 import assert from "node:assert/strict";
+import { runDeno } from "./_util.ts";
 
 const ROOT = new URL("..", import.meta.url);
 
@@ -33,23 +34,6 @@ nvmeTest("power cycle", { needs: ["nvme0", "subsystem"], own: true }, ({ nvme0, 
 });
 `;
 
-/** Run deno with `args` in `cwd`; its exit code and output. */
-async function deno(
-  cwd: string,
-  ...args: string[]
-): Promise<{ code: number; text: string }> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args,
-    cwd,
-    env: { NO_COLOR: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = new TextDecoder().decode(out.stdout) +
-    new TextDecoder().decode(out.stderr);
-  return { code: out.code, text };
-}
-
 function exists(path: string): boolean {
   try {
     Deno.statSync(path);
@@ -64,7 +48,7 @@ Deno.test("deno test --allow-ffi: the fixtures, from a directory outside the rep
   try {
     assert.ok(!dir.startsWith(new URL(".", ROOT).pathname));
     Deno.writeTextFileSync(`${dir}/hello_test.ts`, TEST_FILE);
-    const r = await deno(dir, "test", "--allow-ffi", "hello_test.ts");
+    const r = await runDeno(dir, "test", "--allow-ffi", "hello_test.ts");
     assert.equal(r.code, 0, r.text);
     assert.match(r.text, /ok \| 3 passed \| 0 failed/);
     // no test.log without --allow-write, and one line says how to get it
@@ -75,7 +59,7 @@ Deno.test("deno test --allow-ffi: the fixtures, from a directory outside the rep
     );
     assert.doesNotMatch(r.text, /NotCapable|Requires \w+ access/);
 
-    const w = await deno(
+    const w = await runDeno(
       dir,
       "test",
       "--allow-ffi",
@@ -96,7 +80,7 @@ Deno.test("deno test --allow-ffi: the fixtures, from a directory outside the rep
 Deno.test("deno run --allow-ffi: hello world, from a directory outside the repository", async () => {
   const dir = await Deno.makeTempDir({ prefix: "denvme-ffi-only-" });
   try {
-    const r = await deno(
+    const r = await runDeno(
       dir,
       "run",
       "--allow-ffi",
@@ -121,7 +105,7 @@ nvmeTest("past the end", { needs: ["nvme0n1", "qpair", "buf"] }, ({ nvme0n1, qpa
 });
 `,
     );
-    const r = await deno(dir, "test", "--allow-ffi", "fail_test.ts");
+    const r = await runDeno(dir, "test", "--allow-ffi", "fail_test.ts");
     assert.equal(r.code, 1, r.text);
     assert.match(r.text, /0 passed \| 1 failed/);
     assert.match(r.text, /00\/80 LBA Out of Range/);
@@ -134,7 +118,7 @@ nvmeTest("past the end", { needs: ["nvme0n1", "qpair", "buf"] }, ({ nvme0n1, qpa
     assert.doesNotMatch(r.text, /NotCapable|Requires \w+ access/);
     // with --allow-write the log has every queue's cmdlog; the AER still
     // waiting when the controller closed is outstanding, not a 07/ff failure
-    const w = await deno(
+    const w = await runDeno(
       dir,
       "test",
       "--allow-ffi",
