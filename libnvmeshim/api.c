@@ -75,10 +75,28 @@ int nvme_stats(struct nvme_lib_stats *out, uint32_t size)
 
 /* --- PCIe ------------------------------------------------------------------ */
 
+/*
+ * pcie_handle_new() - wrap a freshly opened transport in a PCIe handle; on
+ * failure the transport is closed (the device stopped) and -ENFILE returned.
+ */
+static int pcie_handle_new(struct nvme_transport *t, uint32_t *out)
+{
+	struct nvme_pcie *p = calloc(1, sizeof(*p));
+
+	if (p)
+		p->t = t;
+	*out = p ? nvme_handle_new(NVME_H_PCIE, p) : 0;
+	if (!*out) {
+		t->ops->close(t);
+		free(p);
+		return nvme_set_error(-ENFILE, "too many open objects");
+	}
+	return 0;
+}
+
 int nvme_pcie_open_qemu(const char *args, const char *images, uint32_t *out)
 {
 	struct nvme_transport *t;
-	struct nvme_pcie *p;
 	int r;
 
 	if (!args || !images || !out)
@@ -86,22 +104,12 @@ int nvme_pcie_open_qemu(const char *args, const char *images, uint32_t *out)
 	r = nvme_qemu_open(args, images, &t);
 	if (r)
 		return r;
-	p = calloc(1, sizeof(*p));
-	if (p)
-		p->t = t;
-	*out = p ? nvme_handle_new(NVME_H_PCIE, p) : 0;
-	if (!*out) {
-		t->ops->close(t);
-		free(p);
-		return nvme_set_error(-ENFILE, "too many open objects");
-	}
-	return 0;
+	return pcie_handle_new(t, out);
 }
 
 int nvme_pcie_open_vfio(const char *bdf, uint32_t *out)
 {
 	struct nvme_transport *t;
-	struct nvme_pcie *p;
 	int r;
 
 	if (!bdf || !out)
@@ -109,22 +117,12 @@ int nvme_pcie_open_vfio(const char *bdf, uint32_t *out)
 	r = nvme_vfio_open(bdf, &t);
 	if (r)
 		return r;
-	p = calloc(1, sizeof(*p));
-	if (p)
-		p->t = t;
-	*out = p ? nvme_handle_new(NVME_H_PCIE, p) : 0;
-	if (!*out) {
-		t->ops->close(t);
-		free(p);
-		return nvme_set_error(-ENFILE, "too many open objects");
-	}
-	return 0;
+	return pcie_handle_new(t, out);
 }
 
 int nvme_pcie_open_tcp(const char *cfg, uint32_t *out)
 {
 	struct nvme_transport *t;
-	struct nvme_pcie *p;
 	int r;
 
 	if (!cfg || !out)
@@ -132,22 +130,12 @@ int nvme_pcie_open_tcp(const char *cfg, uint32_t *out)
 	r = nvme_tcp_open(cfg, &t);
 	if (r)
 		return r;
-	p = calloc(1, sizeof(*p));
-	if (p)
-		p->t = t;
-	*out = p ? nvme_handle_new(NVME_H_PCIE, p) : 0;
-	if (!*out) {
-		t->ops->close(t);
-		free(p);
-		return nvme_set_error(-ENFILE, "too many open objects");
-	}
-	return 0;
+	return pcie_handle_new(t, out);
 }
 
 int nvme_pcie_open_loopback(uint64_t nsze, uint32_t lba_size, uint32_t queues, uint32_t *out)
 {
 	struct nvme_transport *t;
-	struct nvme_pcie *p;
 	int r;
 
 	if (!out)
@@ -155,16 +143,7 @@ int nvme_pcie_open_loopback(uint64_t nsze, uint32_t lba_size, uint32_t queues, u
 	r = nvme_loopback_open(nsze, lba_size, queues, &t);
 	if (r)
 		return r;
-	p = calloc(1, sizeof(*p));
-	if (p)
-		p->t = t;
-	*out = p ? nvme_handle_new(NVME_H_PCIE, p) : 0;
-	if (!*out) {
-		t->ops->close(t);
-		free(p);
-		return nvme_set_error(-ENFILE, "too many open objects");
-	}
-	return 0;
+	return pcie_handle_new(t, out);
 }
 
 int nvme_tcp_discovery_log(const char *cfg, uint8_t *out, uint32_t len, uint32_t *got)
