@@ -95,10 +95,14 @@ export async function runDeno(
   cwd: string,
   ...args: string[]
 ): Promise<{ code: number; text: string }> {
+  // the child writes its own test log: not the one a sharded run gave this process
+  const env = Deno.env.toObject();
+  delete env.DENVME_TEST_LOG;
   const out = await new Deno.Command(Deno.execPath(), {
     args,
     cwd,
-    env: { NO_COLOR: "1" },
+    env: { ...env, NO_COLOR: "1" },
+    clearEnv: true,
     stdout: "piped",
     stderr: "piped",
   }).output();
