@@ -34,7 +34,14 @@ export {
   type RawCommand,
   Reg,
 } from "./ffi/controller.ts";
-export { defaultDut, type Dut, parseDut, type QemuOptions } from "./ffi/dut.ts";
+export {
+  defaultDut,
+  type Dut,
+  parseDut,
+  type PciOptions,
+  type PowerMethod,
+  type QemuOptions,
+} from "./ffi/dut.ts";
 export {
   decodeDiscoveryLog,
   discover,
@@ -80,7 +87,11 @@ export {
 export { Pcie } from "./ffi/pcie.ts";
 export { Qpair } from "./ffi/qpair.ts";
 export { randint, random, randomSeed, srand } from "./ffi/random.ts";
-export { type PowerCallbacks, Subsystem } from "./ffi/subsystem.ts";
+export {
+  type PowerCallbacks,
+  Subsystem,
+  type SubsystemOptions,
+} from "./ffi/subsystem.ts";
 export {
   IoCQ,
   IoSQ,

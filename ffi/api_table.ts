@@ -497,7 +497,14 @@ export const QPAIR: ClassTable = {
 export const SUBSYSTEM: ClassTable = {
   new: [
     req("nvme", controller),
-    opt("callbacks", V.options({ poweroff: fn, poweron: fn })),
+    opt(
+      "callbacks",
+      V.options({
+        poweroff: fn,
+        poweron: fn,
+        power: V.oneOf(["slot", "s3", "cmd", "auto"]),
+      }),
+    ),
   ],
   shutdownNotify: [opt("abrupt", bool)],
   reset: none,

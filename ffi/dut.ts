@@ -10,6 +10,8 @@
  *   (without an NQN: the first NVM subsystem of the discovery log).
  * - `"nvmet"` — the Linux kernel's NVMe/TCP target in a guest VM booted for
  *   the script (`"nvmet:hdgst=1,ddgst=1"` asks for digests).
+ *   Options follow a comma: `"0000:01:00.0,power=slot"` chooses how
+ *   `Subsystem` switches its power (`slot`, `s3`, `cmd` or `auto`).
  *
  * Scripts and tests take it from `--dut <name>` or `NVME_DUT`, default "qemu".
  *
@@ -66,6 +68,41 @@ export interface QemuOptions {
 }
 
 /**
+ * How the power of a real device is switched (`power=` device option):
+ * `"slot"` — the PCIe slot's power controller (Linux pciehp,
+ * /sys/bus/pci/slots/N/power); `"s3"` — suspend the whole host to RAM and
+ * wake it by the RTC alarm; `"cmd"` — the command in `DENVME_POWER_CMD`,
+ * called with `off` and `on` (a lab power switch); `"auto"` — the first the
+ * host supports (cmd when DENVME_POWER_CMD is set, then slot, then s3).
+ *
+ * ```ts
+ * const dut = parseDut("0000:01:00.0,power=s3");
+ * if (dut.kind === "pci") console.log(dut.options.power); // "s3"
+ * ```
+ */
+export type PowerMethod = "slot" | "s3" | "cmd" | "auto";
+
+/** The power methods, in the order `auto` tries them. */
+export const POWER_METHODS: readonly PowerMethod[] = [
+  "slot",
+  "s3",
+  "cmd",
+  "auto",
+];
+
+/**
+ * Options of a real device (`<bdf>,<options>`).
+ *
+ * ```ts
+ * const o: PciOptions = { power: "slot" };
+ * ```
+ */
+export interface PciOptions {
+  /** How `Subsystem` switches the power; default: the first the host supports. */
+  power?: PowerMethod;
+}
+
+/**
  * A parsed device name.
  *
  * ```ts
@@ -75,7 +112,7 @@ export interface QemuOptions {
  */
 export type Dut =
   | { kind: "qemu"; name: string; options: QemuOptions }
-  | { kind: "pci"; name: string; bdf: string }
+  | { kind: "pci"; name: string; bdf: string; options: PciOptions }
   | { kind: "tcp"; name: string; target: TcpTarget }
   | { kind: "nvmet"; name: string; hdgst: boolean; ddgst: boolean }
   /** The benchmark's in-process device (ffi/loopback.ts); no device name gives it. */
@@ -90,7 +127,7 @@ const SIZE_UNITS: Record<string, number> = {
 };
 
 const HELP =
-  'use "qemu", "qemu:<options>" (size=4G,lba=512|4096[/...],ms=0|8|16|64[/...],pi=1..3,mset=0|1,zoned=SIZE,zopen=N,zactive=N,ns=1..32,backend=file|null,image=PATH,mdts=1..9,queues=1..256,serial=S,throttle=IOPS), a PCI address such as "0000:01:00.0", an NVMe/TCP target ("10.24.48.17", "127.0.0.1:4420", "[::1]:4420", "tcp://host:port/<NQN>?hostnqn=...&hdgst=1&ddgst=1") or "nvmet" (the kernel\'s NVMe/TCP target in a guest VM)';
+  'use "qemu", "qemu:<options>" (size=4G,lba=512|4096[/...],ms=0|8|16|64[/...],pi=1..3,mset=0|1,zoned=SIZE,zopen=N,zactive=N,ns=1..32,backend=file|null,image=PATH,mdts=1..9,queues=1..256,serial=S,throttle=IOPS), a PCI address such as "0000:01:00.0" (options: ",power=slot|s3|cmd|auto"), an NVMe/TCP target ("10.24.48.17", "127.0.0.1:4420", "[::1]:4420", "tcp://host:port/<NQN>?hostnqn=...&hdgst=1&ddgst=1") or "nvmet" (the kernel\'s NVMe/TCP target in a guest VM)';
 
 /** Default options of the embedded device. */
 export function defaultQemuOptions(): QemuOptions {
@@ -141,13 +178,32 @@ export function parseDut(name: string): Dut {
     throw new ParameterError(`empty device name: ${HELP}`);
   }
   const s = name.trim();
-  const bdf = /^(?:([0-9a-f]{4}):)?([0-9a-f]{2}):([0-1][0-9a-f])\.([0-7])$/i
-    .exec(s);
+  const bdf =
+    /^(?:([0-9a-f]{4}):)?([0-9a-f]{2}):([0-1][0-9a-f])\.([0-7])(?:,(.*))?$/i
+      .exec(s);
   if (bdf) {
+    const options: PciOptions = {};
+    for (const part of bdf[5] === undefined ? [] : bdf[5].split(",")) {
+      const eq = part.indexOf("=");
+      const key = eq > 0 ? part.slice(0, eq) : part;
+      const v = part.slice(eq + 1);
+      if (key !== "power" || eq <= 0) {
+        throw new ParameterError(
+          `unknown device option "${part}" in "${s}": a PCI device takes power=slot|s3|cmd|auto`,
+        );
+      }
+      if (!POWER_METHODS.includes(v as PowerMethod)) {
+        throw new ParameterError(
+          `device option power=${v}: allowed slot, s3, cmd or auto`,
+        );
+      }
+      options.power = v as PowerMethod;
+    }
     return {
       kind: "pci",
       name: s,
       bdf: `${bdf[1] ?? "0000"}:${bdf[2]}:${bdf[3]}.${bdf[4]}`.toLowerCase(),
+      options,
     };
   }
   const tcp = parseTcpName(s);

@@ -94,7 +94,18 @@ export class Pcie {
     if (this.dut.kind === "pci") {
       // a real device through VFIO (bound to vfio-pci by `deno task setup <bdf>`)
       const h = new Uint32Array(1);
-      enumerate(lib.nvme_pcie_open_vfio(cstr(this.dut.bdf), h), name);
+      enumerate(
+        lib.nvme_pcie_open_vfio(
+          cstr(
+            this.dut.bdf +
+              (this.dut.options.power
+                ? `,power=${this.dut.options.power}`
+                : ""),
+          ),
+          h,
+        ),
+        name,
+      );
       this.#h = h[0];
       open.add(this);
       return;

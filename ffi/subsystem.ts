@@ -6,8 +6,9 @@
  */
 import { SUBSYSTEM } from "./api_table.ts";
 import type { Controller } from "./controller.ts";
+import type { PowerMethod } from "./dut.ts";
 import { NvmeError } from "./errors.ts";
-import { lib, unwrap } from "./lib.ts";
+import { cstr, lib, unwrap } from "./lib.ts";
 import { sleepSync } from "./sleep.ts";
 import { checkConstructor, checkInt, guardClass } from "./validate.ts";
 
@@ -39,6 +40,21 @@ export interface PowerCallbacks {
 }
 
 /**
+ * Options of a `Subsystem`: power callbacks, or the power method of a real
+ * device (overrides the device's `power=` option).
+ *
+ * ```ts
+ * const subsystem = new Subsystem(nvme0, { power: "s3" });
+ * subsystem.powerCycle(5); // suspend to RAM, the RTC wakes the host 5 s later
+ * nvme0.reset();
+ * ```
+ */
+export interface SubsystemOptions extends PowerCallbacks {
+  /** Real device: `"slot"`, `"s3"`, `"cmd"` or `"auto"` (see the `power=` device option). */
+  power?: PowerMethod;
+}
+
+/**
  * The NVM subsystem of a controller (pynvme `Subsystem`).
  *
  * ```ts
@@ -62,13 +78,67 @@ export class Subsystem {
   /**
    * The subsystem of `nvme`.
    * @param nvme the controller
-   * @param callbacks power switching for real hardware; without them the
-   *   embedded device is powered by killing and restarting QEMU
+   * @param callbacks power switching callbacks, or (real device) the power
+   *   method; without them the embedded device is powered by killing and
+   *   restarting QEMU and a real device by the method of its `power=` option
+   *   (default: the first the host supports)
    */
-  constructor(nvme: Controller, callbacks: PowerCallbacks = {}) {
+  constructor(nvme: Controller, callbacks: SubsystemOptions = {}) {
     checkConstructor("Subsystem", SUBSYSTEM, [nvme, callbacks]);
     this.nvme = nvme;
     this.#cb = callbacks;
+    if (callbacks.power !== undefined) {
+      if (nvme.pcie.dut.kind !== "pci") {
+        throw new NvmeError(
+          `power=${callbacks.power}: power methods are for real devices; ${nvme.pcie.dut.name} is powered by restarting QEMU`,
+        );
+      }
+      this.#control(`power-method=${callbacks.power}`);
+    }
+  }
+
+  #control(req: string): string {
+    const out = new Uint8Array(1024);
+    unwrap(
+      lib.nvme_pcie_control(this.nvme.pcie.handle, cstr(req), out, out.length),
+      req,
+    );
+    return new TextDecoder().decode(out.subarray(0, out.indexOf(0)));
+  }
+
+  /**
+   * How the power is switched: `"qemu"` (the embedded device: QEMU killed
+   * and restarted), `"callbacks"` (the constructor's), or a real device's
+   * method `"slot"`, `"s3"`, `"cmd"` — `"none"` when the host supports none
+   * (`powerDetail` says why).
+   *
+   * ```ts
+   * console.log(new Subsystem(nvme0).powerMethod); // e.g. "slot"
+   * ```
+   */
+  get powerMethod(): string {
+    if (this.#cb.poweroff || this.#cb.poweron) return "callbacks";
+    if (this.nvme.pcie.dut.kind !== "pci") return "qemu";
+    const r = this.#control("power-method");
+    return r.slice(0, r.indexOf(":"));
+  }
+
+  /**
+   * What `powerMethod` uses ("slot 0", "S3 with RTC wake-up",
+   * "DENVME_POWER_CMD=...") or, for "none", why no method works here.
+   *
+   * ```ts
+   * const s = new Subsystem(nvme0);
+   * console.log(`${s.powerMethod}: ${s.powerDetail}`);
+   * ```
+   */
+  get powerDetail(): string {
+    if (this.#cb.poweroff || this.#cb.poweron) return "power callbacks";
+    if (this.nvme.pcie.dut.kind !== "pci") {
+      return "the embedded device: QEMU is killed and started again";
+    }
+    const r = this.#control("power-method");
+    return r.slice(r.indexOf(":") + 2);
   }
 
   /**
@@ -148,7 +218,10 @@ export class Subsystem {
   /**
    * Cut the power: on the embedded device QEMU is killed (SIGKILL, a dirty
    * power loss: writes completed before are on the image, nothing else is
-   * flushed); with a `poweroff` callback that is called instead.
+   * flushed); with a `poweroff` callback that is called instead. A real
+   * device is released by the driver (VFIO device closed, IO in flight
+   * lost) and its slot switched off (`slot`) or `DENVME_POWER_CMD off` run
+   * (`cmd`); `s3` has no separate off: use `powerCycle()`.
    *
    * ```ts
    * import { Controller } from "../mod.ts";
@@ -172,8 +245,10 @@ export class Subsystem {
   /**
    * Restore the power: the embedded device starts again with the same
    * arguments on the same images and DMA memory, its function enabled; with a
-   * `poweron` callback that is called, then the function is enabled. Call
-   * `nvme0.reset()` afterwards.
+   * `poweron` callback that is called, then the function is enabled. A real
+   * device: slot on (or `DENVME_POWER_CMD on`), wait up to 30 s for the
+   * function on the bus, bind it to vfio-pci, open it again (same DMA memory,
+   * interrupts routed as before). Call `nvme0.reset()` afterwards.
    *
    * ```ts
    * import { Controller } from "../mod.ts";
@@ -196,7 +271,9 @@ export class Subsystem {
   }
 
   /**
-   * `powerOff()`, wait `seconds` (default 0), `powerOn()` (pynvme `power_cycle`).
+   * `powerOff()`, wait `seconds` (default 0), `powerOn()` (pynvme
+   * `power_cycle`). With `s3`: suspend to RAM and let the RTC wake the host
+   * `seconds` later (at least 1).
    *
    * ```ts
    * import { Controller } from "../mod.ts";
@@ -208,13 +285,21 @@ export class Subsystem {
    */
   powerCycle(seconds = 0): void {
     checkInt("seconds", seconds, 0, 3600);
+    if (
+      this.nvme.pcie.dut.kind === "pci" && !this.#cb.poweroff &&
+      !this.#cb.poweron
+    ) {
+      // one request: S3 switches off and on in one suspend/resume
+      this.#control(`power-cycle=${seconds}`);
+      return;
+    }
     this.powerOff();
     if (seconds) sleepSync(seconds * 1000);
     this.powerOn();
   }
 
   /**
-   * True while powered off by `powerOff()` (embedded device).
+   * True while powered off by `powerOff()`.
    *
    * ```ts
    * declare const subsystem: Subsystem;

@@ -84,6 +84,7 @@ struct nvme_transport {
 	unsigned nvec;	 /* vectors set up by irq_setup and enabled now (0: MSI-X off) */
 	unsigned nvec_routed; /* vectors routed by irq_setup, restored by pci_enable */
 	bool powered_off;     /* dead because of power(t, false) */
+	const char *why_gone; /* static text: why the device is dead, when known ("hot-unplugged ...") */
 	uint32_t epoch;	      /* bumped by every reset of the function (FLR, hot reset, power on) */
 	const char *last_reset; /* "FLR", "hot reset", "power cycle": what bumped epoch */
 	unsigned msix_size; /* vectors the function offers (0: none) */
@@ -178,10 +179,15 @@ static inline bool nvme_transport_poll_alive(struct nvme_transport *t, uint64_t 
 	return !t->dead;
 }
 
-/** nvme_transport_gone() - why a dead transport is dead: "powered off" or "gone". */
+/**
+ * nvme_transport_gone() - why a dead transport is dead: "powered off", "gone",
+ * or "gone (<cause>)" when the transport knows the cause.
+ */
 static inline const char *nvme_transport_gone(const struct nvme_transport *t)
 {
-	return t->powered_off ? "powered off" : "gone";
+	const char *why = __atomic_load_n(&t->why_gone, __ATOMIC_ACQUIRE);
+
+	return t->powered_off ? "powered off" : why ? why : "gone";
 }
 
 #endif

@@ -40,6 +40,7 @@
 #include "pci.h"
 #include "transport.h"
 #include "util.h"
+#include "vfio_power.h"
 #include "vfio_util.h"
 
 /*
@@ -91,6 +92,7 @@ static struct {
 	uint32_t ioas;
 	bool iommu_set; /* type1: VFIO_SET_IOMMU done on the container */
 	bool mapped;
+	bool holes_reserved; /* the IOVA holes are reserved in the arena allocator */
 	int devices;
 	struct {
 		int no, fd, refs;
@@ -110,7 +112,7 @@ struct vfio_dev {
 	int group; /* index in io.groups (type1), -1 for iommufd */
 	uint64_t cfg_off, cfg_size, bar_off;
 	struct bar_area area[MAX_AREAS];
-	unsigned nareas;
+	unsigned nareas, nmapped;
 	unsigned msix_count;
 	/* interrupts: nefd vectors on eventfds (t->nvec drops to 0 while MSI-X is off) */
 	int *efd;
@@ -119,9 +121,32 @@ struct vfio_dev {
 	int epfd, stopfd;
 	pthread_t thread;
 	bool thread_running;
+	/* INTx on an eventfd while MSI-X is off */
+	int intx_fd;
+	bool intx_masked; /* the kernel masked it after an interrupt: unmask once the line is low */
+	/* power and removal */
+	enum nvme_power_method power;
+	char power_why[512]; /* why no method works, or the one chosen */
+	pthread_mutex_t plock;   /* releasing / reopening the device */
+	bool released;		 /* the VFIO device is closed (powered off or removed) */
+	unsigned routed;	 /* MSI-X vectors routed when it was released */
+	int req_fd, err_fd;	 /* the kernel asks for the device back / reports a PCIe error */
+	int wep, wstop;		 /* the watcher thread's epoll and stop eventfd */
+	pthread_t watcher;
+	bool watcher_started;
 };
 
 #define to_vfio(tp) ((struct vfio_dev *)(tp))
+
+/* why a device is gone (t->why_gone) */
+#define GONE_ONES "gone (it reads all ones: surprise removal or link down)"
+#define GONE_CFG "gone (removed: config space no longer readable)"
+#define GONE_REQ "gone (hot-unplugged: the kernel asked for it back)"
+#define GONE_ERR "gone (a PCIe error was reported and it reads all ones)"
+
+/* epoll tags besides vector numbers */
+#define EV_STOP UINT32_MAX
+#define EV_INTX (UINT32_MAX - 1)
 
 /* --- small helpers -------------------------------------------------------- */
 
@@ -302,7 +327,8 @@ static int map_arena(void)
 				      (unsigned long long)a->size);
 	if (r)
 		return nvme_set_error(r, "cannot plan the IOMMU mapping: %s", strerror(-r));
-	for (unsigned i = 0; i < nholes; i++) {
+	/* the arena keeps its reservations when the context goes (close, power off) */
+	for (unsigned i = 0; !io.holes_reserved && i < nholes; i++) {
 		uint64_t busy;
 
 		if ((r = nvme_dma_reserve(holes[i].start, holes[i].len, &busy)))
@@ -315,6 +341,7 @@ static int map_arena(void)
 					      (unsigned long long)(holes[i].start + holes[i].len));
 	}
 	a->pinned = true; /* from now on freed pages stay (even if a mapping below fails) */
+	io.holes_reserved = true;
 	for (unsigned i = 0; i < nmap; i++)
 		if ((r = map_one(map[i].start, map[i].len, a->base + map[i].start)))
 			return r;
@@ -507,6 +534,8 @@ static int vfio_cfg_read(struct nvme_transport *t, uint32_t off, unsigned size, 
 		return nvme_set_error(-EINVAL, "config read of %u bytes at 0x%x: allowed offsets "
 				      "0..0x%llx, size 1/2/4, naturally aligned", size, off,
 				      (unsigned long long)d->cfg_size - 1);
+	if (t->dead)
+		return nvme_set_error(-ENODEV, "%s is %s", t->name, nvme_transport_gone(t));
 	if (pread(d->fd, &v, size, (off_t)(d->cfg_off + off)) != (ssize_t)size) {
 		if (errno == ENODEV)
 			t->dead = true;
@@ -517,6 +546,8 @@ static int vfio_cfg_read(struct nvme_transport *t, uint32_t off, unsigned size, 
 	return 0;
 }
 
+static int intx_mode(struct vfio_dev *d, bool on);
+
 static int vfio_cfg_write(struct nvme_transport *t, uint32_t off, unsigned size, uint32_t val)
 {
 	struct vfio_dev *d = to_vfio(t);
@@ -526,11 +557,22 @@ static int vfio_cfg_write(struct nvme_transport *t, uint32_t off, unsigned size,
 		return nvme_set_error(-EINVAL, "config write of %u bytes at 0x%x: allowed offsets "
 				      "0..0x%llx, size 1/2/4, naturally aligned", size, off,
 				      (unsigned long long)d->cfg_size - 1);
+	if (t->dead)
+		return nvme_set_error(-ENODEV, "%s is %s", t->name, nvme_transport_gone(t));
 	if (pwrite(d->fd, &val, size, (off_t)(d->cfg_off + off)) != (ssize_t)size) {
 		if (errno == ENODEV)
 			t->dead = true;
 		return nvme_set_error(t->dead ? -ENODEV : -EIO, "%s: config write at 0x%x "
 				      "failed: %s", t->name, off, strerror(errno));
+	}
+	/* MSI-X Enable (bit 15 of the flags word) written: switch MSI-X / INTx for real */
+	if (t->msix_cap && off <= t->msix_cap + PCI_MSIX_FLAGS + 1 &&
+	    off + size > t->msix_cap + PCI_MSIX_FLAGS + 1) {
+		uint32_t flags;
+
+		if (vfio_cfg_read(t, t->msix_cap + PCI_MSIX_FLAGS, 2, &flags))
+			return 0;
+		return intx_mode(d, !(flags & PCI_MSIX_FLAGS_ENABLE));
 	}
 	return 0;
 }
@@ -546,7 +588,7 @@ static volatile uint32_t *bar_ptr(struct vfio_dev *d, uint32_t off)
 static int check_bar(struct vfio_dev *d, uint32_t off, unsigned size)
 {
 	if (d->t.dead)
-		return nvme_set_error(-ENODEV, "%s is gone", d->t.name);
+		return nvme_set_error(-ENODEV, "%s is %s", d->t.name, nvme_transport_gone(&d->t));
 	if ((size != 4 && size != 8) || (off & (size - 1)) || off + size > d->t.bar0_size)
 		return nvme_set_error(-EINVAL, "BAR0 access of %u bytes at 0x%x: allowed 4 or 8 "
 				      "bytes, aligned, below 0x%llx", size, off,
@@ -559,10 +601,14 @@ static int check_gone(struct vfio_dev *d)
 {
 	uint32_t id = 0;
 
+	if (d->t.dead)
+		return nvme_set_error(-ENODEV, "%s is %s", d->t.name, nvme_transport_gone(&d->t));
 	if (pread(d->fd, &id, 4, (off_t)d->cfg_off) != 4 || id == 0xffffffffu) {
+		if (!d->t.why_gone)
+			__atomic_store_n(&d->t.why_gone, id == 0xffffffffu ? GONE_ONES : GONE_CFG,
+					 __ATOMIC_RELEASE);
 		d->t.dead = true;
-		return nvme_set_error(-ENODEV, "%s is gone (removed, or it no longer answers "
-				      "config reads)", d->t.name);
+		return nvme_set_error(-ENODEV, "%s is %s", d->t.name, nvme_transport_gone(&d->t));
 	}
 	return 0;
 }
@@ -647,6 +693,23 @@ static void deliver(struct vfio_dev *d, unsigned v)
 		__atomic_store_n(&d->t.irq_words[v], v + 1, __ATOMIC_RELEASE);
 }
 
+/*
+ * INTx fired: the kernel masked the line and signalled the eventfd. It stays
+ * masked until the line is seen low (vfio_intx), so a line held up by an
+ * unconsumed completion does not storm; vector 0's word tells the script.
+ */
+static void intx_event(struct vfio_dev *d)
+{
+	uint64_t count;
+	int fd = d->intx_fd;
+
+	if (fd < 0 || read(fd, &count, sizeof(count)) != sizeof(count))
+		return;
+	__atomic_store_n(&d->intx_masked, true, __ATOMIC_SEQ_CST);
+	if (d->nefd)
+		deliver(d, 0);
+}
+
 static void *irq_thread(void *arg)
 {
 	struct vfio_dev *d = arg;
@@ -663,9 +726,13 @@ static void *irq_thread(void *arg)
 			uint32_t v = ev[i].data.u32;
 			uint64_t count;
 
-			if (v == UINT32_MAX)
+			if (v == EV_STOP)
 				return NULL;
-			if (read(d->efd[v], &count, sizeof(count)) == sizeof(count))
+			if (v == EV_INTX) {
+				intx_event(d);
+				continue;
+			}
+			if (v < d->nefd && read(d->efd[v], &count, sizeof(count)) == sizeof(count))
 				deliver(d, v);
 		}
 	}
@@ -690,7 +757,9 @@ static void vfio_irq_sync(struct nvme_transport *t)
 		uint64_t count;
 
 		/* the thread may take the same event: the eventfd read decides */
-		if (v != UINT32_MAX && read(d->efd[v], &count, sizeof(count)) == sizeof(count))
+		if (v == EV_INTX)
+			intx_event(d);
+		else if (v < d->nefd && read(d->efd[v], &count, sizeof(count)) == sizeof(count))
 			deliver(d, v);
 	}
 }
@@ -792,7 +861,7 @@ static int vfio_irq_setup(struct nvme_transport *t, unsigned nvec)
 			goto fail;
 		}
 	}
-	ev.data.u32 = UINT32_MAX;
+	ev.data.u32 = EV_STOP;
 	if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->stopfd, &ev)) {
 		r = nvme_set_error(-errno, "epoll: %s", strerror(errno));
 		goto fail;
@@ -847,6 +916,91 @@ static int vfio_irq_mask(struct nvme_transport *t, unsigned vec, bool mask)
 	return 0;
 }
 
+/* --- INTx ------------------------------------------------------------------- */
+
+static int intx_set(struct vfio_dev *d, unsigned action, int fd)
+{
+	struct {
+		struct vfio_irq_set s;
+		int32_t fd;
+	} set = { .s = { .argsz = sizeof(set), .index = VFIO_PCI_INTX_IRQ_INDEX, .start = 0,
+			 .count = action == VFIO_IRQ_SET_ACTION_TRIGGER && fd < 0 ? 0 : 1,
+			 .flags = action | (fd >= 0 ? VFIO_IRQ_SET_DATA_EVENTFD :
+						      VFIO_IRQ_SET_DATA_NONE) },
+		  .fd = fd };
+
+	if (fd < 0)
+		set.s.argsz = sizeof(set.s);
+	return ioctl(d->fd, VFIO_DEVICE_SET_IRQS, &set) ? -errno : 0;
+}
+
+static int cmd_intx_disable(struct vfio_dev *d, bool disable)
+{
+	uint16_t cmd;
+
+	if (pread(d->fd, &cmd, 2, (off_t)(d->cfg_off + PCI_COMMAND)) != 2)
+		return -EIO;
+	cmd = disable ? cmd | PCI_COMMAND_INTX_DISABLE : cmd & ~PCI_COMMAND_INTX_DISABLE;
+	return pwrite(d->fd, &cmd, 2, (off_t)(d->cfg_off + PCI_COMMAND)) == 2 ? 0 : -EIO;
+}
+
+/*
+ * MSI-X Enable written by the script: VFIO keeps that bit virtual, so switch
+ * for real. Off: MSI-X off (its eventfds kept), INTx on an eventfd delivered
+ * as vector 0, Interrupt Disable cleared. On: the reverse, vectors as before.
+ */
+static int intx_mode(struct vfio_dev *d, bool on)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = EV_INTX };
+	int r;
+
+	if (on == (d->intx_fd >= 0))
+		return 0;
+	if (!on) {
+		cmd_intx_disable(d, true);
+		intx_set(d, VFIO_IRQ_SET_ACTION_TRIGGER, -1);
+		if (d->epfd >= 0)
+			epoll_ctl(d->epfd, EPOLL_CTL_DEL, d->intx_fd, NULL);
+		close(d->intx_fd);
+		d->intx_fd = -1;
+		if (d->nefd && (r = set_irqs(d, d->nefd, d->efd)))
+			return nvme_set_error(r, "%s: MSI-X on again: %s", d->t.name, strerror(-r));
+		return 0;
+	}
+	if (d->nefd && (r = set_irqs(d, 0, NULL)))
+		return nvme_set_error(r, "%s: MSI-X off: %s", d->t.name, strerror(-r));
+	d->intx_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (d->intx_fd < 0)
+		return nvme_set_error(-errno, "eventfd: %s", strerror(errno));
+	if ((r = intx_set(d, VFIO_IRQ_SET_ACTION_TRIGGER, d->intx_fd))) {
+		close(d->intx_fd);
+		d->intx_fd = -1;
+		return nvme_set_error(r, "%s: INTx on an eventfd (VFIO_DEVICE_SET_IRQS): %s",
+				      d->t.name, strerror(-r));
+	}
+	__atomic_store_n(&d->intx_masked, false, __ATOMIC_SEQ_CST);
+	if (d->epfd >= 0)
+		epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->intx_fd, &ev);
+	return cmd_intx_disable(d, false);
+}
+
+/* the line's level: Interrupt Status (Status bit 3), which the function drives */
+static int vfio_intx(struct nvme_transport *t, uint32_t *level)
+{
+	struct vfio_dev *d = to_vfio(t);
+	uint32_t st;
+	int r;
+
+	if ((r = vfio_cfg_read(t, PCI_STATUS, 2, &st)))
+		return r;
+	*level = (st >> 3) & 1;
+	/* low again: let the next assertion through */
+	if (!*level && d->intx_fd >= 0 &&
+	    __atomic_exchange_n(&d->intx_masked, false, __ATOMIC_SEQ_CST))
+		intx_set(d, VFIO_IRQ_SET_ACTION_UNMASK, -1);
+	return 0;
+}
+
 /* --- device ----------------------------------------------------------------- */
 
 static int vfio_pci_enable(struct nvme_transport *t)
@@ -875,10 +1029,375 @@ static int vfio_pci_enable(struct nvme_transport *t)
 	return 0;
 }
 
+/* --- power, removal ------------------------------------------------------------ */
+
+static int map_bar0(struct vfio_dev *d, bool again);
+static int open_type1(struct vfio_dev *d, int group_no);
+static int open_iommufd(struct vfio_dev *d, const char *cdev);
+static int device_info(struct vfio_dev *d);
+static void watch_start(struct vfio_dev *d);
+
+/* the IOMMU group number and VFIO cdev name of @bdf (either may be missing) */
+static int dev_iommu(const char *bdf, char *cdev, size_t cap)
+{
+	char path[PATH_MAX], text[64];
+	DIR *dir;
+	struct dirent *e;
+
+	cdev[0] = 0;
+	snprintf(path, sizeof(path), SYSFS_PCI "/%s/vfio-dev", bdf);
+	dir = opendir(path);
+	while (dir && (e = readdir(dir)))
+		if (!strncmp(e->d_name, "vfio", 4))
+			copy_str(cdev, cap, e->d_name);
+	if (dir)
+		closedir(dir);
+	snprintf(path, sizeof(path), SYSFS_PCI "/%s/iommu_group", bdf);
+	link_name(path, text, sizeof(text));
+	return text[0] ? atoi(text) : -1;
+}
+
+/*
+ * Let go of the VFIO device (powered off, or the kernel wants it back): no
+ * interrupts, BAR0 replaced by private memory reading all ones (a thread that
+ * raced past the dead check writes there, harmlessly), the device file and
+ * its group closed. d->fd keeps its number (now /dev/null) until the device
+ * is opened again. Caller holds d->plock.
+ */
+static void release_device(struct vfio_dev *d)
+{
+	int null;
+
+	if (d->released)
+		return;
+	d->t.dead = true;
+	nvme_mb();
+	d->routed = d->nefd; /* routed again when it is back */
+	irq_teardown(d);
+	if (d->intx_fd >= 0) {
+		close(d->intx_fd);
+		d->intx_fd = -1;
+	}
+	for (unsigned i = 0; i < d->nareas; i++) {
+		void *p = mmap(d->area[i].p, d->area[i].len, PROT_READ | PROT_WRITE,
+			       MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		if (p != MAP_FAILED)
+			memset(p, 0xff, d->area[i].len);
+	}
+	if (d->req_fd >= 0)
+		close(d->req_fd);
+	if (d->err_fd >= 0)
+		close(d->err_fd);
+	d->req_fd = d->err_fd = -1;
+	null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (null >= 0 && d->fd >= 0) {
+		dup2(null, d->fd); /* closes the device file, keeps the number */
+		fcntl(d->fd, F_SETFD, FD_CLOEXEC);
+	}
+	if (null >= 0)
+		close(null);
+	pthread_mutex_lock(&io.lock);
+	if (d->group >= 0 && --io.groups[d->group].refs == 0) {
+		ioctl(io.groups[d->group].fd, VFIO_GROUP_UNSET_CONTAINER);
+		close(io.groups[d->group].fd);
+		io.groups[d->group].fd = 0;
+		bool any = false;
+
+		for (unsigned i = 0; i < MAX_GROUPS; i++)
+			any |= io.groups[i].fd > 0;
+		if (!any) {
+			/* the container's IOMMU went with its last group: map again on open */
+			io.iommu_set = false;
+			io.mapped = false;
+		}
+	}
+	d->group = -1;
+	pthread_mutex_unlock(&io.lock);
+	d->released = true;
+}
+
+/* open the device again after a power cycle: same fd number, same BAR addresses */
+static int reopen_device(struct vfio_dev *d)
+{
+	char cdev[64];
+	int group_no = dev_iommu(d->bdf, cdev, sizeof(cdev)), oldfd = d->fd, r;
+	unsigned nvec = d->routed;
+
+	if (!d->released)
+		return 0;
+	if (group_no < 0 && !cdev[0])
+		return nvme_set_error(-ENXIO, "%s is back without an IOMMU group", d->bdf);
+	pthread_mutex_lock(&io.lock);
+	d->fd = -1;
+	r = io.kind == IOMMU_FD ? open_iommufd(d, cdev) : open_type1(d, group_no);
+	pthread_mutex_unlock(&io.lock);
+	if (!r && d->fd >= 0 && dup2(d->fd, oldfd) < 0)
+		r = nvme_set_error(-errno, "dup2: %s", strerror(errno));
+	if (d->fd >= 0 && d->fd != oldfd)
+		close(d->fd);
+	d->fd = oldfd;
+	fcntl(d->fd, F_SETFD, FD_CLOEXEC);
+	if (r)
+		return r;
+	d->released = false;
+	/* reachable again (queues of before are stale: the caller bumped the epoch) */
+	d->t.dead = false;
+	if ((r = device_info(d)) || (r = map_bar0(d, true)) || (r = vfio_pci_enable(&d->t)) ||
+	    (nvec && (r = vfio_irq_setup(&d->t, nvec)))) {
+		d->t.dead = true;
+		return r;
+	}
+	watch_start(d);
+	return 0;
+}
+
+/* The watcher: the kernel asks for the device back (hot unplug), or reports a PCIe error. */
+static void *watch_thread(void *arg)
+{
+	struct vfio_dev *d = arg;
+	struct epoll_event ev[4];
+
+	for (;;) {
+		int n = epoll_wait(d->wep, ev, 4, -1);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return NULL;
+		for (int i = 0; i < n; i++) {
+			uint64_t count;
+
+			if (ev[i].data.u32 == EV_STOP)
+				return NULL;
+			pthread_mutex_lock(&d->plock);
+			if (d->released) {
+				pthread_mutex_unlock(&d->plock);
+				return NULL;
+			}
+			if (ev[i].data.u32 == 1) {
+				/* a PCIe error: gone if it no longer answers */
+				if (d->err_fd >= 0 && read(d->err_fd, &count, sizeof(count)) < 0)
+					count = 0;
+				if (check_gone(d))
+					__atomic_store_n(&d->t.why_gone, GONE_ERR, __ATOMIC_RELEASE);
+				pthread_mutex_unlock(&d->plock);
+				continue;
+			}
+			/* the device request: removal waits until every user let go */
+			__atomic_store_n(&d->t.why_gone, GONE_REQ, __ATOMIC_RELEASE);
+			d->t.dead = true;
+			release_device(d);
+			pthread_mutex_unlock(&d->plock);
+			return NULL;
+		}
+	}
+}
+
+static int irq_trigger(struct vfio_dev *d, unsigned index, int fd)
+{
+	struct {
+		struct vfio_irq_set s;
+		int32_t fd;
+	} set = { .s = { .argsz = sizeof(set), .index = index, .start = 0, .count = 1,
+			 .flags = VFIO_IRQ_SET_ACTION_TRIGGER | VFIO_IRQ_SET_DATA_EVENTFD },
+		  .fd = fd };
+
+	return ioctl(d->fd, VFIO_DEVICE_SET_IRQS, &set) ? -errno : 0;
+}
+
+static bool has_irq(struct vfio_dev *d, unsigned index)
+{
+	struct vfio_irq_info irq = { .argsz = sizeof(irq), .index = index };
+
+	return !ioctl(d->fd, VFIO_DEVICE_GET_IRQ_INFO, &irq) && irq.count &&
+	       (irq.flags & VFIO_IRQ_INFO_EVENTFD);
+}
+
+static void watch_stop(struct vfio_dev *d)
+{
+	uint64_t one = 1;
+
+	if (!d->watcher_started)
+		return;
+	if (write(d->wstop, &one, sizeof(one)) != sizeof(one))
+		return; /* cannot happen with an eventfd; the thread is left alone */
+	pthread_join(d->watcher, NULL);
+	d->watcher_started = false;
+	close(d->wep);
+	close(d->wstop);
+	d->wep = d->wstop = -1;
+}
+
+/* register the request and error eventfds and start the watcher (best effort) */
+static void watch_start(struct vfio_dev *d)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	sigset_t all, old;
+
+	watch_stop(d);
+	d->wep = epoll_create1(EPOLL_CLOEXEC);
+	d->wstop = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (d->wep < 0 || d->wstop < 0)
+		goto fail;
+	ev.data.u32 = EV_STOP;
+	if (epoll_ctl(d->wep, EPOLL_CTL_ADD, d->wstop, &ev))
+		goto fail;
+	if (has_irq(d, VFIO_PCI_REQ_IRQ_INDEX)) {
+		d->req_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		ev.data.u32 = 0;
+		if (d->req_fd < 0 || irq_trigger(d, VFIO_PCI_REQ_IRQ_INDEX, d->req_fd) ||
+		    epoll_ctl(d->wep, EPOLL_CTL_ADD, d->req_fd, &ev)) {
+			if (d->req_fd >= 0)
+				close(d->req_fd);
+			d->req_fd = -1;
+		}
+	}
+	if (has_irq(d, VFIO_PCI_ERR_IRQ_INDEX)) {
+		d->err_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		ev.data.u32 = 1;
+		if (d->err_fd < 0 || irq_trigger(d, VFIO_PCI_ERR_IRQ_INDEX, d->err_fd) ||
+		    epoll_ctl(d->wep, EPOLL_CTL_ADD, d->err_fd, &ev)) {
+			if (d->err_fd >= 0)
+				close(d->err_fd);
+			d->err_fd = -1;
+		}
+	}
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	d->watcher_started = !pthread_create(&d->watcher, NULL, watch_thread, d);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (d->watcher_started)
+		return;
+fail:
+	if (d->wep >= 0)
+		close(d->wep);
+	if (d->wstop >= 0)
+		close(d->wstop);
+	d->wep = d->wstop = -1;
+}
+
+static int no_method(struct vfio_dev *d)
+{
+	return nvme_set_error(-ENOTSUP, "%s: no way to switch its power on this host (%s); "
+			      "choose one with the device option power=slot|s3|cmd", d->t.name,
+			      d->power_why);
+}
+
+static int vfio_power(struct nvme_transport *t, bool on)
+{
+	struct vfio_dev *d = to_vfio(t);
+	int r;
+
+	if (d->power == NVME_POWER_NONE)
+		return no_method(d);
+	if (d->power == NVME_POWER_S3)
+		return nvme_set_error(-ENOTSUP, "%s: power=s3 switches power off and on in one "
+				      "suspend/resume: use powerCycle(seconds)", t->name);
+	if (!on) {
+		if (t->powered_off)
+			return 0;
+		watch_stop(d);
+		pthread_mutex_lock(&d->plock);
+		t->powered_off = true;
+		release_device(d);
+		pthread_mutex_unlock(&d->plock);
+		if ((r = nvme_power_switch(d->power, d->bdf, false)))
+			return r;
+		/* the kernel removes the function (at once for a slot; a lab switch takes a while) */
+		nvme_power_wait_gone(d->bdf, d->power == NVME_POWER_CMD ? 30000 : 5000);
+		return 0;
+	}
+	if (!t->powered_off)
+		return nvme_set_error(-EALREADY, "%s is already powered on", t->name);
+	if ((r = nvme_power_switch(d->power, d->bdf, true)) ||
+	    (r = nvme_power_rebind(d->bdf, 30000))) {
+		nvme_power_autoprobe_restore();
+		return r;
+	}
+	nvme_pci_reset_done(t, "power cycle");
+	pthread_mutex_lock(&d->plock);
+	r = reopen_device(d);
+	pthread_mutex_unlock(&d->plock);
+	if (r)
+		return r;
+	__atomic_store_n(&t->why_gone, NULL, __ATOMIC_RELEASE);
+	t->powered_off = false;
+	nvme_mb();
+	t->dead = false;
+	return 0;
+}
+
+/* S3: the whole host sleeps; the kernel saves and restores the function's config space */
+static int vfio_s3_cycle(struct vfio_dev *d, unsigned seconds)
+{
+	struct nvme_transport *t = &d->t;
+	unsigned nvec;
+	int r;
+
+	if (t->powered_off || d->released)
+		return nvme_set_error(-ENODEV, "%s is %s", t->name, nvme_transport_gone(t));
+	t->powered_off = true; /* threads stop touching it; they find their queues lost after */
+	t->dead = true;
+	r = nvme_power_s3_cycle(seconds);
+	nvme_pci_reset_done(t, "power cycle");
+	t->powered_off = false;
+	t->dead = false;
+	if (r)
+		return r;
+	if ((r = check_gone(d)))
+		return r;
+	/* route the vectors again: the function lost its MSI-X state with its power */
+	nvec = d->nefd;
+	irq_teardown(d);
+	if ((r = vfio_pci_enable(t)))
+		return r;
+	return nvec ? vfio_irq_setup(t, nvec) : 0;
+}
+
 static int vfio_control(struct nvme_transport *t, const char *req, char *out, unsigned cap)
 {
 	struct vfio_dev *d = to_vfio(t);
 
+	/* "power-method" / "power-method=slot|s3|cmd|auto": the method, as "name: detail" */
+	if (!strncmp(req, "power-method", 12) && (!req[12] || req[12] == '=')) {
+		if (req[12] == '=') {
+			enum nvme_power_method want, m;
+			char why[sizeof(d->power_why)];
+
+			if (nvme_power_parse(req + 13, &want))
+				return nvme_set_error(-EINVAL, "power method '%.20s': allowed slot, s3, "
+						      "cmd or auto", req + 13);
+			if (nvme_power_choose(want, d->bdf, &m, why, sizeof(why)))
+				return nvme_set_error(-ENOTSUP, "%s: %s", t->name, why);
+			d->power = m;
+			copy_str(d->power_why, sizeof(d->power_why), why);
+			if (m != NVME_POWER_NONE)
+				nvme_power_check(m, d->bdf, d->power_why, sizeof(d->power_why));
+		}
+		snprintf(out, cap, "%s: %s", nvme_power_name(d->power), d->power_why);
+		return 0;
+	}
+	/* "power-cycle=SECONDS": off, wait, on (S3: one suspend with an RTC wake-up) */
+	if (!strncmp(req, "power-cycle=", 12)) {
+		char *end;
+		unsigned long s = strtoul(req + 12, &end, 10);
+		int r;
+
+		if (*end || end == req + 12 || s > 3600)
+			return nvme_set_error(-EINVAL, "power-cycle=%.20s: allowed 0..3600 seconds",
+					      req + 12);
+		if (d->power == NVME_POWER_S3)
+			r = vfio_s3_cycle(d, (unsigned)s);
+		else if (!(r = vfio_power(t, false))) {
+			usleep((useconds_t)(s * 1000000ul));
+			r = vfio_power(t, true);
+		}
+		if (r)
+			return r;
+		snprintf(out, cap, "{\"return\": {}}");
+		return 0;
+	}
 	/* "reset": VFIO_DEVICE_RESET (FLR or whatever reset the kernel has for it) */
 	if (!strcmp(req, "reset")) {
 		if (ioctl(d->fd, VFIO_DEVICE_RESET))
@@ -888,7 +1407,8 @@ static int vfio_control(struct nvme_transport *t, const char *req, char *out, un
 		return 0;
 	}
 	return nvme_set_error(-ENOTSUP, "%s: unknown transport request '%.40s' (a real device "
-			      "takes \"reset\")", t->name, req);
+			      "takes \"reset\", \"power-method[=M]\", \"power-cycle=S\")", t->name,
+			      req);
 }
 
 /*
@@ -977,13 +1497,23 @@ static void vfio_close(struct nvme_transport *t)
 {
 	struct vfio_dev *d = to_vfio(t);
 
+	watch_stop(d);
 	irq_teardown(d);
+	if (d->intx_fd >= 0)
+		close(d->intx_fd);
+	if (d->req_fd >= 0)
+		close(d->req_fd);
+	if (d->err_fd >= 0)
+		close(d->err_fd);
 	for (unsigned i = 0; i < d->nareas; i++)
 		munmap(d->area[i].p, d->area[i].len);
 	if (d->fd >= 0)
 		close(d->fd);
 	if (t->irq_words)
 		nvme_dma_free(t->irq_words, 4096);
+	if (t->powered_off)
+		nvme_power_autoprobe_restore(); /* closed while off: probing on again */
+	pthread_mutex_destroy(&d->plock);
 	pthread_mutex_lock(&io.lock);
 	for (int i = 0; i < MAX_GROUPS; i++)
 		if (!strcmp(io.open_bdf[i], d->bdf))
@@ -1010,6 +1540,8 @@ static const struct nvme_transport_ops vfio_ops = {
 	.pci_enable = vfio_pci_enable,
 	.hot_reset = vfio_hot_reset,
 	.irq_sync = vfio_irq_sync,
+	.power = vfio_power,
+	.intx = vfio_intx,
 	.control = vfio_control,
 	.alive = vfio_alive,
 	.close = vfio_close,
@@ -1061,19 +1593,49 @@ static struct vfio_info_cap_header *region_cap(struct vfio_region_info *ri, uint
 	return NULL;
 }
 
-static int map_bar0(struct vfio_dev *d)
+/* map one part of BAR0; @again: over the old mapping at the same address */
+static int map_area(struct vfio_dev *d, bool again, uint64_t off, uint64_t len, uint64_t file_off)
+{
+	void *p;
+
+	if (again) {
+		unsigned i = d->nmapped;
+
+		if (i >= d->nareas || d->area[i].off != off || d->area[i].len != len)
+			return nvme_set_error(-EIO, "%s came back with a different BAR0 layout",
+					      d->t.name);
+		p = mmap(d->area[i].p, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, d->fd,
+			 (off_t)file_off);
+		if (p == MAP_FAILED)
+			return nvme_set_error(-errno, "%s: cannot map BAR0 again: %s", d->t.name,
+					      strerror(errno));
+		d->nmapped++;
+		return 0;
+	}
+	if (d->nareas >= MAX_AREAS)
+		return 0;
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, d->fd, (off_t)file_off);
+	if (p == MAP_FAILED)
+		return -errno;
+	d->area[d->nareas++] = (struct bar_area){ off, len, p };
+	return 0;
+}
+
+static int map_bar0(struct vfio_dev *d, bool again)
 {
 	struct vfio_region_info *ri = region_info(d, VFIO_PCI_BAR0_REGION_INDEX);
 	struct vfio_region_info_cap_sparse_mmap *sp;
 	long page = sysconf(_SC_PAGESIZE);
+	int r = 0;
 
+	d->nmapped = 0;
 	if (!ri)
 		return nvme_set_error(-errno, "%s: no BAR0 region: %s", d->t.name, strerror(errno));
-	if (ri->size < 0x1000) {
+	if (ri->size < 0x1000 || (again && ri->size != d->t.bar0_size)) {
 		unsigned long long size = ri->size;
 
 		free(ri);
-		return nvme_set_error(-EIO, "%s: BAR0 is missing or too small (%llu bytes)",
+		return nvme_set_error(-EIO, "%s: BAR0 is missing, too small or resized (%llu bytes)",
 				      d->t.name, size);
 	}
 	d->bar_off = ri->offset;
@@ -1083,38 +1645,36 @@ static int map_bar0(struct vfio_dev *d)
 	sp = (void *)region_cap(ri, VFIO_REGION_INFO_CAP_SPARSE_MMAP);
 	if (!sp || region_cap(ri, VFIO_REGION_INFO_CAP_MSIX_MAPPABLE)) {
 		uint64_t len = ALIGN_UP(ri->size, (uint64_t)page);
-		void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, d->fd,
-			       (off_t)ri->offset);
 
-		if (p != MAP_FAILED) {
-			d->area[0] = (struct bar_area){ 0, len, p };
-			d->nareas = 1;
+		r = map_area(d, again, 0, len, ri->offset);
+		if (!r && d->nareas)
 			goto out;
-		}
+		if (again)
+			goto out;
+		r = 0;
 	}
 	/* the kernel keeps the MSI-X table unmappable: map the areas around it */
-	for (unsigned i = 0; sp && i < sp->nr_areas && d->nareas < MAX_AREAS; i++) {
-		void *p;
-
+	for (unsigned i = 0; sp && i < sp->nr_areas && !r; i++) {
 		if (!sp->areas[i].size)
 			continue;
-		p = mmap(NULL, sp->areas[i].size, PROT_READ | PROT_WRITE, MAP_SHARED, d->fd,
-			 (off_t)(ri->offset + sp->areas[i].offset));
-		if (p != MAP_FAILED)
-			d->area[d->nareas++] = (struct bar_area){ sp->areas[i].offset,
-								  sp->areas[i].size, p };
+		r = map_area(d, again, sp->areas[i].offset, sp->areas[i].size,
+			     ri->offset + sp->areas[i].offset);
+		if (!again)
+			r = 0; /* an area that cannot be mapped is reached by pread/pwrite */
 	}
 out:
 	free(ri);
-	return 0;
+	if (!r && again && d->nmapped != d->nareas)
+		r = nvme_set_error(-EIO, "%s came back with a different BAR0 layout", d->t.name);
+	return r;
 }
 
-static int device_setup(struct vfio_dev *d)
+/* config region, BAR0 region size and MSI-X count */
+static int device_info(struct vfio_dev *d)
 {
 	struct vfio_device_info info = { .argsz = sizeof(info) };
 	struct vfio_irq_info irq = { .argsz = sizeof(irq), .index = VFIO_PCI_MSIX_IRQ_INDEX };
 	struct vfio_region_info *cfg;
-	int r;
 
 	if (ioctl(d->fd, VFIO_DEVICE_GET_INFO, &info))
 		return nvme_set_error(-errno, "VFIO_DEVICE_GET_INFO: %s", strerror(errno));
@@ -1126,25 +1686,39 @@ static int device_setup(struct vfio_dev *d)
 	d->cfg_off = cfg->offset;
 	d->cfg_size = cfg->size < 4096 ? cfg->size : 4096;
 	free(cfg);
-	if ((r = map_bar0(d)))
-		return r;
+	d->msix_count = 0;
 	if (info.num_irqs > VFIO_PCI_MSIX_IRQ_INDEX &&
 	    !ioctl(d->fd, VFIO_DEVICE_GET_IRQ_INFO, &irq) && (irq.flags & VFIO_IRQ_INFO_EVENTFD))
 		d->msix_count = irq.count;
-	return vfio_pci_enable(&d->t);
+	return 0;
+}
+
+static int device_setup(struct vfio_dev *d)
+{
+	int r;
+
+	if ((r = device_info(d)) || (r = map_bar0(d, false)))
+		return r;
+	if ((r = vfio_pci_enable(&d->t)))
+		return r;
+	watch_start(d);
+	return 0;
 }
 
 int nvme_vfio_open(const char *name, struct nvme_transport **out)
 {
-	char bdf[NVME_BDF_LEN], path[PATH_MAX], drv[64], text[64], cdev[64] = "";
+	char bdf[NVME_BDF_LEN], path[PATH_MAX], drv[64], text[64], cdev[64] = "", power[16];
+	char why[512];
 	const char *mode = getenv("DENVME_VFIO_IOMMU");
+	enum nvme_power_method want, method;
 	struct vfio_dev *d;
 	struct stat st;
 	int group_no = -1, r;
 
-	if (nvme_bdf_parse(name, bdf))
-		return nvme_set_error(-EINVAL, "'%s' is not a PCI address: use the form "
-				      "0000:01:00.0 or 01:00.0", name ? name : "(null)");
+	if (nvme_vfio_name_parse(name, bdf, power, why, sizeof(why)))
+		return nvme_set_error(-EINVAL, "%s", why);
+	if (nvme_power_parse(power, &want))
+		return nvme_set_error(-EINVAL, "power=%s: allowed slot, s3, cmd or auto", power);
 	snprintf(path, sizeof(path), SYSFS_PCI "/%s", bdf);
 	if (stat(path, &st))
 		return nvme_set_error(-ENOENT, "no PCI device %s on this host (%s does not exist); "
@@ -1193,11 +1767,21 @@ int nvme_vfio_open(const char *name, struct nvme_transport **out)
 					      "VFIO device cdev");
 	}
 
+	/* a power method asked for must work; otherwise the first that does, if any */
+	if (nvme_power_choose(want, bdf, &method, why, sizeof(why)))
+		return nvme_set_error(-ENOTSUP, "%s: %s", bdf, why);
 	d = calloc(1, sizeof(*d));
 	if (!d)
 		return nvme_set_error(-ENOMEM, "out of memory");
 	d->t.ops = &vfio_ops;
-	d->fd = d->epfd = d->stopfd = -1;
+	d->power = method;
+	if (method == NVME_POWER_NONE)
+		copy_str(d->power_why, sizeof(d->power_why), why);
+	else
+		nvme_power_check(method, bdf, d->power_why, sizeof(d->power_why));
+	pthread_mutex_init(&d->plock, NULL);
+	d->fd = d->epfd = d->stopfd = d->intx_fd = d->req_fd = d->err_fd = -1;
+	d->wep = d->wstop = -1;
 	d->group = -1;
 	snprintf(d->bdf, sizeof(d->bdf), "%s", bdf);
 	snprintf(d->t.name, sizeof(d->t.name), "%s (vfio-pci, %s)", bdf,

@@ -141,3 +141,51 @@ out:
 	free(tmp);
 	return r;
 }
+
+int nvme_vfio_name_parse(const char *s, char bdf[NVME_BDF_LEN], char power[16], char *why,
+			 unsigned cap)
+{
+	char head[NVME_BDF_LEN + 1];
+	const char *comma = s ? strchr(s, ',') : NULL;
+	size_t n = comma ? (size_t)(comma - s) : (s ? strlen(s) : 0);
+
+	power[0] = 0;
+	if (!s || n > NVME_BDF_LEN - 1) {
+		snprintf(why, cap, "'%.60s' is not a PCI address: use the form 0000:01:00.0 or "
+			 "01:00.0", s ? s : "(null)");
+		return -EINVAL;
+	}
+	memcpy(head, s, n);
+	head[n] = 0;
+	if (nvme_bdf_parse(head, bdf)) {
+		snprintf(why, cap, "'%.60s' is not a PCI address: use the form 0000:01:00.0 or "
+			 "01:00.0", head);
+		return -EINVAL;
+	}
+	while (comma) {
+		const char *opt = comma + 1, *next = strchr(opt, ',');
+		size_t len = next ? (size_t)(next - opt) : strlen(opt);
+
+		if (len > 6 && !strncmp(opt, "power=", 6)) {
+			size_t vl = len - 6;
+
+			if ((vl == 4 && !strncmp(opt + 6, "slot", 4)) ||
+			    (vl == 2 && !strncmp(opt + 6, "s3", 2)) ||
+			    (vl == 3 && !strncmp(opt + 6, "cmd", 3)) ||
+			    (vl == 4 && !strncmp(opt + 6, "auto", 4))) {
+				memcpy(power, opt + 6, vl);
+				power[vl] = 0;
+			} else {
+				snprintf(why, cap, "device option %.*s: allowed power=slot, s3, cmd or "
+					 "auto", (int)(len > 40 ? 40 : len), opt);
+				return -EINVAL;
+			}
+		} else {
+			snprintf(why, cap, "unknown device option \"%.*s\" of %s: a PCI device takes "
+				 "power=slot|s3|cmd|auto", (int)(len > 40 ? 40 : len), opt, bdf);
+			return -EINVAL;
+		}
+		comma = next;
+	}
+	return 0;
+}

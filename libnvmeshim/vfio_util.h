@@ -24,6 +24,19 @@
  */
 int nvme_bdf_parse(const char *s, char out[NVME_BDF_LEN]);
 
+/**
+ * nvme_vfio_name_parse() - split a device name "bdf[,power=slot|s3|cmd|auto]".
+ * @s: the name
+ * @bdf: receives the canonical PCI address
+ * @power: receives the power option's value ("" when absent)
+ * @why: receives what is wrong, when something is
+ * @cap: size of @why
+ *
+ * Return: 0, or -EINVAL (@why names the part and what is allowed).
+ */
+int nvme_vfio_name_parse(const char *s, char bdf[NVME_BDF_LEN], char power[16], char *why,
+			 unsigned cap);
+
 /* An IOVA interval as the kernel reports it: both ends inclusive. */
 struct nvme_iova_range {
 	uint64_t start, last;

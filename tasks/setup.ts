@@ -12,7 +12,9 @@
  *
  * Options: `--list` (list only, no install step), `--json` (machine-readable
  * listing), `--dry-run` (with a device: print what would be done, checks
- * included, and change nothing).
+ * included, and change nothing). The listing also says which power methods
+ * (`power=slot|s3|cmd` device option) work for each device on this host, and
+ * why the others do not.
  *
  * @module
  */
@@ -24,6 +26,7 @@ import {
   listNvme,
   type NvmeDevice,
 } from "./devices.ts";
+import { powerLine, powerMethods } from "./power_methods.ts";
 
 const PCI = "/sys/bus/pci/devices";
 const root = new URL("..", import.meta.url).pathname;
@@ -178,7 +181,13 @@ function verdict(d: NvmeDevice): string {
 function list(json: boolean): void {
   const devs = listNvme();
   if (json) {
-    console.log(JSON.stringify(devs, null, 2));
+    console.log(
+      JSON.stringify(
+        devs.map((d) => ({ ...d, power: powerMethods(d.bdf) })),
+        null,
+        2,
+      ),
+    );
     return;
   }
   if (!devs.length) {
@@ -200,6 +209,7 @@ function list(json: boolean): void {
       }`,
     );
     console.log(`      ${verdict(d)}`);
+    console.log(`      ${powerLine(d.bdf)}`);
   }
 }
 

@@ -52,7 +52,14 @@ Deno.test("PCI addresses", () => {
     kind: "pci",
     name: "01:00.0",
     bdf: "0000:01:00.0",
+    options: {},
   });
+  for (const m of ["slot", "s3", "cmd", "auto"]) {
+    const d = parseDut(`0000:01:00.0,power=${m}`);
+    assert.ok(
+      d.kind === "pci" && d.options.power === m && d.bdf === "0000:01:00.0",
+    );
+  }
   assert.equal(
     (parseDut("0000:AF:1f.7") as { bdf: string }).bdf,
     "0000:af:1f.7",
@@ -65,6 +72,13 @@ Deno.test("bad device names say what is allowed", () => {
     ["nvme0", /bad device name "nvme0": use "qemu"/],
     ["qemu:size=12Q", /size=12Q: expected a size like 512M/],
     ["qemu:lba=520", /lba=520: allowed 512 or 4096/],
+    ["01:00.0,power=relay", /power=relay: allowed slot, s3, cmd or auto/],
+    ["01:00.0,power=", /power=: allowed slot, s3, cmd or auto/],
+    [
+      "01:00.0,size=4G",
+      /unknown device option "size=4G" .*power=slot\|s3\|cmd\|auto/,
+    ],
+    ["01:00.0,", /unknown device option ""/],
     ["qemu:ns=0", /ns=0: allowed 1\.\.32/],
     ["qemu:backend=ram", /backend=ram: allowed file or null/],
     ["qemu:image=rel.img", /give an absolute path/],

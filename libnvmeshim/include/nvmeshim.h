@@ -276,7 +276,8 @@ NVME_API int nvme_pcie_open_qemu(const char *args, const char *images, uint32_t 
 /**
  * nvme_pcie_open_vfio() - open a real PCIe NVMe function bound to vfio-pci
  * (IOMMU on: type1 container or iommufd; DMA arena mapped at IOVA == offset).
- * @bdf: NUL-terminated PCI address, "0000:01:00.0" or "01:00.0"
+ * @bdf: NUL-terminated PCI address, "0000:01:00.0" or "01:00.0", optionally
+ *       followed by ",power=slot|s3|cmd|auto" (how Subsystem power cycles it)
  * @out: receives the handle
  */
 NVME_API int nvme_pcie_open_vfio(const char *bdf, uint32_t *out);

@@ -49,6 +49,41 @@ TEST(vfio_bdf_parse_bad)
 	CHECK_EQ(nvme_bdf_parse(NULL, out), -EINVAL);
 }
 
+TEST(vfio_name_parse)
+{
+	static const struct {
+		const char *in, *bdf, *power;
+	} ok[] = {
+		{ "0000:01:00.0", "0000:01:00.0", "" },
+		{ "01:00.0,power=slot", "0000:01:00.0", "slot" },
+		{ "0000:01:00.0,power=s3", "0000:01:00.0", "s3" },
+		{ "0000:01:00.0,power=cmd", "0000:01:00.0", "cmd" },
+		{ "0000:01:00.0,power=auto", "0000:01:00.0", "auto" },
+		{ "0000:01:00.0,power=s3,power=slot", "0000:01:00.0", "slot" },
+	};
+	static const char *const bad[] = {
+		"0000:01:00.0,power=", "0000:01:00.0,power=slots", "0000:01:00.0,power=s", "0000:01:00.0,",
+		"0000:01:00.0,size=4G", "0000:01:00.0,power", "qemu", ",power=slot", "0000:01:00.0:x",
+	};
+	char bdf[NVME_BDF_LEN], power[16], why[256];
+
+	for (unsigned i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		CHECK_EQ(nvme_vfio_name_parse(ok[i].in, bdf, power, why, sizeof(why)), 0);
+		CHECK(!strcmp(bdf, ok[i].bdf));
+		CHECK(!strcmp(power, ok[i].power));
+	}
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		why[0] = 0;
+		if (!CHECK_EQ(nvme_vfio_name_parse(bad[i], bdf, power, why, sizeof(why)), -EINVAL))
+			printf("    (input '%s')\n", bad[i]);
+		CHECK(why[0] != 0);
+	}
+	CHECK(nvme_vfio_name_parse("0000:01:00.0,power=x", bdf, power, why, sizeof(why)) &&
+	      strstr(why, "allowed power=slot, s3, cmd or auto"));
+	CHECK(nvme_vfio_name_parse("0000:01:00.0,size=1", bdf, power, why, sizeof(why)) &&
+	      strstr(why, "unknown device option \"size=1\""));
+}
+
 static int plan(const struct nvme_iova_range *r, unsigned n, uint64_t start, uint64_t end,
 		struct dma_extent *map, unsigned *nmap, struct dma_extent *holes, unsigned *nholes)
 {

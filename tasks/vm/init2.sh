@@ -15,6 +15,10 @@ cd /work || exit 1
 step() {
 	name=$1
 	shift
+	# DENVME_VMTEST_ONLY on the host: run only the steps it matches (and the binding)
+	if [ -n "$ONLY" ] && [ "$name" != setup-binds-dut ] && ! echo "$name" | grep -qE "$ONLY"; then
+		return 0
+	fi
 	echo "VMTEST-STEP-BEGIN $name"
 	timeout -s KILL "$STEP_TIMEOUT" /init2 --step "$@"
 	rc=$?
@@ -34,7 +38,8 @@ list() {
 	rc=$?
 	cat /tmp/list.txt
 	[ $rc = 0 ] && grep -q "$DUT" /tmp/list.txt && grep -q "safe to take: deno task setup $DUT" /tmp/list.txt &&
-		grep -q "NOT safe to take: .*root filesystem" /tmp/list.txt
+		grep -q "NOT safe to take: .*root filesystem" /tmp/list.txt &&
+		grep -q "power methods: slot (slot [0-9]*), s3 (S3 with RTC wake-up) — default slot" /tmp/list.txt
 }
 
 # the system disk holds /, swap and /mnt/data: refused, and left on nvme
@@ -121,6 +126,9 @@ step example-hello-world-hugepages hugepages
 for ex in $EXAMPLES; do
 	step "example-$ex" deno run --allow-ffi --allow-env --allow-read "examples/$ex.ts" --dut "$DUT"
 done
+# power cycles and surprise removal (tests/vfio_power_test.ts): each test is
+# also a step of its own (VMTEST_STEPS=1: it writes VMTEST-STEP lines)
+step power-and-removal-tests env VMTEST_STEPS=1 deno test --no-check --allow-all tests/vfio_power_test.ts -- --dut "$DUT"
 step release-dut release
 
 if [ -z "$FAILED" ]; then
