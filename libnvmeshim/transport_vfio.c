@@ -1128,6 +1128,19 @@ static int reopen_device(struct vfio_dev *d)
 		return 0;
 	if (group_no < 0 && !cdev[0])
 		return nvme_set_error(-ENXIO, "%s is back without an IOMMU group", d->bdf);
+	/* the group's (or cdev's) device node follows the binding by a moment */
+	{
+		char node[PATH_MAX];
+		struct stat st;
+		uint64_t end = nvme_now_ns() + 10000000000ull;
+
+		if (io.kind == IOMMU_FD)
+			snprintf(node, sizeof(node), "/dev/vfio/devices/%s", cdev);
+		else
+			snprintf(node, sizeof(node), "/dev/vfio/%d", group_no);
+		while (stat(node, &st) && nvme_now_ns() < end)
+			usleep(5000);
+	}
 	pthread_mutex_lock(&io.lock);
 	d->fd = -1;
 	r = io.kind == IOMMU_FD ? open_iommufd(d, cdev) : open_type1(d, group_no);
@@ -1332,27 +1345,32 @@ static int vfio_power(struct nvme_transport *t, bool on)
 static int vfio_s3_cycle(struct vfio_dev *d, unsigned seconds)
 {
 	struct nvme_transport *t = &d->t;
-	unsigned nvec;
-	int r;
+	int r, r2;
 
 	if (t->powered_off || d->released)
 		return nvme_set_error(-ENODEV, "%s is %s", t->name, nvme_transport_gone(t));
-	t->powered_off = true; /* threads stop touching it; they find their queues lost after */
-	t->dead = true;
+	/*
+	 * Let the device go for the sleep, as for a slot power cycle: the kernel
+	 * suspends and resumes an idle vfio-pci function, and opening it again
+	 * afterwards enables it afresh (the function lost its state with its power).
+	 */
+	watch_stop(d);
+	pthread_mutex_lock(&d->plock);
+	t->powered_off = true;
+	release_device(d);
+	pthread_mutex_unlock(&d->plock);
 	r = nvme_power_s3_cycle(seconds);
 	nvme_pci_reset_done(t, "power cycle");
+	pthread_mutex_lock(&d->plock);
+	r2 = reopen_device(d);
+	pthread_mutex_unlock(&d->plock);
+	if (r2)
+		return r2;
+	__atomic_store_n(&t->why_gone, NULL, __ATOMIC_RELEASE);
 	t->powered_off = false;
+	nvme_mb();
 	t->dead = false;
-	if (r)
-		return r;
-	if ((r = check_gone(d)))
-		return r;
-	/* route the vectors again: the function lost its MSI-X state with its power */
-	nvec = d->nefd;
-	irq_teardown(d);
-	if ((r = vfio_pci_enable(t)))
-		return r;
-	return nvec ? vfio_irq_setup(t, nvec) : 0;
+	return r;
 }
 
 static int vfio_control(struct nvme_transport *t, const char *req, char *out, unsigned cap)

@@ -8,8 +8,15 @@
  * swap and a mounted data filesystem. Inside, the setup task must refuse the
  * system disk and bind the device under test to vfio-pci; then the
  * device-independent tests (tests/device_test.ts) and the example scripts run
- * against it with `--dut 0000:01:00.0` through the VFIO transport, and the
- * release task gives it back. The host reads the guest's serial console,
+ * against it with `--dut 0000:01:00.0` through the VFIO transport, then the
+ * power and removal tests (tests/vfio_power_test.ts: slot power cycles, dirty
+ * cycles under ioworkers with verification, 20 cycles in a row, S3 with an
+ * RTC wake-up, the external power command, a surprise removal), and the
+ * release task gives it back. The DUT's root port is hotplug-capable (native
+ * PCIe hotplug); the host keeps a QMP connection and plays the slot's part
+ * (tasks/vm/dut_slot.ts): it puts the card back when the guest's slot power-off
+ * made QEMU delete it, and performs the guest's console requests
+ * (`VMTEST-HOST power off|on|unplug`) with device_del / device_add. The host reads the guest's serial console,
  * shows it, and exits 0 only if every step passed.
  *
  * Everything comes from Debian's packages (the kernel package for a PVH
@@ -509,6 +516,12 @@ async function main(): Promise<number> {
       `EXAMPLES="${EXAMPLES.join(" ")}"`,
       `STEP_TIMEOUT=${Math.max(60, Math.floor(timeoutS * 0.6))}`,
       "DENVME_DMA_MB=256",
+      `POWER_FILTER="${
+        (Deno.env.get("DENVME_VMTEST_POWER_FILTER") ?? "").replace(
+          /["$`\\]/g,
+          "",
+        )
+      }"`,
       `ONLY="${
         (Deno.env.get("DENVME_VMTEST_ONLY") ?? "").replace(/["$`\\]/g, "")
       }"`,

