@@ -568,11 +568,13 @@ static int vfio_cfg_write(struct nvme_transport *t, uint32_t off, unsigned size,
 	/* MSI-X Enable (bit 15 of the flags word) written: switch MSI-X / INTx for real */
 	if (t->msix_cap && off <= t->msix_cap + PCI_MSIX_FLAGS + 1 &&
 	    off + size > t->msix_cap + PCI_MSIX_FLAGS + 1) {
-		uint32_t flags;
+		/* the bit as written: VFIO's read-back follows its own interrupt state */
+		bool enable = (val >> (8 * (t->msix_cap + PCI_MSIX_FLAGS + 1 - off))) & 0x80;
+		int r = intx_mode(d, !enable);
 
-		if (vfio_cfg_read(t, t->msix_cap + PCI_MSIX_FLAGS, 2, &flags))
-			return 0;
-		return intx_mode(d, !(flags & PCI_MSIX_FLAGS_ENABLE));
+		/* the driver's view: vectors on while MSI-X is enabled */
+		t->nvec = enable ? d->nefd : 0;
+		return r;
 	}
 	return 0;
 }

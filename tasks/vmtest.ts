@@ -522,6 +522,9 @@ async function main(): Promise<number> {
           "",
         )
       }"`,
+      `DENVME_TRY_UNFINISHED=${
+        Deno.env.get("DENVME_TRY_UNFINISHED") === "1" ? 1 : 0
+      }`,
       `ONLY="${
         (Deno.env.get("DENVME_VMTEST_ONLY") ?? "").replace(/["$`\\]/g, "")
       }"`,
