@@ -44,6 +44,8 @@ export interface PowerCallbacks {
  * device (overrides the device's `power=` option).
  *
  * ```ts
+ * import { Controller } from "../mod.ts";
+ * declare const nvme0: Controller;
  * const subsystem = new Subsystem(nvme0, { power: "s3" });
  * subsystem.powerCycle(5); // suspend to RAM, the RTC wakes the host 5 s later
  * nvme0.reset();
@@ -113,6 +115,8 @@ export class Subsystem {
    * (`powerDetail` says why).
    *
    * ```ts
+   * import { Controller } from "../mod.ts";
+   * declare const nvme0: Controller;
    * console.log(new Subsystem(nvme0).powerMethod); // e.g. "slot"
    * ```
    */
@@ -128,6 +132,8 @@ export class Subsystem {
    * "DENVME_POWER_CMD=...") or, for "none", why no method works here.
    *
    * ```ts
+   * import { Controller } from "../mod.ts";
+   * declare const nvme0: Controller;
    * const s = new Subsystem(nvme0);
    * console.log(`${s.powerMethod}: ${s.powerDetail}`);
    * ```
