@@ -113,7 +113,7 @@ function scriptQd1(
 export function benchQd1InC(dut: string, seconds: number): void {
   using nvme0 = new Controller(dut);
   const ns = new Namespace(nvme0, 1);
-  const rounds = 3, ms = seconds * 1000 / rounds;
+  const rounds = 3, ms = Math.round(seconds * 1000 / rounds);
   let cNs = 0, cCmds = 0, sUs = 0, sCmds = 0, errors = 0;
   for (let i = 0; i < rounds; i++) {
     const s = scriptQd1(nvme0, ns, ms);
@@ -168,7 +168,7 @@ export function benchIoworkers(
     p99 = Math.max(p99, r.latencyPercentiles!["99"]);
     maxUs = Math.max(maxUs, r.latencyMaxUs);
     cpu += r.cpuUsage * r.mseconds;
-    const c = cLoop(nvme0, ns, 128, 0, seconds / rounds * 1000);
+    const c = cLoop(nvme0, ns, 128, 0, Math.round(seconds / rounds * 1000));
     cCmds += c.commands;
     cSec += c.seconds;
   }
