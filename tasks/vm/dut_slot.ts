@@ -13,6 +13,10 @@
  *   5 s attention-button delay), on = `device_add` of the same device.
  * - `VMTEST-HOST unplug` = a surprise removal: `device_del` while the driver
  *   runs; the device comes back afterwards as above.
+ * - S3: the guest suspends to RAM (QMP SUSPEND) and its RTC alarm, armed for
+ *   1 s by the driver, wakes it (QMP WAKEUP). Should the alarm not fire within
+ *   {@link WAKE_AFTER_MS}, the keeper wakes it with `system_wakeup` so that the
+ *   run does not hang, and records an error: the RTC wake-up did not work.
  *
  * @module
  */
@@ -20,6 +24,9 @@ import type { Qmp, QmpEvent } from "./qmp.ts";
 
 /** The requests a guest can make on its console (`VMTEST-HOST <request>`). */
 export const HOST_REQUESTS = ["power off", "power on", "unplug"] as const;
+
+/** How long a suspended guest may sleep before the keeper wakes it (ms). */
+export const WAKE_AFTER_MS = 4000;
 
 /** One of HOST_REQUESTS. */
 export type HostRequest = typeof HOST_REQUESTS[number];
@@ -59,8 +66,36 @@ export class DutSlot {
     this.#qmp = qmp;
   }
 
-  /** A QMP event: the device under test deleted (the guest let it go). */
+  #wakeTimer?: ReturnType<typeof setTimeout>;
+
+  /** A QMP event: the device under test deleted (the guest let it go), or S3 and its wake-up. */
   onEvent(e: QmpEvent): void {
+    if (e.event === "SUSPEND") {
+      this.#log(
+        `host: the guest suspended to RAM; system_wakeup unless it wakes within ${WAKE_AFTER_MS} ms`,
+      );
+      clearTimeout(this.#wakeTimer);
+      this.#wakeTimer = setTimeout(() => {
+        this.#wakeTimer = undefined;
+        this.#log("host: the guest still sleeps: system_wakeup");
+        this.errors.push(
+          `the guest's RTC alarm did not wake it from S3 within ${WAKE_AFTER_MS} ms`,
+        );
+        this.#qmp?.command("system_wakeup", {}).then(
+          () => this.actions.push("system_wakeup"),
+          (err) => this.errors.push(`system_wakeup: ${(err as Error).message}`),
+        );
+      }, WAKE_AFTER_MS);
+      return;
+    }
+    if (e.event === "WAKEUP") {
+      if (this.#wakeTimer !== undefined) {
+        this.#log("host: the guest woke by itself (its RTC alarm)");
+        clearTimeout(this.#wakeTimer);
+        this.#wakeTimer = undefined;
+      }
+      return;
+    }
     if (e.event !== "DEVICE_DELETED" || e.data?.device !== this.#device.id) {
       return;
     }
