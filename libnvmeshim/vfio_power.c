@@ -361,8 +361,12 @@ int nvme_power_s3_cycle(unsigned seconds)
 
 	if (!nvme_power_check(NVME_POWER_S3, "", text, sizeof(text)))
 		return nvme_set_error(-ENOTSUP, "power=s3: %s", text);
-	if (!seconds)
-		seconds = 1; /* the RTC alarm counts whole seconds */
+	/*
+	 * The RTC counts whole seconds and part of its current second is gone:
+	 * "+N" can fire up to a second early, so one more for at least N.
+	 */
+	if (seconds < UINT_MAX)
+		seconds++;
 	if (!read_file("/sys/power/mem_sleep", text, sizeof(text)) && !strstr(text, "[deep]") &&
 	    (r = write_file("/sys/power/mem_sleep", "deep")))
 		return nvme_set_error(r, "power=s3: cannot select deep in /sys/power/mem_sleep: %s",

@@ -28,6 +28,7 @@ import {
   Pcie,
   Qpair,
   Reg,
+  Subsystem,
 } from "../mod.ts";
 import { sleepSync } from "../ffi/sleep.ts";
 
@@ -244,18 +245,35 @@ pcieTest(
   },
 );
 
-const INTX_UNFINISHED = REAL && Deno.env.get("DENVME_TRY_UNFINISHED") !== "1";
+/**
+ * QEMU 7.2's NVMe model keeps a count of CQs holding unconsumed entries
+ * (`cq_pending`) that a controller reset or FLR does not clear: after a reset
+ * with a completion left unreaped, its INTx line never goes low again (shown
+ * on the embedded device: read, FLR, reset, then the INTx sequence below).
+ * Every embedded device is a fresh QEMU; a real device in the guest test has
+ * been through the earlier tests. So when the real device is that model and
+ * its slot can be power-cycled, the INTx test starts from a fresh card.
+ */
+function freshIfQemuModel(): void {
+  using nvme0 = new Controller(DUT);
+  if (nvme0.pcie.cfg(0, 4) !== 0x00101b36) return; // not QEMU's model: nothing to undo
+  let sub: Subsystem;
+  try {
+    sub = new Subsystem(nvme0, { power: "slot" });
+  } catch (e) {
+    if (e instanceof NvmeError) return; // no slot power here: as it is
+    throw e;
+  }
+  sub.powerCycle();
+}
 Deno.test({
   name:
     `INTx: with MSI-X off a completion asserts INTx, INTMS masks it, INTMC unmasks it, the CQ head doorbell lowers it${
-      TCP
-        ? ` ${PCIE_ONLY}`
-        : INTX_UNFINISHED
-        ? " [ignored on a real device for now: under VFIO the line still reads asserted after the admin CQ head doorbell (unfinished)]"
-        : ""
+      TCP ? ` ${PCIE_ONLY}` : ""
     }`,
-  ignore: TCP || INTX_UNFINISHED,
+  ignore: TCP,
   fn: () => {
+    if (REAL) freshIfQemuModel();
     using nvme0 = new Controller(DUT);
     const ns = new Namespace(nvme0, 1);
     using buf = new Buffer(4096);

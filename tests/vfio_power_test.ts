@@ -75,13 +75,7 @@ function realTest(
   id: string,
   name: string,
   fn: () => void | Promise<void>,
-  unfinished?: string,
 ): void {
-  if (unfinished && Deno.env.get("DENVME_TRY_UNFINISHED") !== "1") {
-    // not run anywhere yet: the name says why (see the issue's closing note)
-    Deno.test({ name: `${name} [ignored: ${unfinished}]`, ignore: true, fn });
-    return;
-  }
   const steps = REAL && Deno.env.get("VMTEST_STEPS") === "1";
   const mark = (line: string) => {
     if (steps) Deno.writeTextFileSync("/dev/console", `\n${line}\n`);

@@ -8,7 +8,7 @@
 # last line is VMTEST-RESULT.
 export PATH=/bin HOME=/tmp DENO_DIR=/deno-dir NO_COLOR=1 TERM=dumb
 . /etc/vmtest.env
-export DENVME_DMA_MB NVME_OTHER_BDF=$SYS DENVME_TRY_UNFINISHED
+export DENVME_DMA_MB NVME_OTHER_BDF=$SYS
 cd /work || exit 1
 
 # each step runs as `/init2 --step CMD...` under timeout(1), which needs a program
