@@ -142,6 +142,11 @@ export const symbols = {
     result: "i32",
     nonblocking: true,
   },
+  /** int nvme_cq_reap_wait(uint32_t cq, struct nvme_cpl *out, uint32_t max, uint32_t timeout_us): nvme_cq_reap(), and when nothing was there, wait up to */
+  nvme_cq_reap_wait: {
+    parameters: ["u32", "buffer", "u32", "u32"],
+    result: "i32",
+  },
   /** int nvme_sq_abandon(uint32_t sq, struct nvme_cpl *out, uint32_t max): complete everything in flight as "gone" (after a reset). */
   nvme_sq_abandon: { parameters: ["u32", "buffer", "u32"], result: "i32" },
   /** int nvme_sq_cmdlog(uint32_t sq, struct nvme_cmdlog_info *out, uint32_t size): where the queue's command log is, to read it in place. */

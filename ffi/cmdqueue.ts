@@ -94,14 +94,25 @@ export interface SubmitOptions {
   metaLen?: number;
 }
 
+/**
+ * @ignore @internal Describes an LBA command for messages ("lba 8 count 8"), called
+ * only when a message needs it: one function per namespace, not a closure per
+ * command.
+ */
+export type DescribeLbas = (lba: number | bigint, count: number) => string;
+
+/** One command in flight (every field always set: one object shape). */
 interface Pending {
   opcode: number;
-  cb?: CommandCallback;
-  detail?: string | (() => string);
-  aer?: boolean;
-  internal?: (cpl: Completion) => void;
-  buf?: Buffer; // kept reachable while the device may DMA into it
-  meta?: Buffer;
+  cb: CommandCallback | undefined;
+  detail: string | (() => string) | undefined;
+  aer: boolean;
+  internal: ((cpl: Completion) => void) | undefined;
+  buf: Buffer | undefined; // kept reachable while the device may DMA into it
+  meta: Buffer | undefined;
+  describe: DescribeLbas | undefined;
+  lba: number | bigint;
+  count: number;
 }
 
 /**
@@ -129,6 +140,8 @@ export interface QueueOwner {
 
 const EAGAIN = -11;
 const BATCH = 256;
+/** Longest wait in C per reap of a synchronous wait, in µs. */
+const WAIT_US = 1000;
 
 /**
  * @ignore @internal Observer of queue creation: the test harness (testing/) sets it to
@@ -232,11 +245,8 @@ export class CommandQueue {
     this.#check();
     if (o.cb !== undefined && o.cb !== null) checkCallback(o.cb);
     const len = o.len ?? 0;
-    let bufHandle = 0;
-    let off = 0;
     if (o.buf) {
-      bufHandle = o.buf.handle;
-      off = o.buf.offset;
+      o.buf.handle; // a closed buffer: its own ClosedError first
       if (len > o.buf.size) {
         throw new ParameterError(
           `buffer "${o.buf.name}" too small: the command transfers ${len} bytes, the buffer has ${o.buf.size} (size ${o.buf.size} at offset ${o.buf.offset})`,
@@ -245,66 +255,195 @@ export class CommandQueue {
     } else if (len && !((o.flags ?? 0) & SUBMIT_RAW_PRP)) {
       throw new ParameterError(`a ${len}-byte transfer needs a buffer`);
     }
+    return this.#post(
+      sqe,
+      o.buf,
+      len,
+      o.meta,
+      o.metaLen ?? 0,
+      o.cb ?? undefined,
+      o.flags ?? 0,
+      o.detail,
+      o.aer === true,
+      undefined,
+      0,
+      0,
+    );
+  }
+
+  /**
+   * @ignore @internal The I/O commands' submission: {@link CommandQueue.submit}
+   * without an options object, for a command whose transfer was checked by the
+   * caller (`len` within `buf`); `describe(lba, count)` names it in messages.
+   */
+  submitIo(
+    sqe: Uint8Array,
+    buf: Buffer | undefined,
+    len: number,
+    meta: Buffer | undefined,
+    metaLen: number,
+    cb: CommandCallback | undefined,
+    flags: number,
+    describe: DescribeLbas,
+    lba: number | bigint,
+    count: number,
+  ): number {
+    this.#check();
+    if (cb !== undefined) checkCallback(cb);
+    return this.#post(
+      sqe,
+      buf,
+      len,
+      meta,
+      metaLen,
+      cb,
+      flags,
+      undefined,
+      false,
+      describe,
+      lba,
+      count,
+    );
+  }
+
+  /** Post one command (one C call unless the queue is full) and track it. */
+  #post(
+    sqe: Uint8Array,
+    buf: Buffer | undefined,
+    len: number,
+    meta: Buffer | undefined,
+    metaLen: number,
+    cb: CommandCallback | undefined,
+    flags: number,
+    detail: string | (() => string) | undefined,
+    aer: boolean,
+    describe: DescribeLbas | undefined,
+    lba: number | bigint,
+    count: number,
+  ): number {
     const tag = this.#tag = (this.#tag + 1) >>> 0 || 1;
+    const bufHandle = buf ? buf.handle : 0;
+    const off = buf ? buf.offset : 0;
+    const opcode = sqe[0];
+    let cid = meta
+      ? lib.nvme_sq_submit_meta(
+        this.#sq,
+        sqe,
+        64,
+        bufHandle,
+        off,
+        len,
+        meta.handle,
+        meta.offset,
+        metaLen,
+        tag,
+        flags,
+      )
+      : lib.nvme_sq_submit_cmd(
+        this.#sq,
+        sqe,
+        64,
+        bufHandle,
+        off,
+        len,
+        tag,
+        flags,
+      );
+    if (cid < 0) {
+      cid = this.#postWaiting(
+        cid,
+        sqe,
+        bufHandle,
+        off,
+        len,
+        meta,
+        metaLen,
+        tag,
+        flags,
+      );
+    }
+    this.#pending.set(tag, {
+      opcode,
+      cb,
+      detail,
+      aer,
+      internal: undefined,
+      buf,
+      meta,
+      describe,
+      lba,
+      count,
+    });
+    if (aer) this.#aers++;
+    this.#owner.scheduleFlush();
+    return cid;
+  }
+
+  /**
+   * The submission found no room (queue full, or LBAs locked by a command in
+   * flight under data verification): reap until it goes in. Other errors throw.
+   */
+  #postWaiting(
+    rc: number,
+    sqe: Uint8Array,
+    bufHandle: number,
+    off: number,
+    len: number,
+    meta: Buffer | undefined,
+    metaLen: number,
+    tag: number,
+    flags: number,
+  ): number {
     let cid = -1;
     let locked = "";
-    const attempt = (): boolean => {
-      const rc = o.meta
-        ? lib.nvme_sq_submit_meta(
-          this.#sq,
-          sqe,
-          64,
-          bufHandle,
-          off,
-          len,
-          o.meta.handle,
-          o.meta.offset,
-          o.metaLen ?? 0,
-          tag,
-          o.flags ?? 0,
-        )
-        : lib.nvme_sq_submit_cmd(
-          this.#sq,
-          sqe,
-          64,
-          bufHandle,
-          off,
-          len,
-          tag,
-          o.flags ?? 0,
-        );
+    const failed = (rc: number): boolean => {
       if (rc >= 0) {
         cid = rc;
-        return true;
+        return false;
       }
       if (rc !== EAGAIN) {
         unwrap(rc, `${this.label}: ${this.#name(sqe[0])}`);
       }
       // queue full, or LBAs locked by a command in flight (data verification): make room
       locked = this.#pending.size < this.depth - 1 ? lastError() : "";
-      return false;
+      return true;
     };
-    if (!attempt()) {
-      // callbacks run while waiting may build commands: keep this one's bytes
-      sqe = sqe.slice();
-      this.#wait(
-        attempt,
-        () =>
-          locked
-            ? `${this.label}: ${locked}; nothing completed within ${this.#guardMs()} ms`
-            : `${this.label} is full (${this.depth} entries) and nothing completed within ${this.#guardMs()} ms`,
-      );
-    }
-    this.#pending.set(tag, {
-      opcode: sqe[0],
-      cb: o.cb,
-      detail: o.detail,
-      aer: o.aer,
-      buf: o.buf,
-      meta: o.meta,
-    });
-    if (o.aer) this.#aers++;
-    this.#owner.scheduleFlush();
+    if (!failed(rc)) return cid;
+    // callbacks run while waiting may build commands: keep this one's bytes
+    const cmd = sqe.slice();
+    this.#wait(
+      () =>
+        !failed(
+          meta
+            ? lib.nvme_sq_submit_meta(
+              this.#sq,
+              cmd,
+              64,
+              bufHandle,
+              off,
+              len,
+              meta.handle,
+              meta.offset,
+              metaLen,
+              tag,
+              flags,
+            )
+            : lib.nvme_sq_submit_cmd(
+              this.#sq,
+              cmd,
+              64,
+              bufHandle,
+              off,
+              len,
+              tag,
+              flags,
+            ),
+        ),
+      () =>
+        locked
+          ? `${this.label}: ${locked}; nothing completed within ${this.#guardMs()} ms`
+          : `${this.label} is full (${this.depth} entries) and nothing completed within ${this.#guardMs()} ms`,
+    );
     return cid;
   }
 
@@ -329,10 +468,17 @@ export class CommandQueue {
     }
   }
 
-  /** {@link CommandQueue.#polls}, blocking in C between reaps. */
+  /**
+   * {@link CommandQueue.#polls}, blocking in C: each reap that finds nothing
+   * waits there (up to 1 ms) and reaps again, in the same call.
+   */
   #wait(done: () => boolean, giveUp: () => string, each?: () => void): void {
-    for (const _ of this.#polls(done, giveUp, each)) {
-      lib.nvme_cq_poll_wait(this.#cq, 1000);
+    const deadline = Date.now() + this.#guardMs();
+    while (!done()) {
+      each?.();
+      if (
+        this.#reapWait(WAIT_US) === 0 && !done() && Date.now() > deadline
+      ) throw new WaitdoneTimeoutError(giveUp());
     }
   }
 
@@ -365,7 +511,27 @@ export class CommandQueue {
    */
   process(): number {
     this.#check();
-    const n = unwrap(lib.nvme_cq_reap(this.#cq, this.#out, BATCH), this.label);
+    return this.#handle(
+      unwrap(lib.nvme_cq_reap(this.#cq, this.#out, BATCH), this.label),
+    );
+  }
+
+  /**
+   * {@link CommandQueue.process} that, when nothing is there, waits in C up
+   * to `us` microseconds and reaps again: one call.
+   */
+  #reapWait(us: number): number {
+    this.#check();
+    return this.#handle(
+      unwrap(
+        lib.nvme_cq_reap_wait(this.#cq, this.#out, BATCH, us),
+        this.label,
+      ),
+    );
+  }
+
+  /** Handle `n` completion records reaped into #out. */
+  #handle(n: number): number {
     let counted = 0;
     const o = this.#out32;
     for (let i = 0; i < n; i++) {
@@ -450,7 +616,11 @@ export class CommandQueue {
   }
 
   #statusError(cpl: Completion, p: Pending): Error {
-    const detail = typeof p.detail === "function" ? p.detail() : p.detail;
+    const detail = p.describe
+      ? p.describe(p.lba, p.count)
+      : typeof p.detail === "function"
+      ? p.detail()
+      : p.detail;
     const what = `${this.#name(p.opcode)}${detail ? ` ${detail}` : ""}`;
     const where = `cid ${cpl.cid}, sqid ${this.qid}`;
     if (cpl.flags & CPL_TIMEOUT) {
@@ -537,11 +707,21 @@ export class CommandQueue {
   waitdone(expected = 1): number {
     this.#checkWait(expected);
     if (expected === 0) return this.#lastCdw0; // pynvme: reap nothing
-    this.#wait(
-      () => this.#done >= expected,
-      () => this.#gaveUp(expected),
-      () => this.#stuck(expected),
-    );
+    if (this.#done < expected) {
+      // #wait without a closure per call (every script's hot path); the clock
+      // is read only once a reap came back empty
+      let deadline = 0;
+      do {
+        this.#stuck(expected);
+        if (this.#reapWait(WAIT_US) === 0 && this.#done < expected) {
+          const now = Date.now();
+          if (!deadline) deadline = now + this.#guardMs();
+          else if (now > deadline) {
+            throw new WaitdoneTimeoutError(this.#gaveUp(expected));
+          }
+        }
+      } while (this.#done < expected);
+    }
     return this.#take(expected);
   }
 

@@ -12,6 +12,7 @@ import { Buffer } from "./buffer.ts";
 import {
   type CommandCallback,
   CommandQueue,
+  type DescribeLbas,
   SUBMIT_NO_STAMP,
   SUBMIT_RAW_PRP,
   SUBMIT_SGL,
@@ -121,6 +122,9 @@ export interface RawIoCommand extends IoOptions {
  */
 export const MAX_TRANSFER = 2 * 1024 * 1024;
 
+/** The options of a command given none (shared: nothing allocated per command). */
+const NO_OPTIONS: IoOptions = Object.freeze({});
+
 /**
  * The I/O command set of a namespace; {@link Namespace} is the class to use.
  *
@@ -161,8 +165,16 @@ export abstract class IoCommands {
   }
 
   #opts(o?: CommandCallback | IoOptions): IoOptions {
-    return typeof o === "function" ? { cb: o } : (o ?? {});
+    return typeof o === "function" ? { cb: o } : (o ?? NO_OPTIONS);
   }
+
+  /** Names an LBA command in messages (one function per namespace). */
+  #describe: DescribeLbas = (lba, count) => {
+    const past = BigInt(lba) + BigInt(count) > BigInt(this.capacity)
+      ? `, past the end: namespace ${this.nsid} has ${this.capacity} LBAs`
+      : "";
+    return `lba ${lba} count ${count}${past}`;
+  };
 
   #lbaCmd(
     opcode: number,
@@ -173,9 +185,14 @@ export abstract class IoCommands {
     o: IoOptions,
   ): Qpair {
     const q = this.#queue(qpair);
-    const slba = checkU64("lba", lba);
+    // a number LBA (the usual case) is written as two dwords: no BigInt per command
+    const small = typeof lba === "number" && lba >= 0 &&
+      lba <= Number.MAX_SAFE_INTEGER && Number.isInteger(lba);
+    const slba = small ? lba : checkU64("lba", lba);
     checkInt("lbaCount", lbaCount, 1, 65536);
-    const ioFlags = checkInt("ioFlags", o.ioFlags ?? 0, 0, 0xffff);
+    const ioFlags = o.ioFlags === undefined || o.ioFlags === null
+      ? 0
+      : checkInt("ioFlags", o.ioFlags, 0, 0xffff);
     let len = 0;
     if (buf) {
       if (!(buf instanceof Buffer)) {
@@ -210,40 +227,43 @@ export abstract class IoCommands {
         );
       }
     }
-    const prinfo = checkInt("prinfo", o.prinfo ?? 0, 0, 0xf);
+    const prinfo = o.prinfo === undefined || o.prinfo === null
+      ? 0
+      : checkInt("prinfo", o.prinfo, 0, 0xf);
     const { sqe, dv } = CommandQueue.command(opcode, this.nsid);
-    dv.setBigUint64(40, slba, true);
+    if (typeof slba === "number") {
+      dv.setUint32(40, slba % 0x1_0000_0000, true);
+      dv.setUint32(44, Math.floor(slba / 0x1_0000_0000), true);
+    } else dv.setBigUint64(40, slba, true);
     dv.setUint32(
       48,
       ((lbaCount - 1) | ioFlags << 16 | prinfo << 26) >>> 0,
       true,
     );
-    setDw(dv, 13, o.cdw13);
-    setDw(dv, 14, o.reftag ?? o.cdw14);
-    if (o.apptag !== undefined || o.appmask !== undefined) {
-      setDw(
-        dv,
-        15,
-        (checkInt("appmask", o.appmask ?? 0, 0, 0xffff) << 16 |
-          checkInt("apptag", o.apptag ?? 0, 0, 0xffff)) >>> 0,
-      );
-    } else setDw(dv, 15, o.cdw15);
-    // formatted only when a message needs it
-    const detail = () => {
-      const past = slba + BigInt(lbaCount) > BigInt(this.capacity)
-        ? `, past the end: namespace ${this.nsid} has ${this.capacity} LBAs`
-        : "";
-      return `lba ${slba} count ${lbaCount}${past}`;
-    };
-    q.submit(sqe, {
+    if (o !== NO_OPTIONS) {
+      setDw(dv, 13, o.cdw13);
+      setDw(dv, 14, o.reftag ?? o.cdw14);
+      if (o.apptag !== undefined || o.appmask !== undefined) {
+        setDw(
+          dv,
+          15,
+          (checkInt("appmask", o.appmask ?? 0, 0, 0xffff) << 16 |
+            checkInt("apptag", o.apptag ?? 0, 0, 0xffff)) >>> 0,
+        );
+      } else setDw(dv, 15, o.cdw15);
+    }
+    q.submitIo(
+      sqe,
       buf,
       len,
-      meta: o.meta,
+      o.meta,
       metaLen,
-      cb: o.cb,
-      flags: o.sgl ? SUBMIT_SGL : 0,
-      detail,
-    });
+      o.cb ?? undefined,
+      o.sgl ? SUBMIT_SGL : 0,
+      this.#describe,
+      slba,
+      lbaCount,
+    );
     return qpair;
   }
 
@@ -680,5 +700,61 @@ export abstract class IoCommands {
 function setDw(dv: DataView, i: number, v: number | undefined): void {
   if (v !== undefined) {
     dv.setUint32(i * 4, checkInt(`cdw${i}`, v, 0, 0xffffffff), true);
+  }
+}
+
+/** True for an LBA the guard (`V.u64()`) accepts: a safe integer or BigInt in 0..2^64-1. */
+function plainLba(lba: unknown): boolean {
+  return typeof lba === "number"
+    ? lba >= 0 && Number.isSafeInteger(lba)
+    : typeof lba === "bigint" && lba >= 0n && lba <= 0xffff_ffff_ffff_ffffn;
+}
+
+/**
+ * @ignore @internal Give the guarded Read and Write of `cls` (after validate.ts's
+ * guardClass) a fast path: a call whose arguments are plainly valid — an open
+ * Qpair and Buffer, an LBA as above, an integer lbaCount in 1..65536 or none,
+ * a callback or no options — on an open namespace skips the generic signature
+ * walk (what the guard would accept anyway) and runs the method; any other
+ * call goes through the guard, which checks and rejects it exactly as before.
+ */
+export function installIoFastPaths(
+  cls: { prototype: IoCommands },
+  qpairClass: abstract new (...a: never[]) => Qpair,
+): void {
+  const proto = cls.prototype as IoCommands & { readonly closed: boolean };
+  const base = IoCommands.prototype;
+  for (const name of ["read", "write"] as const) {
+    const raw = base[name];
+    const guarded = proto[name];
+    if (raw === guarded) throw new Error(`${name}: guard it first`);
+    Object.defineProperty(proto, name, {
+      ...Object.getOwnPropertyDescriptor(proto, name),
+      value: {
+        [name](
+          this: IoCommands & { readonly closed: boolean },
+          qpair: Qpair,
+          buf: Buffer,
+          lba: number | bigint,
+          lbaCount?: number,
+          opts?: CommandCallback | IoOptions,
+        ): Qpair {
+          if (
+            arguments.length <= 5 && qpair instanceof qpairClass &&
+            !qpair.closed && buf instanceof Buffer && !buf.closed &&
+            plainLba(lba) &&
+            (lbaCount === undefined ||
+              (typeof lbaCount === "number" && lbaCount >= 1 &&
+                lbaCount <= 65536 && Number.isInteger(lbaCount))) &&
+            (opts === undefined || typeof opts === "function") &&
+            this.closed === false
+          ) return raw.call(this, qpair, buf, lba, lbaCount, opts);
+          return guarded.apply(
+            this,
+            arguments as unknown as Parameters<typeof raw>,
+          );
+        },
+      }[name],
+    });
   }
 }

@@ -6,7 +6,8 @@
  */
 import { NAMESPACE } from "./api_table.ts";
 import { Buffer } from "./buffer.ts";
-import { IoCommands } from "./io_commands.ts";
+import { installIoFastPaths, IoCommands } from "./io_commands.ts";
+import { Qpair } from "./qpair.ts";
 import type { Controller } from "./controller.ts";
 import {
   ClosedError,
@@ -537,3 +538,4 @@ export class Namespace extends IoCommands {
 }
 
 guardClass(Namespace, NAMESPACE);
+installIoFastPaths(Namespace, Qpair);

@@ -464,4 +464,22 @@ function refused(e: unknown, what: string, qid: number): unknown {
   );
 }
 
+const rawWaitdone = Qpair.prototype.waitdone;
 guardClass(Qpair, QPAIR);
+{
+  // waitdone's fast path: an integer count in 0..2^32-1 (or none) on an open
+  // Qpair is what the guard accepts; anything else goes through the guard
+  const guarded = Qpair.prototype.waitdone;
+  Object.defineProperty(Qpair.prototype, "waitdone", {
+    ...Object.getOwnPropertyDescriptor(Qpair.prototype, "waitdone"),
+    value: function waitdone(this: Qpair, expected?: number): number {
+      if (
+        arguments.length <= 1 &&
+        (expected === undefined ||
+          (typeof expected === "number" && expected >>> 0 === expected)) &&
+        !this.closed
+      ) return rawWaitdone.call(this, expected);
+      return guarded.apply(this, arguments as unknown as [number?]);
+    },
+  });
+}

@@ -621,6 +621,30 @@ int nvme_cq_poll_wait(uint32_t cqh, uint32_t timeout_us)
 	return r;
 }
 
+int nvme_cq_reap_wait(uint32_t cqh, struct nvme_cpl *out, uint32_t max, uint32_t timeout_us)
+{
+	struct nvme_cq *cq;
+	int r;
+
+	if (!out || !max)
+		return nvme_set_error(-EFAULT, "cq_reap_wait: no output");
+	if (timeout_us > 1000000)
+		return nvme_set_error(-EINVAL, "wait of %u us: allowed 0..1000000", timeout_us);
+	/* held busy as by nvme_cq_poll_wait(): a delete from another thread waits for it */
+	pthread_mutex_lock(&cq_ref_lock);
+	cq = nvme_handle_get(cqh, NVME_H_CQ);
+	if (cq)
+		__atomic_add_fetch(&cq->busy, 1, __ATOMIC_ACQ_REL);
+	pthread_mutex_unlock(&cq_ref_lock);
+	if (!cq)
+		return bad_handle(cqh, NVME_H_CQ);
+	r = nvme_cq_process(cq, out, max);
+	if (r == 0 && timeout_us && nvme_cq_wait(cq, timeout_us))
+		r = nvme_cq_process(cq, out, max);
+	__atomic_sub_fetch(&cq->busy, 1, __ATOMIC_ACQ_REL);
+	return r;
+}
+
 int nvme_sq_abandon(uint32_t sqh, struct nvme_cpl *out, uint32_t max)
 {
 	GET(sq, struct nvme_sq, NVME_H_SQ, sqh);

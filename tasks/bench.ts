@@ -7,8 +7,12 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { Buffer, Controller, Namespace, Pcie, Qpair } from "../mod.ts";
-import { benchIoworkerAll } from "./bench_ioworker.ts";
+import { Controller, Pcie } from "../mod.ts";
+import {
+  benchIoworkerAll,
+  benchQd1InC,
+  benchScriptBatches,
+} from "./bench_ioworker.ts";
 import { benchVerifyAll } from "./bench_verify.ts";
 import { benchConsole } from "./bench_console.ts";
 import { benchTcp } from "./bench_tcp.ts";
@@ -46,59 +50,16 @@ function emit(result: Record<string, unknown>): void {
   });
 }
 
-// 2. a script at QD1: write + waitdone, read + waitdone
-{
-  using nvme0 = new Controller(base);
-  const ns = new Namespace(nvme0, 1);
-  using q = new Qpair(nvme0, 16);
-  using buf = new Buffer(4096);
-  const lbas = 4096 / ns.lbaSize;
-  let n = 0;
-  const end = performance.now() + seconds * 1000;
-  const t0 = performance.now();
-  while (performance.now() < end) {
-    ns.write(q, buf, (n % 1024) * lbas, lbas).waitdone();
-    ns.read(q, buf, (n % 1024) * lbas, lbas).waitdone();
-    n += 2;
-  }
-  const us = (performance.now() - t0) * 1000 / n;
-  emit({
-    name: "script-qd1-write-read",
-    dut: base,
-    us_per_cmd: +us.toFixed(1),
-    commands: n,
-  });
-}
+// 2. a script at QD1 (write + waitdone, read + waitdone) and the same loop in C,
+// alternating: script-qd1-write-read and c-qd1-write-read with the ratio
+benchQd1InC(base, seconds);
 
-// 3. a script keeping 127 reads in flight (null backend: the device is not the limit)
-{
-  const dut = base === "qemu" ? "qemu:backend=null,size=16G" : base;
-  using nvme0 = new Controller(dut);
-  const ns = new Namespace(nvme0, 1);
-  using q = new Qpair(nvme0, 128);
-  using buf = new Buffer(4096);
-  const lbas = 4096 / ns.lbaSize;
-  const span = Math.floor(ns.capacity / lbas);
-  let n = 0;
-  const end = performance.now() + seconds * 1000;
-  const t0 = performance.now();
-  while (performance.now() < end) {
-    for (let i = 0; i < 127; i++) {
-      ns.read(q, buf, Math.floor(Math.random() * span) * lbas, lbas);
-    }
-    q.waitdone(127);
-    n += 127;
-  }
-  const iops = n / ((performance.now() - t0) / 1000);
-  emit({
-    name: "script-4k-randread-qd127-batches",
-    dut,
-    iops: Math.round(iops),
-  });
-}
+// 3. a script keeping 127 reads in flight (null backend: the device is not the
+// limit) and an ioworker, alternating: the script's IOPS over the ioworker's
+benchScriptBatches(base, seconds);
 
-// 4. IO workers against a minimal C loop, their scaling, and the QD1 loop of 2. in C
-benchIoworkerAll(base, seconds);
+// 4. IO workers against a minimal C loop, their scaling
+benchIoworkerAll(base);
 
 // 4b. the driver's own cost per IO (the loopback device: no device time)
 benchDriverAll();

@@ -7,8 +7,11 @@
  *   by a minimal C loop (`nvme_bench_loop()`: one SQ/CQ pair, doorbell per
  *   batch, polling) on the same device in the same run, and their ratio (in
  *   alternating 2 s rounds: other load on the machine hits both alike);
- * - `c-qd1-write-read`: the QD1 write+read loop of `script-qd1-write-read` in
- *   C, alternating with the script, and the script's time per command over it;
+ * - `c-qd1-write-read` and `script-qd1-write-read`: the QD1 write+read loop of
+ *   a script and the same loop in C, in alternating rounds, and the script's
+ *   time per command over C's (tasks/bench.ts prints these first);
+ * - `script-4k-randread-qd127-batches`: a script keeping 127 reads in flight
+ *   against an ioworker, alternating, and its IOPS over the ioworker's;
  * - `ioworker-scaling`: aggregate IOPS of 1, 2 and 4 ioworkers at once.
  *
  *   deno run --allow-ffi --allow-env --allow-read --allow-run tasks/bench_ioworker.ts \
@@ -105,34 +108,149 @@ function scriptQd1(
   return { us: (performance.now() - t0) * 1000 / n, commands: n };
 }
 
+/** Median of a non-empty list. */
+export function median(xs: number[]): number {
+  const v = [...xs].sort((a, b) => a - b);
+  const m = v.length >> 1;
+  return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
+}
+
 /**
- * The script's QD1 write+read loop in C on the same device, in rounds
- * alternating with the script itself (this machine's noise hits both alike);
- * prints both times per command and the script's over C's.
+ * The script's QD1 write+read loop and the same loop in C on the same device,
+ * in short rounds alternating between the two (and which goes first): the
+ * load of this shared machine hits both alike. Prints `script-qd1-write-read`
+ * and `c-qd1-write-read`, each with both times per command and the script's
+ * over C's: `ratio` from the totals, `ratio_median` the median of the rounds'
+ * ratios (what a load burst during one round does not move).
  */
 export function benchQd1InC(dut: string, seconds: number): void {
   using nvme0 = new Controller(dut);
   const ns = new Namespace(nvme0, 1);
-  const rounds = 3, ms = Math.round(seconds * 1000 / rounds);
+  const rounds = Math.max(4, Math.round(seconds * 4));
+  const ms = Math.max(100, Math.round(seconds * 1000 / rounds));
+  scriptQd1(nvme0, ns, 200); // warm-up (JIT), not counted
   let cNs = 0, cCmds = 0, sUs = 0, sCmds = 0, errors = 0;
+  const ratios: number[] = [];
   for (let i = 0; i < rounds; i++) {
-    const s = scriptQd1(nvme0, ns, ms);
+    let s = { us: 0, commands: 0 };
+    let c = { commands: 0, seconds: 0, errors: 0 };
+    if (i % 2) {
+      c = cLoop(nvme0, ns, 16, 1, ms);
+      s = scriptQd1(nvme0, ns, ms);
+    } else {
+      s = scriptQd1(nvme0, ns, ms);
+      c = cLoop(nvme0, ns, 16, 1, ms);
+    }
     sUs += s.us * s.commands;
     sCmds += s.commands;
-    const c = cLoop(nvme0, ns, 16, 1, ms);
     cNs += c.seconds * 1e9;
     cCmds += c.commands;
     errors += c.errors;
+    ratios.push(s.us / (c.seconds * 1e6 / c.commands));
   }
   const cUs = cNs / 1000 / cCmds, scriptUs = sUs / sCmds;
+  const common = {
+    dut,
+    rounds,
+    round_ms: ms,
+    ratio: +(scriptUs / cUs).toFixed(3),
+    ratio_median: +median(ratios).toFixed(3),
+    ratio_rounds: ratios.map((r) => +r.toFixed(2)),
+  };
+  emit({
+    name: "script-qd1-write-read",
+    us_per_cmd: +scriptUs.toFixed(1),
+    commands: sCmds,
+    c_us_per_cmd: +cUs.toFixed(1),
+    ...common,
+  });
   emit({
     name: "c-qd1-write-read",
-    dut,
     us_per_cmd: +cUs.toFixed(1),
     commands: cCmds,
     errors,
     script_us_per_cmd: +scriptUs.toFixed(1),
-    script_ratio: +(scriptUs / cUs).toFixed(3),
+    script_ratio: common.ratio,
+    ...common,
+  });
+}
+
+/** A script keeping 127 reads in flight in batches: submit 127, waitdone(127). */
+function scriptBatches(
+  nvme0: Controller,
+  ns: Namespace,
+  ms: number,
+): { ios: number; seconds: number } {
+  using q = new Qpair(nvme0, 128);
+  using buf = new Buffer(4096);
+  const lbas = 4096 / ns.lbaSize;
+  const span = Math.floor(ns.capacity / lbas);
+  let n = 0;
+  const t0 = performance.now();
+  const end = t0 + ms;
+  while (performance.now() < end) {
+    for (let i = 0; i < 127; i++) {
+      ns.read(q, buf, Math.floor(Math.random() * span) * lbas, lbas);
+    }
+    q.waitdone(127);
+    n += 127;
+  }
+  return { ios: n, seconds: (performance.now() - t0) / 1000 };
+}
+
+/**
+ * `script-4k-randread-qd127-batches`: the script above against an ioworker
+ * (4 KiB random reads, QD128) on the same device with a null backend, in
+ * alternating rounds; the script's IOPS over the ioworker's (`ratio` from the
+ * totals, `ratio_median` over the rounds).
+ */
+export function benchScriptBatches(base: string, seconds: number): void {
+  const dut = nullDut(base);
+  using nvme0 = new Controller(dut);
+  const ns = new Namespace(nvme0, 1);
+  const ioSize = 4096 / ns.lbaSize;
+  const rounds = Math.max(4, Math.round(seconds * 2));
+  const ms = Math.max(250, Math.round(seconds * 1000 / rounds));
+  scriptBatches(nvme0, ns, 200); // warm-up (JIT), not counted
+  let sIos = 0, sSec = 0, wIos = 0, wSec = 0;
+  const ratios: number[] = [];
+  const worker = () => {
+    const r = ns.ioworker({
+      ioSize,
+      lbaRandom: true,
+      readPercentage: 100,
+      qdepth: 128,
+      time: ms / 1000,
+    }).start().close();
+    if (!r.ok) throw new Error(`ioworker: ${r.errorMessage}`);
+    return { ios: r.ioCountRead, seconds: r.mseconds / 1000 };
+  };
+  for (let i = 0; i < rounds; i++) {
+    let s, w;
+    if (i % 2) {
+      w = worker();
+      s = scriptBatches(nvme0, ns, ms);
+    } else {
+      s = scriptBatches(nvme0, ns, ms);
+      w = worker();
+    }
+    sIos += s.ios;
+    sSec += s.seconds;
+    wIos += w.ios;
+    wSec += w.seconds;
+    ratios.push((s.ios / s.seconds) / (w.ios / w.seconds));
+  }
+  const iops = sIos / sSec, wIops = wIos / wSec;
+  emit({
+    name: "script-4k-randread-qd127-batches",
+    dut,
+    iops: Math.round(iops),
+    ioworker_iops: Math.round(wIops),
+    ratio: +(iops / wIops).toFixed(3),
+    ratio_median: +median(ratios).toFixed(3),
+    ratio_rounds: ratios.map((r) => +r.toFixed(2)),
+    rounds,
+    round_ms: ms,
   });
 }
 
@@ -218,8 +336,7 @@ export function benchIoworkers(
  * Everything above, with the run times from the command line
  * (`--ioworker-seconds`, `--scaling-seconds`); tasks/bench.ts calls this.
  */
-export function benchIoworkerAll(base: string, seconds: number): void {
-  benchQd1InC(base, seconds);
+export function benchIoworkerAll(base: string): void {
   benchIoworkers(
     base,
     Number(values["ioworker-seconds"]) || 10,
@@ -228,8 +345,8 @@ export function benchIoworkerAll(base: string, seconds: number): void {
 }
 
 if (import.meta.main) {
-  benchIoworkerAll(
-    typeof values.dut === "string" ? values.dut : "qemu",
-    Number(values.seconds) || 3,
-  );
+  const base = typeof values.dut === "string" ? values.dut : "qemu";
+  benchQd1InC(base, Number(values.seconds) || 3);
+  benchScriptBatches(base, Number(values.seconds) || 3);
+  benchIoworkerAll(base);
 }

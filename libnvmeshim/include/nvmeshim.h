@@ -427,6 +427,23 @@ NVME_API int nvme_cq_irq_gate(uint32_t cq, uint32_t on);
  * FFI: nonblocking as nvme_cq_poll_wait_nb
  */
 NVME_API int nvme_cq_poll_wait(uint32_t cq, uint32_t timeout_us);
+/**
+ * nvme_cq_reap_wait() - nvme_cq_reap(), and when nothing was there, wait up to
+ * @timeout_us (<= 1 s) for something to reap and reap again: a script's
+ * waitdone in one call instead of three.
+ * @cq: completion queue handle
+ * @out: room for @max completion records (struct nvme_cpl)
+ * @max: records at @out (>= 1)
+ * @timeout_us: longest wait when nothing is there at first (0: reap only)
+ *
+ * Pending doorbells are written first, as by nvme_cq_reap(). Blocks the
+ * calling thread while it waits.
+ *
+ * Return: completion records written (0 when the wait ended with none), or
+ * negative errno.
+ */
+NVME_API int nvme_cq_reap_wait(uint32_t cq, struct nvme_cpl *out, uint32_t max,
+			       uint32_t timeout_us);
 /** nvme_sq_abandon() - complete everything in flight as "gone" (after a reset). */
 NVME_API int nvme_sq_abandon(uint32_t sq, struct nvme_cpl *out, uint32_t max);
 /**
