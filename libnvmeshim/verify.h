@@ -107,7 +107,7 @@ struct nvme_tracker;
 #define NVME_VT_MID_BITS 8u  /* 256 leaves per mid node (2 KiB) */
 #define NVME_VT_DIR_SHIFT (NVME_VT_LEAF_BITS + NVME_VT_MID_BITS) /* LBAs per dir entry: 16384 */
 #define NVME_VT_MINI_SLOTS 8u /* leaves a mini node holds (64 B) before a mid replaces it */
-#define NVME_VT_LOCK_MAX_BITS 22u /* lock bitmap of at most 2^22 bits (512 KiB) */
+#define NVME_VT_LOCK_MAX_BITS 18u /* lock bitmap of at most 2^18 bits (32 KiB: stays in cache; aliasing only serializes) */
 #define NVME_VT_HOST_GRANULE 512u /* host memory lock granule (bytes of the DMA arena) */
 
 /* Status, flags, failure kinds and reports kept: see nvmeshim.h (NVME_STATUS_VERIFY, ...). */

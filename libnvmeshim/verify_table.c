@@ -110,13 +110,13 @@ struct nvme_vslab {
 #define SLAB_SIZE (2ull << 20)
 #define SLAB_HEAD 256ull /* the slab header; leaves start aligned after it */
 
-static struct nvme_vslab *slab_new(void)
+/* a fresh 2 MiB-aligned slab, faulted in (zeroed by the kernel); NULL when out of memory */
+static uint8_t *slab_map(void)
 {
 	/* over-allocate to align on 2 MiB: a huge page needs it */
 	uint8_t *p = mmap(NULL, 2 * SLAB_SIZE, PROT_READ | PROT_WRITE,
 			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	uint8_t *a;
-	struct nvme_vslab *s;
 
 	if (p == MAP_FAILED)
 		return NULL;
@@ -129,9 +129,90 @@ static struct nvme_vslab *slab_new(void)
 #endif
 #ifdef MADV_POPULATE_WRITE
 	/* all of it now, in one call: cheaper than a fault per 4 KiB when no huge page is free */
-	madvise(a, SLAB_SIZE, MADV_POPULATE_WRITE);
+	if (madvise(a, SLAB_SIZE, MADV_POPULATE_WRITE) == 0)
+		return a;
 #endif
+	for (uint64_t o = 0; o < SLAB_SIZE; o += 4096)
+		a[o] = 0;
+	return a;
+}
+
+/*
+ * Spare slabs, mapped and faulted in ahead of need by a thread of their own:
+ * the kernel zeroing 2 MiB is most of what a new slab costs, and random
+ * writes over a large namespace need a new one every few thousand IOs. The IO
+ * path takes a ready slab (a pointer under an uncontended mutex) and wakes the
+ * filler; when none is ready (the filler fell behind, or it could not start)
+ * it maps one itself. The spares are shared by every table of the process.
+ */
+#define SPARE_SLABS 4u
+
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	uint8_t *slab[SPARE_SLABS];
+	unsigned n;
+	bool started, failed;
+} spare = { .lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER };
+
+static void *spare_filler(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&spare.lock);
+	for (;;) {
+		uint8_t *a;
+
+		while (spare.n >= SPARE_SLABS)
+			pthread_cond_wait(&spare.wake, &spare.lock);
+		pthread_mutex_unlock(&spare.lock);
+		a = slab_map();
+		pthread_mutex_lock(&spare.lock);
+		if (!a) {
+			/* out of memory: the IO path maps (and fails) on its own until woken again */
+			pthread_cond_wait(&spare.wake, &spare.lock);
+			continue;
+		}
+		spare.slab[spare.n++] = a;
+	}
+	return NULL;
+}
+
+static uint8_t *spare_take(void)
+{
+	uint8_t *a = NULL;
+
+	pthread_mutex_lock(&spare.lock);
+	if (!spare.started && !spare.failed) {
+		pthread_attr_t at;
+		pthread_t th;
+
+		pthread_attr_init(&at);
+		pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+		pthread_attr_setstacksize(&at, 64 << 10);
+		if (pthread_create(&th, &at, spare_filler, NULL) == 0) {
+			spare.started = true;
+			pthread_setname_np(th, "nvme-vslab");
+		} else {
+			spare.failed = true;
+		}
+		pthread_attr_destroy(&at);
+	}
+	if (spare.n)
+		a = spare.slab[--spare.n];
+	pthread_cond_signal(&spare.wake);
+	pthread_mutex_unlock(&spare.lock);
+	return a;
+}
+
+static struct nvme_vslab *slab_new(void)
+{
+	uint8_t *a = spare_take();
+	struct nvme_vslab *s;
+
+	if (!a && !(a = slab_map()))
+		return NULL;
 	s = (struct nvme_vslab *)a;
+	s->next = NULL;
 	s->used = SLAB_HEAD;
 	return s;
 }
