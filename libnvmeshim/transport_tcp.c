@@ -18,6 +18,16 @@
  *     the association (every connection) and connects the admin queue anew.
  * A fatal error on any connection (closed, TermReq, bad PDU) ends the
  * association: the device is then gone for the queue core.
+ *
+ * Ending queues and the association as NVMe over Fabrics asks: deleting an
+ * I/O queue sends the Fabrics Disconnect command on its connection and waits
+ * (bounded) for the answer before the socket closes; closing the transport
+ * disconnects the remaining I/O queues, shuts the controller down (CC.SHN
+ * normal shutdown by Property Set, CSTS.SHST polled, bounded) and then closes
+ * the admin connection. A target that does not implement Disconnect (Linux's
+ * nvmet answers Invalid Opcode) or answers nothing is noted in the event log
+ * (control "log"), never an error. The event log is process-wide, so what a
+ * closed controller did stays readable through another one.
  */
 #define _GNU_SOURCE
 
@@ -47,6 +57,9 @@
 #define ICID_KA 0xfffe	 /* keep alive, answered whenever */
 #define MAX_QID 65535u
 #define ADMIN_ICD 8192u /* in-capsule data the admin queue takes (NVMe/TCP) */
+#define DISCONNECT_MS 2000u /* longest wait for Disconnect answers (or the timeout, if shorter) */
+#define SHUTDOWN_MS 5000u   /* longest wait for CSTS.SHST at close (or the timeout) */
+#define TERM_LINGER_MS 100  /* after a termination request: time for the target to take it */
 
 enum { DIR_NONE = 0, DIR_H2C = 1, DIR_C2H = 2 };
 
@@ -55,6 +68,7 @@ struct tcp_cmd {
 	uint32_t len;
 	uint16_t cid;
 	uint8_t dir, busy, opc, cns;
+	uint8_t dderr; /* a data digest error in its C2HData: it ends with Data Transfer Error */
 	uint32_t nsid;
 };
 
@@ -76,6 +90,7 @@ struct tcp_conn {
 	int fd;
 	uint16_t qid, cqid;
 	bool inited, dead;
+	bool closing; /* Disconnect sent: the target may close; that ends this queue only */
 	struct tcp_params prm;
 	uint32_t icd; /* in-capsule data bytes accepted */
 	/* the SQ ring in DMA memory and the next entry to send */
@@ -149,6 +164,82 @@ static void tr_fail(struct tcp_tr *tr, const char *fmt, ...)
 		va_end(ap);
 	}
 	__atomic_store_n(&tr->t.dead, true, __ATOMIC_RELEASE);
+}
+
+/* --- event log ------------------------------------------------------------------ */
+
+#define EVLOG_LINES 128
+#define EVLOG_LEN 384
+
+/* process-wide: what the transports did on their own (Disconnect, shutdown, TermReq) */
+static char evlog[EVLOG_LINES][EVLOG_LEN];
+static uint64_t evlog_n;
+static pthread_mutex_t evlog_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void tr_log(struct tcp_tr *tr, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void tr_log(struct tcp_tr *tr, const char *fmt, ...)
+{
+	char msg[256], *line;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	pthread_mutex_lock(&evlog_lock);
+	line = evlog[evlog_n % EVLOG_LINES];
+	evlog_n++;
+	snprintf(line, EVLOG_LEN, "#%llu %s cntlid %u: %s", (unsigned long long)evlog_n, tr->t.name,
+		 tr->cntlid, msg);
+	if (getenv("DENVME_TCP_LOG"))
+		fprintf(stderr, "denvme: %s\n", line);
+	pthread_mutex_unlock(&evlog_lock);
+}
+
+/* the event log, oldest line first, as much of the newest as fits in @cap */
+static void evlog_read(char *out, unsigned cap)
+{
+	uint64_t first, i;
+	size_t used = 0;
+
+	if (!cap)
+		return;
+	out[0] = 0;
+	pthread_mutex_lock(&evlog_lock);
+	first = evlog_n > EVLOG_LINES ? evlog_n - EVLOG_LINES : 0;
+	/* skip the oldest lines that would not fit */
+	for (size_t need = 0, k = evlog_n; k > first; k--) {
+		need += strlen(evlog[(k - 1) % EVLOG_LINES]) + 1;
+		if (need >= cap) {
+			first = k;
+			break;
+		}
+	}
+	for (i = first; i < evlog_n; i++) {
+		int n = snprintf(out + used, cap - used, "%s%s", used ? "\n" : "",
+				 evlog[i % EVLOG_LINES]);
+
+		if (n < 0 || (size_t)n >= cap - used)
+			break;
+		used += (size_t)n;
+	}
+	pthread_mutex_unlock(&evlog_lock);
+}
+
+/* a completion's status field (SCT/SC) in words, for the log */
+static const char *status_words(uint32_t st)
+{
+	switch (st & 0x7ff) {
+	case 0x000:
+		return "success";
+	case 0x001:
+		return "Invalid Command Opcode";
+	case 0x002:
+		return "Invalid Field in Command";
+	case 0x00c:
+		return "Command Sequence Error";
+	default:
+		return "not a status Disconnect is expected to end with";
+	}
 }
 
 /* --- completion queues --------------------------------------------------------- */
@@ -284,22 +375,58 @@ static void conn_close_fd(struct tcp_conn *c)
 }
 
 /*
+ * After a termination request: no more data from here (FIN after the PDU), and
+ * a short time for the target to take it and close; unread input would turn
+ * close() into a reset that can discard the request before it is sent.
+ */
+static void conn_linger_close(struct tcp_conn *c)
+{
+	uint64_t end = nvme_now_ns() + TERM_LINGER_MS * 1000000ull;
+	uint8_t sink[4096];
+
+	shutdown(c->fd, SHUT_WR);
+	for (;;) {
+		struct pollfd p = { .fd = c->fd, .events = POLLIN };
+		uint64_t now = nvme_now_ns();
+		ssize_t r;
+
+		if (now >= end || poll(&p, 1, (int)((end - now) / 1000000ull) + 1) <= 0)
+			break;
+		r = recv(c->fd, sink, sizeof(sink), MSG_DONTWAIT);
+		if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR))
+			break; /* the target closed its side */
+	}
+	conn_close_fd(c);
+}
+
+/*
  * A fatal transport error: tell the target (H2CTermReq with @fes unless 0),
- * close the connection and end the association.
+ * close the connection and end the association. On a queue being
+ * disconnected, the target closing it is expected: only that queue ends.
  */
 static int conn_fatal(struct tcp_conn *c, int fes, uint32_t field, const char *why)
 {
 	if (c->dead)
 		return -ENODEV;
+	c->dead = true;
+	if (c->closing && !fes) {
+		conn_close_fd(c);
+		tr_log(c->tr, "queue %u: connection closed after Disconnect: %s", c->qid, why);
+		return -ENODEV;
+	}
 	if (fes && c->fd >= 0) {
 		uint8_t pdu[TCP_HLEN_TERM + TCP_TERM_MAX_DATA];
 		uint32_t n = tcp_term(pdu, (uint16_t)fes, field, c->hdr,
 				      c->have < TCP_TERM_MAX_DATA ? c->have : TCP_TERM_MAX_DATA);
+		ssize_t w = send(c->fd, pdu, n, MSG_NOSIGNAL | MSG_DONTWAIT);
 
-		(void)!send(c->fd, pdu, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+		tr_log(c->tr, "queue %u: H2CTermReq %s (FES 0x%x, FEI 0x%x)%s: %s", c->qid,
+		       tcp_fes_name((uint32_t)fes), fes, field,
+		       w == (ssize_t)n ? " sent" : " could not be sent", why);
+		conn_linger_close(c);
+	} else {
+		conn_close_fd(c);
 	}
-	c->dead = true;
-	conn_close_fd(c);
 	if (fes)
 		tr_fail(c->tr, "%s, queue %u: %s (fatal error %s, field at byte %u): connection "
 			"closed", c->tr->t.name, c->qid, why, tcp_fes_name((uint32_t)fes), field);
@@ -403,26 +530,43 @@ static void sniff(struct tcp_conn *c, const struct tcp_cmd *cmd)
 	}
 }
 
+/* status field (bits 31:17 of CQE DW3) of Data Transfer Error, 00/04 */
+#define ST_DATA_XFER (0x04u << 17)
+
 static void complete(struct tcp_conn *c, uint16_t cid, const uint32_t *cqe)
 {
 	struct tcp_cmd *cmd = cmd_of(c, cid);
 	struct nvme_cqe e;
+	uint32_t dw3 = cqe[3];
 
 	if (cid == ICID_KA)
 		return;
+	/* a data digest error in the data of a command that succeeded: the data is bad */
+	if (cmd && cmd->dderr && !(dw3 >> 17))
+		dw3 |= ST_DATA_XFER;
 	if (cid == ICID_EXEC) {
 		if (cmd) {
-			memcpy(c->icqe, cqe, 16);
+			memcpy(c->icqe, cqe, 12);
+			c->icqe[3] = dw3;
 			c->idone = true;
 			cmd->busy = 0;
 		}
 		return;
 	}
-	memcpy(&e, cqe, 16);
+	memcpy(&e, cqe, 12);
+	e.cid = (uint16_t)dw3;
+	e.status = (uint16_t)(dw3 >> 16);
 	if (cmd) {
 		if (!(e.status >> 1))
 			sniff(c, cmd);
 		cmd->busy = 0;
+	}
+	if (cmd && cmd->opc == 0x7f && (cmd->nsid & 0xff) == 0x08) { /* a script's Disconnect */
+		tr_log(c->tr, "queue %u: Disconnect (CID %u, sent by the script) answered %02x/%02x "
+		       "(%s)", c->qid, cid, (e.status >> 9) & 7, (e.status >> 1) & 0xff,
+		       status_words(e.status >> 1));
+		if (e.status >> 1)
+			c->closing = false; /* refused: the queue stays */
 	}
 	/* the queue core tracks its SQ head by what this connection sent */
 	e.sqhd = (uint16_t)c->sent;
@@ -463,13 +607,27 @@ static int on_header(struct tcp_conn *c)
 
 		snprintf(why, sizeof(why), "the target ended the connection with C2HTermReq: %s "
 			 "(FES 0x%x, FEI 0x%x)", tcp_fes_name(fes), fes, fei);
+		tr_log(c->tr, "queue %u: C2HTermReq received: %s (FES 0x%x, FEI 0x%x)", c->qid,
+		       tcp_fes_name(fes), fes, fei);
 		return conn_fatal(c, 0, 0, why);
 	}
 	case TCP_RSP: {
 		uint32_t cqe[4];
+		uint16_t cid;
 
-		memcpy(cqe, c->hdr + 8, 16);
-		complete(c, (uint16_t)(cqe[3] & 0xffff), cqe);
+		for (int i = 0; i < 4; i++)
+			cqe[i] = get32(c->hdr + 8 + 4 * i);
+		cid = (uint16_t)cqe[3];
+		/*
+		 * A response for no command in flight is a protocol error, except a
+		 * late answer to one of the transport's own commands that timed out.
+		 */
+		if (!cmd_of(c, cid) && cid != ICID_KA && cid != ICID_EXEC) {
+			snprintf(why, sizeof(why), "CapsuleResp for CID %u, which has no command in "
+				 "flight (CQE status 0x%04x)", cid, cqe[3] >> 16);
+			return conn_fatal(c, TCP_FES_BAD_HEADER, 8 + 12, why);
+		}
+		complete(c, cid, cqe);
 		return 0;
 	}
 	case TCP_R2T:
@@ -527,11 +685,17 @@ static int on_data(struct tcp_conn *c)
 		uint32_t got = get32(c->dg);
 
 		if (got != c->crc) {
-			char why[128];
+			/*
+			 * Not fatal (NVMe/TCP): the connection stays, the command ends
+			 * with Data Transfer Error instead of success.
+			 */
+			struct tcp_cmd *cmd = cmd_of(c, d.cid);
 
-			snprintf(why, sizeof(why), "C2HData data digest 0x%08x, 0x%08x computed "
-				 "(CID %u)", got, c->crc, d.cid);
-			return conn_fatal(c, 0, 0, why);
+			tr_log(c->tr, "queue %u: C2HData data digest 0x%08x, 0x%08x computed (CID %u, "
+			       "%u bytes at offset %u): the command ends with Data Transfer Error",
+			       c->qid, got, c->crc, d.cid, d.length, d.offset);
+			if (cmd)
+				cmd->dderr = 1;
 		}
 	}
 	if ((c->h.flags & TCP_F_SUCCESS) && (c->h.flags & TCP_F_LAST)) {
@@ -641,12 +805,12 @@ static int conn_wait(struct tcp_conn *c, int ms)
 
 /*
  * Run one command of the transport's own (Connect, Property Get/Set) and wait
- * for its response. @c is locked by the caller.
+ * up to @ms for its response. @c is locked by the caller.
  */
-static int conn_exec(struct tcp_conn *c, uint8_t *sqe, uint8_t *data, uint32_t len, uint8_t dir,
-		     uint32_t *cqe)
+static int conn_exec_ms(struct tcp_conn *c, uint8_t *sqe, uint8_t *data, uint32_t len, uint8_t dir,
+			uint32_t *cqe, uint32_t ms)
 {
-	uint64_t end = nvme_now_ns() + (uint64_t)c->tr->timeout_ms * 1000000ull;
+	uint64_t end = nvme_now_ns() + (uint64_t)ms * 1000000ull;
 	int r;
 
 	put16(sqe + 2, ICID_EXEC);
@@ -658,7 +822,7 @@ static int conn_exec(struct tcp_conn *c, uint8_t *sqe, uint8_t *data, uint32_t l
 		if (nvme_now_ns() >= end) {
 			c->icmd.busy = 0;
 			return nvme_set_error(-ETIMEDOUT, "%s: no answer from the target within %u ms",
-					      c->tr->t.name, c->tr->timeout_ms);
+					      c->tr->t.name, ms);
 		}
 		r = conn_wait(c, 20);
 		r = r < 0 ? r : 0;
@@ -668,6 +832,95 @@ static int conn_exec(struct tcp_conn *c, uint8_t *sqe, uint8_t *data, uint32_t l
 		return nvme_set_error(-ENODEV, "%s", c->tr->why[0] ? c->tr->why : "connection lost");
 	memcpy(cqe, c->icqe, 16);
 	return 0;
+}
+
+static int conn_exec(struct tcp_conn *c, uint8_t *sqe, uint8_t *data, uint32_t len, uint8_t dir,
+		     uint32_t *cqe)
+{
+	return conn_exec_ms(c, sqe, data, len, dir, cqe, c->tr->timeout_ms);
+}
+
+/* --- Disconnect ------------------------------------------------------------------- */
+
+/* Delete I/O SQ's DW0 over NVMe/TCP: what the Disconnect on the queue got */
+#define DISC_SENT 0x80000000u	  /* a Disconnect was sent */
+#define DISC_ANSWERED 0x40000000u /* and answered: bits 15:1 are the answer's status field */
+
+static uint32_t disconnect_ms(const struct tcp_tr *tr)
+{
+	return tr->timeout_ms < DISCONNECT_MS ? tr->timeout_ms : DISCONNECT_MS;
+}
+
+/* send the Fabrics Disconnect (a command of the transport's own) on I/O queue @c */
+static bool disc_send(struct tcp_conn *c)
+{
+	uint8_t sqe[64] = { 0x7f };
+	bool ok;
+
+	pthread_mutex_lock(&c->lock);
+	if (c->dead || c->fd < 0 || !c->inited) {
+		pthread_mutex_unlock(&c->lock);
+		tr_log(c->tr, "queue %u: Disconnect not sent: the connection is already closed",
+		       c->qid);
+		return false;
+	}
+	sqe[4] = 0x08; /* FCTYPE Disconnect; CDW10 RECFMT 0 */
+	put16(sqe + 2, ICID_EXEC);
+	c->icmd = (struct tcp_cmd){ .busy = 1, .opc = 0x7f };
+	c->idone = false;
+	c->closing = true; /* the target may close the connection once it answered */
+	ok = !send_capsule(c, sqe, NULL, 0, DIR_NONE, false);
+	pthread_mutex_unlock(&c->lock);
+	return ok;
+}
+
+/* wait until @end for the answer to the Disconnect sent on @c; log it. Return: DW0 as above. */
+static uint32_t disc_wait(struct tcp_conn *c, uint64_t end, uint32_t ms)
+{
+	uint32_t st, dw0 = DISC_SENT;
+
+	pthread_mutex_lock(&c->lock);
+	while (!c->idone && !c->dead && nvme_now_ns() < end)
+		conn_wait(c, 10);
+	c->icmd.busy = 0;
+	if (!c->idone) {
+		if (!c->dead)
+			tr_log(c->tr, "queue %u: no answer to Disconnect within %u ms: the "
+			       "connection is closed", c->qid, ms);
+		pthread_mutex_unlock(&c->lock);
+		return dw0;
+	}
+	st = (c->icqe[3] >> 17) & 0x7ff;
+	dw0 |= DISC_ANSWERED | ((c->icqe[3] >> 16) & 0xfffe);
+	pthread_mutex_unlock(&c->lock);
+	if (!st)
+		tr_log(c->tr, "queue %u: Disconnect answered 00/00: the queue is deleted", c->qid);
+	else
+		tr_log(c->tr, "queue %u: Disconnect answered %02x/%02x (%s)%s: the connection is "
+		       "closed", c->qid, (st >> 8) & 7, st & 0xff, status_words(st),
+		       st == 0x001 || st == 0x002 ? ", the target does not implement it" : "");
+	return dw0;
+}
+
+/*
+ * Disconnect the I/O queues @cs (all sent first, then the answers awaited
+ * until one deadline). Return: how many got no answer (the target is silent).
+ */
+static unsigned disconnect(struct tcp_tr *tr, struct tcp_conn **cs, unsigned n, uint32_t *dw0)
+{
+	uint32_t ms = disconnect_ms(tr);
+	uint64_t end = nvme_now_ns() + (uint64_t)ms * 1000000ull;
+	unsigned silent = 0;
+
+	for (unsigned i = 0; i < n; i++)
+		dw0[i] = disc_send(cs[i]) ? DISC_SENT : 0;
+	for (unsigned i = 0; i < n; i++)
+		if (dw0[i]) {
+			dw0[i] = disc_wait(cs[i], end, ms);
+			if (!(dw0[i] & DISC_ANSWERED) && !cs[i]->dead)
+				silent++;
+		}
+	return silent;
 }
 
 /* --- connections ------------------------------------------------------------------ */
@@ -847,7 +1100,8 @@ lost:
 
 /* --- property get/set -------------------------------------------------------------- */
 
-static int property(struct tcp_tr *tr, bool set, uint32_t off, unsigned size, uint64_t *val)
+static int property_ms(struct tcp_tr *tr, bool set, uint32_t off, unsigned size, uint64_t *val,
+		       uint32_t ms)
 {
 	struct tcp_conn *c = tr->admin;
 	uint8_t sqe[64] = { 0 };
@@ -864,7 +1118,7 @@ static int property(struct tcp_tr *tr, bool set, uint32_t off, unsigned size, ui
 	if (set)
 		put64(sqe + 48, *val);
 	pthread_mutex_lock(&c->lock);
-	r = conn_exec(c, sqe, NULL, 0, DIR_NONE, cqe);
+	r = conn_exec_ms(c, sqe, NULL, 0, DIR_NONE, cqe, ms);
 	pthread_mutex_unlock(&c->lock);
 	if (r)
 		return r;
@@ -876,6 +1130,11 @@ static int property(struct tcp_tr *tr, bool set, uint32_t off, unsigned size, ui
 	if (!set)
 		*val = size == 8 ? ((uint64_t)cqe[1] << 32 | cqe[0]) : cqe[0];
 	return 0;
+}
+
+static int property(struct tcp_tr *tr, bool set, uint32_t off, unsigned size, uint64_t *val)
+{
+	return property_ms(tr, set, off, size, val, tr->timeout_ms);
 }
 
 /* --- queues served here ------------------------------------------------------------- */
@@ -994,15 +1253,25 @@ static bool admin_local(struct tcp_conn *a, const uint8_t *sqe)
 		post_local(a, cid, 0, 0, 0);
 		return true;
 	}
-	case 0x00: /* Delete I/O SQ: close its connection */
+	case 0x00: { /* Delete I/O SQ: Disconnect on its connection, then close it */
+		struct tcp_conn *io;
+		uint32_t dw0 = 0;
+
 		if (!qid || !tr->io[qid])
 			return post_local(a, cid, 0, 1, 0x01), true;
 		pthread_mutex_lock(&tr->lock);
-		bury(tr, tr->io[qid]);
-		tr->io[qid] = NULL;
+		io = tr->io[qid];
+		tr->io[qid] = NULL; /* no longer polled: the answers are read here */
 		pthread_mutex_unlock(&tr->lock);
-		post_local(a, cid, 0, 0, 0);
+		if (!tr->t.dead)
+			disconnect(tr, &io, 1, &dw0);
+		pthread_mutex_lock(&tr->lock);
+		bury(tr, io);
+		pthread_mutex_unlock(&tr->lock);
+		/* DW0 (reserved for Delete I/O SQ) tells the command log what Disconnect got */
+		post_local(a, cid, dw0, 0, 0);
 		return true;
+	}
 	case 0x04: { /* Delete I/O CQ */
 		struct tcp_cq *q = qid ? tr->cqs[qid] : NULL;
 
@@ -1103,6 +1372,15 @@ static void submit(struct tcp_conn *c, const uint8_t *sqe)
 	*cmd = (struct tcp_cmd){ .data = data, .len = len, .cid = cid, .busy = 1, .opc = sqe[0],
 				 .cns = sqe[40], .nsid = get32(sqe + 4),
 				 .dir = !len ? DIR_NONE : bits == 1 ? DIR_H2C : DIR_C2H };
+	/*
+	 * A Disconnect the script sends on purpose goes out as it is; a target
+	 * that implements it may then close this connection: that ends this
+	 * queue, not the association.
+	 */
+	if (sqe[0] == 0x7f && sqe[4] == 0x08 && c->qid) {
+		c->closing = true;
+		tr_log(c->tr, "queue %u: Disconnect sent by the script (CID %u)", c->qid, cid);
+	}
 	if (send_capsule(c, sqe, data, len, cmd->dir, false))
 		cmd->busy = 0; /* the association is over: the queue core completes it as gone */
 }
@@ -1121,6 +1399,18 @@ static void sq_doorbell(struct tcp_tr *tr, uint32_t qid, uint32_t tail)
 		if (qid == 0 && admin_local(c, sqe))
 			continue;
 		submit(c, sqe);
+	}
+	/*
+	 * The queue was disconnected (a script's Disconnect the target acted
+	 * on) while the association lives: commands can no longer reach the
+	 * target; they end at once with Transient Transport Error.
+	 */
+	while (c->ring && tail < c->size && c->sent != tail && c->dead && c->closing &&
+	       !tr->t.dead) {
+		uint16_t cid = get16(c->ring + (uint64_t)c->sent * 64 + 2);
+
+		c->sent = c->sent + 1 == c->size ? 0 : c->sent + 1;
+		post_local(c, cid, 0, 0, 0x22);
 	}
 	pthread_mutex_unlock(&c->lock);
 }
@@ -1403,6 +1693,10 @@ static int tcp_control(struct nvme_transport *t, const char *req, char *out, uns
 		snprintf(out, cap, "%s", tr->why);
 		return 0;
 	}
+	if (!strcmp(req, "log")) {
+		evlog_read(out, cap);
+		return 0;
+	}
 	if (!strcmp(req, "info")) {
 		snprintf(out, cap, "cntlid=%u\nsubnqn=%s\nhostnqn=%s\nhdgst=%d\nddgst=%d\n"
 			 "ioccsz=%u\nmaxh2cdata=%u\nkato=%u\nicd_writes=%llu\nr2t=%llu\n"
@@ -1415,8 +1709,8 @@ static int tcp_control(struct nvme_transport *t, const char *req, char *out, uns
 			 (unsigned long long)__atomic_load_n(&tr->n_c2h, __ATOMIC_RELAXED));
 		return 0;
 	}
-	return nvme_set_error(-ENOTSUP, "%s: request \"%s\": NVMe/TCP answers \"why\" and \"info\"",
-			      t->name, req);
+	return nvme_set_error(-ENOTSUP, "%s: request \"%s\": NVMe/TCP answers \"why\", \"info\" "
+			      "and \"log\"", t->name, req);
 }
 
 static int tcp_alive(struct nvme_transport *t)
@@ -1456,6 +1750,82 @@ static void *ka_main(void *arg)
 	return NULL;
 }
 
+/* CC.SHN normal shutdown by Property Set, CSTS.SHST polled until complete (bounded) */
+static void shutdown_ctrl(struct tcp_tr *tr)
+{
+	uint32_t ms = tr->timeout_ms < SHUTDOWN_MS ? tr->timeout_ms : SHUTDOWN_MS;
+	uint64_t start = nvme_now_ns(), end = start + (uint64_t)ms * 1000000ull, now;
+	uint64_t cc = (tr->cc & ~0xc000u) | 0x4000u, csts = 0;
+	int r;
+
+	if (!(tr->cc & 1)) {
+		tr_log(tr, "no shutdown: the controller is not enabled (CC 0x%x)", tr->cc);
+		return;
+	}
+	if ((r = property_ms(tr, true, NVME_REG_CC, 4, &cc, ms))) {
+		tr_log(tr, "shutdown: Property Set of CC.SHN failed: %s", nvme_get_error());
+		return;
+	}
+	tr->cc = (uint32_t)cc;
+	for (;;) {
+		now = nvme_now_ns();
+		if (now >= end) {
+			tr_log(tr, "shutdown: CC.SHN 01b (normal) set, CSTS.SHST %llu after %u ms: "
+			       "not complete, the connection is closed anyway",
+			       (unsigned long long)((csts >> 2) & 3), ms);
+			return;
+		}
+		if ((r = property_ms(tr, false, NVME_REG_CSTS, 4, &csts,
+				     (uint32_t)((end - now) / 1000000ull) + 1))) {
+			tr_log(tr, "shutdown: CC.SHN 01b (normal) set, reading CSTS failed: %s",
+			       nvme_get_error());
+			return;
+		}
+		if (((csts >> 2) & 3) == 2)
+			break;
+		usleep(2000);
+	}
+	tr_log(tr, "shutdown: CC.SHN 01b (normal) set, CSTS.SHST 10b (complete) after %llu ms",
+	       (unsigned long long)((nvme_now_ns() - start) / 1000000ull));
+}
+
+/*
+ * End the association in order: Disconnect every I/O queue, shut the
+ * controller down, (then the caller closes the admin connection). Bounded;
+ * never an error: a dead or silent target is only noted in the log.
+ */
+static void association_end(struct tcp_tr *tr)
+{
+	struct tcp_conn **cs;
+	uint32_t *dw0;
+	unsigned n = 0, silent = 0;
+
+	if (tr->t.dead || !tr->admin || !tr->admin->inited) {
+		if (tr->admin && tr->why[0])
+			tr_log(tr, "closed after the association ended: %s", tr->why);
+		return;
+	}
+	cs = calloc(tr->max_qid + 1, sizeof(*cs));
+	dw0 = calloc(tr->max_qid + 1, sizeof(*dw0));
+	if (cs && dw0) {
+		pthread_mutex_lock(&tr->lock);
+		for (uint32_t q = 1; q <= tr->max_qid; q++)
+			if (tr->io[q])
+				cs[n++] = tr->io[q];
+		pthread_mutex_unlock(&tr->lock);
+		silent = disconnect(tr, cs, n, dw0);
+	}
+	free(cs);
+	free(dw0);
+	if (tr->t.dead)
+		tr_log(tr, "no shutdown: %s", tr->why);
+	else if (silent)
+		tr_log(tr, "no shutdown: the target answered no Disconnect (%u of %u queues)",
+		       silent, n);
+	else
+		shutdown_ctrl(tr);
+}
+
 static void tcp_close(struct nvme_transport *t)
 {
 	struct tcp_tr *tr = TR(t);
@@ -1464,6 +1834,19 @@ static void tcp_close(struct nvme_transport *t)
 		__atomic_store_n(&tr->ka_stop, 1, __ATOMIC_RELEASE);
 		pthread_join(tr->ka, NULL);
 	}
+	/* the queue core freed its rings: answers arriving now are dropped */
+	for (uint32_t q = 0; tr->cqs && q <= tr->max_qid; q++) {
+		struct tcp_cq *cq = tr->cqs[q];
+
+		if (cq) {
+			pthread_mutex_lock(&cq->lock);
+			cq->ring = NULL;
+			cq->novf = 0;
+			pthread_mutex_unlock(&cq->lock);
+		}
+	}
+	if (tr->io && tr->cqs)
+		association_end(tr);
 	io_queues_close(tr);
 	if (tr->admin)
 		bury(tr, tr->admin);
@@ -1661,6 +2044,8 @@ int nvme_tcp_discover(const char *cfg, uint8_t *out, uint32_t len, uint32_t *got
 	tr = TR(t);
 	/* a discovery controller answers admin commands once enabled */
 	r = property(tr, true, NVME_REG_CC, 4, &v);
+	if (!r)
+		tr->cc = (uint32_t)v; /* shut down at close */
 	end = nvme_now_ns() + (uint64_t)tr->timeout_ms * 1000000ull;
 	while (!r && !(csts & 1)) {
 		if ((r = property(tr, false, NVME_REG_CSTS, 4, &csts)))

@@ -24,6 +24,7 @@ import {
   parseTcpName,
   Qpair,
   Reg,
+  StatusError,
 } from "../mod.ts";
 import { cstr, lib } from "../ffi/lib.ts";
 import { CPL_GONE } from "../ffi/completion.ts";
@@ -63,6 +64,23 @@ function info(nvme: Controller): Record<string, string> {
   );
   const text = new TextDecoder().decode(out.subarray(0, out.indexOf(0)));
   return Object.fromEntries(text.split("\n").map((l) => l.split("=", 2)));
+}
+
+/** The transport's event log (process-wide): lines after sequence number `after`. */
+function eventLog(nvme: Controller, after = 0): string[] {
+  const out = new Uint8Array(65536);
+  assert.ok(
+    lib.nvme_pcie_control(nvme.pcie.handle, cstr("log"), out, out.length) >=
+      0,
+  );
+  return new TextDecoder().decode(out.subarray(0, out.indexOf(0))).split("\n")
+    .filter((l) => Number(/^#(\d+) /.exec(l)?.[1] ?? 0) > after);
+}
+
+/** The sequence number of the newest event log line. */
+function eventSeq(nvme: Controller): number {
+  const last = eventLog(nvme).at(-1);
+  return Number(/^#(\d+) /.exec(last ?? "")?.[1] ?? 0);
 }
 
 function freePort(): number {
@@ -346,6 +364,7 @@ tcpTest(
     assert.ok(pid > 0, "a guest of its own");
     const ns = new Namespace(nvme0, 1);
     using q = new Qpair(nvme0, 64);
+    const q2 = new Qpair(nvme0, 8);
     using b = new Buffer(4096);
     const w = ns.ioworker({
       ioSize: 4096 / ns.lbaSize,
@@ -364,6 +383,16 @@ tcpTest(
         if (cpl.flags & CPL_GONE) gone++;
       });
     }
+    // a silent target: deleting a queue waits for the Disconnect answer, bounded, no error
+    const seq = eventSeq(nvme0);
+    q2.delete();
+    assert.ok(
+      eventLog(nvme0, seq).some((l) =>
+        new RegExp(`queue ${q2.sqid}: no answer to Disconnect within \\d+ ms`)
+          .test(l)
+      ),
+      eventLog(nvme0, seq).join("\n"),
+    );
     Deno.kill(pid, "SIGKILL");
     throwsWith(
       () => q.waitdone(n),
@@ -382,8 +411,88 @@ tcpTest(
     assert.equal(nvme0.pcie.alive, false);
     assert.match(nvme0.pcie.goneReason, /closed the connection|connection/);
     throwsWith(() => ns.read(q, b, 0, 1).waitdone(), DeviceGoneError);
-    nvme0.close();
+    nvme0.close(); // no Disconnect, no shutdown, no error: the target is gone
     assert.equal(lib.nvme_guest_alive(pid), 0, "no QEMU left behind");
+  },
+);
+
+tcpTest(
+  "Disconnect on queue deletion and at close, then CC.SHN shutdown; a Disconnect sent on purpose",
+  () => {
+    using watcher = new Controller(DUT); // reads the log once nvme0 is closed
+    const nvme0 = new Controller(DUT);
+    const cntlid = info(nvme0).cntlid;
+    const mine = (after: number) =>
+      eventLog(watcher, after).filter((l) => l.includes(` cntlid ${cntlid}: `));
+    // the answers a target may give: done, or not implemented (Linux's nvmet)
+    const answer = /Disconnect answered (00\/00|00\/01|00\/02)/;
+    const ns = new Namespace(nvme0, 1);
+    let seq = eventSeq(watcher);
+    const q1 = new Qpair(nvme0, 8);
+    using b = new Buffer(4096);
+    ns.read(q1, b, 0, 1).waitdone();
+    q1.delete();
+    const lines = mine(seq);
+    assert.equal(lines.length, 1, lines.join("\n"));
+    assert.match(lines[0], new RegExp(`queue ${q1.sqid}: `));
+    assert.match(lines[0], answer);
+    // the admin command log: Delete I/O SQ's DW0 says what Disconnect got
+    const del = nvme0.cmdlog().find((e) =>
+      e.opcode === 0x00 && e.cdw[10] === q1.sqid
+    )!;
+    assert.ok(del?.cqe, "Delete I/O SQ in the admin command log");
+    const dw0 = del.cqe[0] >>> 0;
+    assert.equal(
+      dw0 >>> 30,
+      3,
+      `Disconnect sent and answered (DW0 0x${dw0.toString(16)})`,
+    );
+    const st = `${((dw0 >> 9) & 7).toString(16).padStart(2, "0")}/${
+      ((dw0 >> 1) & 0xff).toString(16).padStart(2, "0")
+    }`;
+    assert.match(lines[0], new RegExp(`answered ${st}`), "the same answer");
+    // a Disconnect capsule sent on purpose goes out as it is; its answer is the script's
+    const q2 = new Qpair(nvme0, 8);
+    let status = "";
+    try {
+      ns.sendCmd(0x7f, q2, {
+        nsid: 0x08, // FCTYPE 08h (Disconnect) is the byte at offset 4
+        cb: (cpl) => {
+          status = cpl.statusText;
+        },
+      }).waitdone();
+    } catch (e) {
+      if (!(e instanceof StatusError)) throw e;
+    }
+    assert.match(status, /^00\/0[012]$/);
+    const [raw] = q2.cmdlog(1);
+    assert.equal(
+      raw.opcode,
+      0x7f,
+      "the script's Disconnect in the queue's cmdlog",
+    );
+    assert.equal(raw.status, status);
+    if (status !== "00/00") {
+      // refused: the queue still works
+      ns.read(q2, b, 0, 1).waitdone();
+    }
+    // close: the queue left open is disconnected, then the controller shut down
+    seq = eventSeq(watcher);
+    nvme0.close();
+    const closing = mine(seq);
+    assert.ok(
+      closing.some((l) =>
+        new RegExp(`queue ${q2.sqid}: `).test(l) && answer.test(l)
+      ) ||
+        status === "00/00",
+      closing.join("\n"),
+    );
+    assert.match(
+      closing.at(-1) ?? "",
+      /shutdown: CC\.SHN 01b \(normal\) set, CSTS\.SHST 10b \(complete\)/,
+    );
+    // the target goes on serving
+    assert.ok(watcher.getfeatures(7).waitdone() >= 0);
   },
 );
 
@@ -406,4 +515,367 @@ tcpTest(
     assert.match(out, /pcie and tcp: PASSED/);
   },
   true,
+);
+
+// --- a misbehaving target: the fault injector -------------------------------
+//
+// NOT the device under test. The bad-input tests need a target that sends
+// malformed or unexpected PDUs, which the kernel's nvmet never does: this tiny
+// listener on 127.0.0.1 plays that target for them only. It answers ICReq and
+// Connect as a target does, then misbehaves in the one way a scenario names,
+// and reports the H2CTermReq the driver sent (if any) once the driver closed
+// the connection. It runs in a worker: the driver's calls block this thread.
+
+/** What the fault injector saw of the driver. */
+interface InjectorReport {
+  /** The driver's H2CTermReq: fatal error status and field offset. */
+  termReq: { fes: number; fei: number } | null;
+  /** Types of the PDUs the driver sent, in order. */
+  pdus: number[];
+  /** The commands the driver sent ("Connect", "Property Get", "opcode 2"...). */
+  cmds: string[];
+  /** The injector's own failure, if any. */
+  error?: string;
+}
+
+const FAULT_INJECTOR_SRC = `
+const CRC = new Uint32Array(256).map((_, n) => {
+  let c = n;
+  for (let k = 0; k < 8; k++) c = c & 1 ? 0x82f63b78 ^ (c >>> 1) : c >>> 1;
+  return c >>> 0;
+});
+function crc32c(b) {
+  let c = 0xffffffff;
+  for (const x of b) c = CRC[(c ^ x) & 0xff] ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+function pdu(type, flags, hlen, pdo, plen, fill, hdgst, badDigest) {
+  const b = new Uint8Array(plen);
+  const dv = new DataView(b.buffer);
+  b[0] = type; b[1] = flags | (hdgst ? 1 : 0); b[2] = hlen; b[3] = pdo;
+  dv.setUint32(4, plen, true);
+  fill(dv, b);
+  if (hdgst) dv.setUint32(hlen, (crc32c(b.subarray(0, hlen)) ^ (badDigest ? 0xdead : 0)) >>> 0, true);
+  return b;
+}
+function rsp(cid, dw0, status, hdgst, badDigest) {
+  const hd = hdgst ? 4 : 0;
+  return pdu(5, 0, 24, 0, 24 + hd, (dv) => {
+    dv.setUint32(8, dw0, true);
+    dv.setUint16(20, cid, true);
+    dv.setUint16(22, status << 1, true);
+  }, hdgst, badDigest);
+}
+async function serve(conn, scenario) {
+  const report = { termReq: null, pdus: [], cmds: [] };
+  let buf = new Uint8Array(0);
+  const read = async (n) => {
+    while (buf.length < n) {
+      const chunk = new Uint8Array(65536);
+      const r = await conn.read(chunk).catch(() => null);
+      if (r === null) return null;
+      const nb = new Uint8Array(buf.length + r);
+      nb.set(buf); nb.set(chunk.subarray(0, r), buf.length);
+      buf = nb;
+    }
+    const out = buf.slice(0, n);
+    buf = buf.slice(n);
+    return out;
+  };
+  const send = (b) => conn.write(b).catch(() => 0);
+  let hdgst = false, ddgst = false, cc = 0, commands = 0;
+  for (;;) {
+    const h = await read(8);
+    if (!h) break;
+    const plen = new DataView(h.buffer).getUint32(4, true);
+    const rest = await read(plen - 8);
+    if (!rest) break;
+    const p = new Uint8Array(plen); p.set(h); p.set(rest, 8);
+    const dv = new DataView(p.buffer);
+    report.pdus.push(p[0]);
+    if (p[0] === 0) { // ICReq: ICResp with the digests asked for
+      hdgst = (p[11] & 1) !== 0; ddgst = (p[11] & 2) !== 0;
+      await send(pdu(1, 0, 128, 0, 128, (d, b) => {
+        b[11] = p[11];
+        d.setUint32(12, 131072, true);
+      }, false));
+      continue;
+    }
+    if (p[0] === 2) { // the driver's H2CTermReq
+      report.termReq = { fes: dv.getUint16(8, true), fei: dv.getUint32(10, true) };
+      continue;
+    }
+    if (p[0] !== 4) continue;
+    const opc = p[8], cid = dv.getUint16(10, true), fctype = p[12];
+    const cdw = (i) => dv.getUint32(8 + 4 * i, true);
+    report.cmds.push(opc === 0x7f ? ["Property Set", "Connect", "", "", "Property Get"][fctype] ?? "fabrics " + fctype : "opcode " + opc);
+    if (opc === 0x7f && fctype === 1) { // Connect: controller ID 1
+      await send(rsp(cid, 1, 0, hdgst));
+      continue;
+    }
+    commands++;
+    const hd = hdgst ? 4 : 0;
+    // the first command after Connect gets the fault
+    if (commands === 1) {
+      switch (scenario) {
+        case "reserved-type":
+          await send(pdu(0x0b, 0, 24, 0, 24 + hd, () => {}, hdgst));
+          continue;
+        case "bad-hlen":
+          await send(pdu(5, 0, 23, 0, 23, () => {}, false));
+          continue;
+        case "bad-plen":
+          await send(pdu(5, 0, 24, 0, 4000, () => {}, false).subarray(0, 24));
+          continue;
+        case "c2h-no-read":
+          await send(pdu(7, 4, 24, 24, 24 + 512, (d) => {
+            d.setUint16(8, cid, true);
+            d.setUint32(16, 512, true);
+          }, false));
+          continue;
+        case "r2t-no-write":
+          await send(pdu(9, 0, 24, 0, 24, (d) => {
+            d.setUint16(8, cid, true);
+            d.setUint32(16, 4096, true);
+          }, false));
+          continue;
+        case "unknown-cid":
+          await send(rsp(0x1234, 0, 0, hdgst));
+          continue;
+        case "icresp-again":
+          await send(pdu(1, 0, 128, 0, 128, (d) => d.setUint32(12, 131072, true), false));
+          continue;
+        case "c2h-termreq":
+          await send(pdu(3, 0, 24, 0, 24, (d) => {
+            d.setUint16(8, 1, true);
+            d.setUint32(10, 0x10, true);
+          }, false));
+          continue;
+        case "bad-hdgst":
+          await send(rsp(cid, 0, 0, hdgst, true));
+          continue;
+        case "truncated":
+          await send(rsp(cid, 0, 0, hdgst).subarray(0, 5));
+          continue;
+      }
+    }
+    // a target's ordinary answers (properties, the discovery log)
+    if (opc === 0x7f && fctype === 0) { // Property Set
+      if (cdw(11) === 0x14) cc = Number(dv.getBigUint64(56, true) & 0xffffffffn);
+      await send(rsp(cid, 0, 0, hdgst));
+    } else if (opc === 0x7f && fctype === 4) { // Property Get
+      const off = cdw(11);
+      const v = off === 0x14 ? cc : off === 0x1c ? (cc & 1) | ((cc >> 14) & 3 ? 8 : 0) : 0;
+      await send(rsp(cid, v, 0, hdgst));
+    } else if (opc === 0x02 && scenario === "bad-ddgst") {
+      // the discovery log header (no records), its data digest wrong
+      const n = 1024;
+      const d = pdu(7, 0x0e, 24, 24 + hd, 24 + hd + n + 4, (v) => {
+        v.setUint16(8, cid, true);
+        v.setUint32(16, n, true);
+      }, hdgst);
+      new DataView(d.buffer).setUint32(24 + hd + n, 0xbadc0de, true);
+      await send(d);
+    } else {
+      await send(rsp(cid, 0, 1, hdgst)); // Invalid Command Opcode
+    }
+  }
+  return report;
+}
+self.onmessage = async (ev) => {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  self.postMessage({ port: l.addr.port });
+  let report;
+  try {
+    const conn = await l.accept();
+    l.close();
+    report = await serve(conn, ev.data.scenario);
+    try { conn.close(); } catch { /* closed */ }
+  } catch (e) {
+    report = { termReq: null, pdus: [], cmds: [], error: String(e) };
+  }
+  self.postMessage(report);
+};
+`;
+
+/**
+ * Start the fault injector for `scenario`; `run` gets its port and makes the
+ * driver talk to it (blocking); the injector's report comes once the driver
+ * closed the connection.
+ */
+async function withFaultInjector(
+  scenario: string,
+  run: (port: number) => void,
+): Promise<InjectorReport> {
+  const url = URL.createObjectURL(
+    new Blob([FAULT_INJECTOR_SRC], { type: "application/javascript" }),
+  );
+  const worker = new Worker(url, { type: "module" });
+  const messages: unknown[] = [];
+  let wake = () => {};
+  worker.onmessage = (e) => {
+    messages.push(e.data);
+    wake();
+  };
+  const next = async (what: string) => {
+    const t0 = Date.now();
+    while (!messages.length) {
+      if (Date.now() - t0 > 30_000) {
+        throw new Error(`fault injector: no ${what} within 30 s (a hang)`);
+      }
+      await new Promise<void>((r) => {
+        wake = r;
+        setTimeout(r, 100);
+      });
+    }
+    return messages.shift();
+  };
+  try {
+    worker.postMessage({ scenario });
+    const { port } = await next("port") as { port: number };
+    run(port);
+    const report = await next("report") as InjectorReport;
+    assert.equal(report.error, undefined, report.error);
+    return report;
+  } finally {
+    worker.terminate();
+    URL.revokeObjectURL(url);
+  }
+}
+
+const INJECTOR_NQN = "nqn.2014-08.org.example:fault-injector";
+
+/** Open a controller on the fault injector; its error, checked against `patterns`. */
+function openFails(port: number, options: string, ...patterns: RegExp[]): void {
+  throwsWith(
+    () =>
+      new Controller(
+        `tcp://127.0.0.1:${port}/${INJECTOR_NQN}?kato=0&timeout=3000${options}`,
+      ),
+    NvmeError,
+    ...patterns,
+  );
+}
+
+const HOSTILE: {
+  scenario: string;
+  what: string;
+  options?: string;
+  error: RegExp[];
+  termReq: { fes: number; fei: number } | null;
+}[] = [
+  {
+    scenario: "reserved-type",
+    what: "a reserved PDU type",
+    error: [/PDU type 0x0b \(reserved\) is not one a controller sends/],
+    termReq: { fes: 1, fei: 0 },
+  },
+  {
+    scenario: "bad-hlen",
+    what: "a CapsuleResp with a wrong HLEN",
+    error: [/CapsuleResp HLEN 23: 24 expected/, /field at byte 2/],
+    termReq: { fes: 1, fei: 2 },
+  },
+  {
+    scenario: "bad-plen",
+    what: "a CapsuleResp with a wrong PLEN",
+    error: [/CapsuleResp PLEN 4000: 24 expected/, /field at byte 4/],
+    termReq: { fes: 1, fei: 4 },
+  },
+  {
+    scenario: "c2h-no-read",
+    what: "C2HData for a command that reads nothing",
+    error: [/C2HData for CID 65520, which has no read in flight/],
+    termReq: { fes: 1, fei: 8 },
+  },
+  {
+    scenario: "r2t-no-write",
+    what: "R2T for a command that writes nothing",
+    error: [/R2T for CID 65520, which has no write in flight/],
+    termReq: { fes: 1, fei: 8 },
+  },
+  {
+    scenario: "unknown-cid",
+    what: "CapsuleResp for a command never sent",
+    error: [/CapsuleResp for CID 4660, which has no command in flight/],
+    termReq: { fes: 1, fei: 20 },
+  },
+  {
+    scenario: "icresp-again",
+    what: "a second ICResp",
+    error: [
+      /ICResp after the connection was initialized/,
+      /PDU Sequence Error/,
+    ],
+    termReq: { fes: 2, fei: 0 },
+  },
+  {
+    scenario: "bad-hdgst",
+    what: "a wrong header digest",
+    options: "&hdgst=1",
+    error: [/CapsuleResp header digest 0x[0-9a-f]{8}, 0x[0-9a-f]{8} computed/],
+    termReq: { fes: 3, fei: 24 },
+  },
+  {
+    scenario: "c2h-termreq",
+    what: "the target's own C2HTermReq (no H2CTermReq back)",
+    error: [
+      /the target ended the connection with C2HTermReq: Invalid PDU Header Field \(FES 0x1, FEI 0x10\)/,
+    ],
+    termReq: null,
+  },
+  {
+    scenario: "truncated",
+    what: "a PDU cut short, then silence",
+    error: [/no answer from the target within 3000 ms/],
+    termReq: null,
+  },
+];
+
+for (const h of HOSTILE) {
+  Deno.test(
+    `NVMe/TCP fault injector (not the DUT): ${h.what} → clear error, connection closed${
+      h.termReq ? ", H2CTermReq" : ""
+    }`,
+    async () => {
+      const report = await withFaultInjector(h.scenario, (port) =>
+        openFails(
+          port,
+          h.options ?? "",
+          new RegExp(`tcp:127\\.0\\.0\\.1:${port}`),
+          ...h.error,
+        ));
+      assert.deepEqual(report.termReq, h.termReq, "the driver's H2CTermReq");
+      if (h.termReq) {
+        assert.equal(report.pdus.at(-1), 2, "H2CTermReq is the last PDU sent");
+      }
+    },
+  );
+}
+
+Deno.test(
+  "NVMe/TCP fault injector (not the DUT): a data digest error ends the command with Data Transfer Error, not the connection",
+  async () => {
+    const report = await withFaultInjector("bad-ddgst", (port) =>
+      throwsWith(
+        () =>
+          discover({
+            host: "127.0.0.1",
+            port,
+            hdgst: false,
+            ddgst: true,
+            timeout: 3000,
+          }),
+        NvmeError,
+        /Get Log Page 70h \(discovery\) failed with status 00\/04/,
+      ));
+    assert.equal(report.termReq, null, "no H2CTermReq: not a fatal error");
+    // the connection went on: the discovery controller was shut down at close
+    const after = report.cmds.slice(report.cmds.indexOf("opcode 2") + 1);
+    assert.deepEqual(
+      after.slice(0, 2),
+      ["Property Set", "Property Get"],
+      `CC.SHN set and CSTS read after the bad data: ${report.cmds}`,
+    );
+  },
 );
