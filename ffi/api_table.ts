@@ -749,6 +749,7 @@ export const FUNCTIONS: Record<string, Signature> = {
   decodeApst: [req("d", V.bytes)],
   decodeHostMemoryBuffer: [req("d", bytesOf(16))],
   decodeTimestamp: [req("d", bytesOf(8))],
+  decodeHostBehavior: [req("d", bytesOf(3))],
   decodeLbaRanges: [req("d", V.bytes), req("count", V.int(0, 64))],
   decodeFeature: [req("fid", u8), req("cdw0", u32), opt("data", V.bytes)],
   decodeRegisters: [req("read", fn)],

@@ -12,7 +12,10 @@
  * power and removal tests (tests/vfio_power_test.ts: slot power cycles, dirty
  * cycles under ioworkers with verification, 20 cycles in a row, S3 with an
  * RTC wake-up, the external power command, a surprise removal), and the
- * release task gives it back. The DUT's root port is hotplug-capable (native
+ * release task gives it back. Before the hand-over, Debian's nvme-cli (through
+ * the kernel's nvme driver) dumps what it decodes of the DUT; right after it,
+ * tests/nvmecli_crosscheck_test.ts compares denvme's decoders with that, field
+ * by field (skipped, saying why, when nvme-cli cannot be fetched). The DUT's root port is hotplug-capable (native
  * PCIe hotplug); the host keeps a QMP connection and plays the slot's part
  * (tasks/vm/dut_slot.ts): it puts the card back when the guest's slot power-off
  * made QEMU delete it, and performs the guest's console requests
@@ -45,6 +48,7 @@ import {
   unpackDeb,
 } from "./vm/debian.ts";
 import { DutSlot } from "./vm/dut_slot.ts";
+import { type NvmeCliParts, prepareNvmeCli } from "./vm/nvmecli.ts";
 import { Qmp } from "./vm/qmp.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
@@ -233,6 +237,7 @@ async function buildInitramfs(
   out: string,
   env: string,
   denoDir: string,
+  nvmecli?: NvmeCliParts,
 ): Promise<number> {
   const deno = Deno.realPathSync(Deno.execPath());
   const lib = `${ROOT}/libnvmeshim/build/libnvmeshim.so`;
@@ -260,9 +265,18 @@ async function buildInitramfs(
   for (const d of ["proc", "sys", "dev", "tmp", "mnt", "etc"]) dir(d);
   file("bin/busybox", parts.busybox, 0o755);
   file("bin/deno", deno, 0o755);
+  const libs = new Map<string, string>();
   for (const l of new Set([...await libsOf(deno), ...await libsOf(lib)])) {
-    file(l.replace(/^\//, ""), Deno.realPathSync(l), 0o755);
+    libs.set(l.replace(/^\//, ""), Deno.realPathSync(l));
   }
+  if (nvmecli) {
+    // the reference decoder of the nvme-cli cross-check, with its libraries
+    file("bin/nvme", nvmecli.binary, 0o755);
+    for (const l of nvmecli.libs) {
+      if (!libs.has(l.guest)) libs.set(l.guest, l.host);
+    }
+  }
+  for (const [guest, host] of libs) file(guest, host, 0o755);
   for (const m of parts.modules) file(`mods/${m.name}.ko`, m.path);
   file("init", `${ROOT}/tasks/vm/init.sh`, 0o755);
   file("init2", `${ROOT}/tasks/vm/init2.sh`, 0o755);
@@ -348,8 +362,10 @@ async function runGuest(
     "-initrd",
     initrd,
     "-append",
-    // no_timer_check: on a loaded host the IO-APIC timer check under TCG can fail and panic the boot
-    "console=ttyS0 intel_iommu=on iommu=pt quiet loglevel=4 panic=-1 no_timer_check",
+    // no_timer_check: on a loaded host the IO-APIC timer check under TCG can fail and panic the boot;
+    // iomem=relaxed: nvme-cli (show-regs, effects-log) maps BAR0 of a controller the nvme driver
+    // owns through sysfs, which the kernel's strict I/O memory policy refuses (EINVAL)
+    "console=ttyS0 intel_iommu=on iommu=pt quiet loglevel=4 panic=-1 no_timer_check iomem=relaxed",
     // the device under test: its disk is a -blockdev node, which outlives the
     // device when the guest powers the slot off (QEMU then deletes the device)
     "-blockdev",
@@ -522,6 +538,16 @@ async function main(): Promise<number> {
     if (e instanceof CannotRun) return skip(e.message);
     throw e;
   }
+  // nvme-cli for the cross-check of the decoders: optional, skipped with the reason
+  let nvmecli: NvmeCliParts | undefined, nvmecliSkip = "";
+  try {
+    nvmecli = await prepareNvmeCli(CACHE, log);
+    log(`nvme-cli for the cross-check: ${nvmecli.versions.join(", ")}`);
+  } catch (e) {
+    if (!(e instanceof CannotRun)) throw e;
+    nvmecliSkip = e.message;
+    log(`SKIPPED the nvme-cli cross-check: ${nvmecliSkip}`);
+  }
   log(
     `guest parts ready (${elapsed()}): ${parts.kernel}, ${parts.modules.length} modules`,
   );
@@ -532,6 +558,7 @@ async function main(): Promise<number> {
       `DUT=${DUT}`,
       `SYS=${SYS}`,
       `EXAMPLES="${EXAMPLES.join(" ")}"`,
+      `NVMECLI_SKIP="${nvmecliSkip.replace(/["$`\\]/g, "")}"`,
       `STEP_TIMEOUT=${Math.max(60, Math.floor(timeoutS * 0.6))}`,
       "DENVME_DMA_MB=256",
       `POWER_FILTER="${
@@ -550,6 +577,7 @@ async function main(): Promise<number> {
       `${run}/initrd.cpio`,
       env,
       denoDir,
+      nvmecli,
     );
     log(`initramfs ${(size / 2 ** 20).toFixed(0)} MiB (${elapsed()})`);
     const t0 = performance.now();
@@ -569,6 +597,15 @@ async function main(): Promise<number> {
       } s; total ${elapsed()}; ` +
         `guest steps: ${passed} passed, ${r.steps.length - passed} failed`,
     );
+    if (nvmecliSkip) {
+      log(`the nvme-cli cross-check was skipped: ${nvmecliSkip}`);
+      if (require) {
+        log(
+          "FAIL: DENVME_VMTEST=require and the nvme-cli cross-check could not run",
+        );
+        return 1;
+      }
+    }
     log(r.ok ? "PASS" : `FAIL: ${r.reason}`);
     return r.ok ? 0 : 1;
   } finally {

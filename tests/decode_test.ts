@@ -17,6 +17,7 @@ import {
   decodeEffectsLog,
   decodeErrorLog,
   decodeFeature,
+  decodeHostBehavior,
   decodeHostMemoryBuffer,
   decodeIdentifyController,
   decodeIdentifyNamespace,
@@ -28,9 +29,11 @@ import {
   describeRegisters,
   FEATURE_FIELDS,
   Namespace,
+  ParameterError,
   readRegisters,
   REGISTERS,
 } from "../mod.ts";
+import { throwsWith } from "./_util.ts";
 
 /** 4096 bytes where byte i is (i % 251) + 1: never zero, distinct within 251 bytes. */
 function pattern(size = 4096): Uint8Array {
@@ -433,6 +436,20 @@ Deno.test("features: every Dword 0 field at its bits; the data buffers", () => {
     origin: 1,
     originName: "set by the host (Set Features)",
   });
+  // Host Behavior Support: ACRE byte 0, ETDAS byte 1, LBAFEE byte 2 (bit 0 each)
+  const hb = new Uint8Array(512);
+  hb.set([1, 1, 1]);
+  assert.deepEqual(decodeHostBehavior(hb), { acre: 1, etdas: 1, lbafee: 1 });
+  hb.set([0, 1, 0xfe]);
+  assert.deepEqual(decodeHostBehavior(hb), { acre: 0, etdas: 1, lbafee: 0 });
+  const f16 = decodeFeature(0x16, 0, new Uint8Array([1, 0, 1]));
+  assert.deepEqual(f16.data, { acre: 1, etdas: 0, lbafee: 1 });
+  assert.match(f16.text.join("\n"), /ACRE\): enabled[\s\S]*LBAFEE\): enabled/);
+  throwsWith(
+    () => decodeHostBehavior(new Uint8Array(2)),
+    ParameterError,
+    /decodeHostBehavior/,
+  );
 });
 
 Deno.test("registers: every field at its bits", () => {

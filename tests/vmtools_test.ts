@@ -2,7 +2,7 @@
  * The pure parts of the real-hardware tooling: the setup task's parsers
  * (mountinfo, /proc/swaps, dev_t, PCI addresses) and the guest-VM test's
  * builders (newc cpio writer, module dependencies and load order, the
- * bzImage payload). The device-facing parts (listing, refusal, binding) are
+ * bzImage payload, ldd output). The device-facing parts (listing, refusal, binding) are
  * tested for real inside the guest by `deno task test:vfio`.
  */
 import assert from "node:assert/strict";
@@ -21,6 +21,7 @@ import {
   moduleDepends,
   moduleName,
 } from "../tasks/vm/debian.ts";
+import { parseLdd } from "../tasks/vm/nvmecli.ts";
 
 Deno.test("mountinfo: devices, mount points with escapes, optional fields", () => {
   const text = [
@@ -174,4 +175,18 @@ Deno.test("bzImage: the compressed payload from the setup header", () => {
   bz.set([0x1f, 0x8b, 0, 0, 0, 0], 4 * 512 + 0x100);
   assert.equal(bzImagePayload(bz).format, "gzip");
   assert.throws(() => bzImagePayload(new Uint8Array(4096)), /not a bzImage/);
+});
+
+Deno.test("ldd output: resolved, not found, the loader, no vDSO", () => {
+  const found = parseLdd([
+    "\tlinux-vdso.so.1 (0x00007ffd)",
+    "\tlibnvme.so.1 => /x/usr/lib/x86_64-linux-gnu/libnvme.so.1 (0x00007f53)",
+    "\tlibjson-c.so.5 => not found",
+    "\t/lib64/ld-linux-x86-64.so.2 (0x00007f53)",
+  ].join("\n"));
+  assert.deepEqual([...found], [
+    ["libnvme.so.1", "/x/usr/lib/x86_64-linux-gnu/libnvme.so.1"],
+    ["libjson-c.so.5", undefined],
+    ["/lib64/ld-linux-x86-64.so.2", "/lib64/ld-linux-x86-64.so.2"],
+  ]);
 });

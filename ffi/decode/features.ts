@@ -2,7 +2,7 @@
  * Get Features results decoded (NVMe Base Specification 2.0, 5.27.1): the
  * Dword 0 of every feature into its named fields, and the data buffers of the
  * features that return one (Autonomous Power State Transition, Host Memory
- * Buffer, Timestamp, LBA Range Type, Host Identifier).
+ * Buffer, Timestamp, Host Behavior Support, LBA Range Type, Host Identifier).
  *
  * ```ts
  * import { Controller } from "../../mod.ts";
@@ -468,6 +468,36 @@ export function decodeTimestamp(d: Uint8Array): Timestamp {
 }
 
 /**
+ * Host Behavior Support (feature 16h data, 512 bytes).
+ *
+ * ```ts
+ * declare const data: Uint8Array;
+ * const hb: HostBehavior = decodeHostBehavior(data);
+ * console.log(hb.acre ? "advanced command retry enabled" : "no command retry delay");
+ * ```
+ */
+export interface HostBehavior {
+  /** Advanced Command Retry Enable (byte 0, bit 0). */
+  acre: number;
+  /** Extended Telemetry Data Area 4 Supported by the host (byte 1, bit 0). */
+  etdas: number;
+  /** LBA Format Extension Enable (byte 2, bit 0). */
+  lbafee: number;
+}
+
+/**
+ * Decode the Host Behavior Support data structure.
+ *
+ * ```ts
+ * decodeHostBehavior(new Uint8Array([1, 0, 1])).lbafee; // 1
+ * ```
+ */
+export function decodeHostBehavior(d: Uint8Array): HostBehavior {
+  checkArgs("decodeHostBehavior", FUNCTIONS.decodeHostBehavior, [d]);
+  return { acre: d[0] & 1, etdas: d[1] & 1, lbafee: d[2] & 1 };
+}
+
+/**
  * An LBA Range Type entry (feature 03h data, 64 bytes each).
  *
  * ```ts
@@ -530,7 +560,13 @@ export interface DecodedFeature {
   /** Dword 0's fields by name (empty for features without a layout here). */
   fields: Record<string, number>;
   /** The decoded data buffer, for features that return one. */
-  data?: ApstEntry[] | HostMemoryBuffer | Timestamp | LbaRange[] | string;
+  data?:
+    | ApstEntry[]
+    | HostMemoryBuffer
+    | Timestamp
+    | HostBehavior
+    | LbaRange[]
+    | string;
   /** `nvme get-feature -H` style lines. */
   text: string[];
 }
@@ -601,6 +637,18 @@ export function decodeFeature(
           }`,
           `Synch: ${t.synch}`,
           `Timestamp Origin: ${t.origin} (${t.originName})`,
+        );
+        break;
+      }
+      case 0x16: {
+        const h = decodeHostBehavior(data);
+        decoded = h;
+        text.push(
+          `Advanced Command Retry Enable (ACRE): ${on(h.acre)}`,
+          `Extended Telemetry Data Area 4 Supported (ETDAS): ${
+            h.etdas ? "yes" : "no"
+          }`,
+          `LBA Format Extension Enable (LBAFEE): ${on(h.lbafee)}`,
         );
         break;
       }

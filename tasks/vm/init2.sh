@@ -4,7 +4,9 @@
 # With swap and a data filesystem also on the system disk ($SYS), hands the
 # device under test ($DUT) to vfio-pci with the setup task, runs the
 # device-independent tests and the example scripts against it with --dut, and
-# gives it back. Each step is bracketed by VMTEST-STEP lines for the host; the
+# gives it back. Before the hand-over nvme-cli dumps what it decodes of the
+# device (through the kernel's nvme driver); right after it, denvme's decoders
+# are compared with that (tests/nvmecli_crosscheck_test.ts). Each step is bracketed by VMTEST-STEP lines for the host; the
 # last line is VMTEST-RESULT.
 export PATH=/bin HOME=/tmp DENO_DIR=/deno-dir NO_COLOR=1 TERM=dumb
 . /etc/vmtest.env
@@ -99,6 +101,52 @@ hugepages() {
 	return $rc
 }
 
+# nvme-cli's view of the device under test through the kernel's nvme driver,
+# the reference of tests/nvmecli_crosscheck_test.ts: JSON where nvme-cli 2.3
+# prints it, the -H text of each feature (get-feature has no JSON output), in
+# sections "### name" ... "### rc N"
+NVMECLI_OUT=/tmp/nvmecli.txt
+# every feature identifier nvme-cli 2.3 decodes; the namespace ones go to the
+# namespace's block device (NSID 1), the others to the controller (NSID FFFFFFFFh)
+NVMECLI_FIDS="0x01 0x02 0x04 0x06 0x07 0x08 0x09 0x0a 0x0b 0x0c 0x0d 0x0e 0x0f 0x10 0x11 0x12 0x13 0x14 0x15 0x16 0x17 0x18 0x19 0x1a 0x80 0x81"
+NVMECLI_NS_FIDS="0x03 0x05 0x82 0x83 0x84"
+nvmecli_section() {
+	name=$1
+	shift
+	echo "### $name"
+	"$@" 2>&1
+	echo "### rc $?"
+}
+nvmecli_dump() {
+	[ -x /bin/nvme ] || { echo "/bin/nvme is missing"; return 1; }
+	ctrl=$(ls /sys/bus/pci/devices/"$DUT"/nvme/ | grep -m1 -E '^nvme[0-9]+$')
+	[ -n "$ctrl" ] || { echo "no nvme controller for $DUT (driver $(driver "$DUT"))"; return 1; }
+	ns=$(ls /sys/bus/pci/devices/"$DUT"/nvme/"$ctrl"/ | grep -m1 -E '^nvme[0-9]+(c[0-9]+)?n1$' | sed 's/c[0-9]*n/n/')
+	[ -n "$ns" ] && [ -b "/dev/$ns" ] || { echo "no namespace 1 block device for $DUT"; return 1; }
+	nvme version
+	{
+		echo "### meta"
+		echo "ctrl=$ctrl ns=$ns epoch=$(date +%s)"
+		echo "### rc 0"
+		nvmecli_section id-ctrl nvme id-ctrl "/dev/$ctrl" -o json
+		nvmecli_section id-ns nvme id-ns "/dev/$ns" -o json
+		nvmecli_section smart-log nvme smart-log "/dev/$ctrl" -o json -H
+		nvmecli_section error-log nvme error-log "/dev/$ctrl" -o json
+		nvmecli_section fw-log nvme fw-log "/dev/$ctrl" -o json
+		nvmecli_section effects-log nvme effects-log "/dev/$ctrl" -o json
+		nvmecli_section show-regs nvme show-regs "/dev/$ctrl" -o json
+		for f in $NVMECLI_FIDS; do
+			nvmecli_section "feature $f" nvme get-feature "/dev/$ctrl" -f "$f" -H
+		done
+		for f in $NVMECLI_NS_FIDS; do
+			nvmecli_section "feature $f" nvme get-feature "/dev/$ns" -f "$f" -H
+		done
+	} >"$NVMECLI_OUT"
+	# the log of the guest test shows what nvme-cli printed
+	cat "$NVMECLI_OUT"
+	grep -q '"mn"' "$NVMECLI_OUT" && grep -q '"cap"' "$NVMECLI_OUT"
+}
+
 release() {
 	deno task release "$DUT" || return 1
 	[ "$(driver "$DUT")" = nvme ]
@@ -119,7 +167,18 @@ step setup-lists-devices list
 step setup-refuses-system-disk refuse
 step setup-dry-run dryrun
 step setup-refuses-open-device held
+if [ -n "$NVMECLI_SKIP" ]; then
+	echo "VMTEST-NOTE the nvme-cli cross-check is skipped: $NVMECLI_SKIP"
+else
+	# last before the hand-over: the state nvme-cli sees is the one denvme finds
+	step nvmecli-dump nvmecli_dump
+fi
 step setup-binds-dut bind
+# first after the hand-over, before any test changes a feature (the model keeps
+# feature values across resets, so what the kernel set is still there)
+if [ -z "$NVMECLI_SKIP" ]; then
+	step nvmecli-crosscheck env DENVME_NVMECLI_OUTPUT="$NVMECLI_OUT" deno test --no-check --allow-all tests/nvmecli_crosscheck_test.ts -- --dut "$DUT"
+fi
 step device-tests deno test --no-check --allow-all tests/device_test.ts -- --dut "$DUT"
 step example-hello-world hello
 step example-hello-world-hugepages hugepages
