@@ -94,6 +94,23 @@ export interface SubmitOptions {
   metaLen?: number;
 }
 
+/** A free command record. */
+function freePending(): Pending {
+  return {
+    tag: 0,
+    opcode: 0,
+    cb: undefined,
+    detail: undefined,
+    aer: false,
+    internal: undefined,
+    buf: undefined,
+    meta: undefined,
+    describe: undefined,
+    lba: 0,
+    count: 0,
+  };
+}
+
 /**
  * @ignore @internal Describes an LBA command for messages ("lba 8 count 8"), called
  * only when a message needs it: one function per namespace, not a closure per
@@ -101,13 +118,17 @@ export interface SubmitOptions {
  */
 export type DescribeLbas = (lba: number | bigint, count: number) => string;
 
-/** One command in flight (every field always set: one object shape). */
+/**
+ * One command in flight (every field always set: one object shape). Kept per
+ * CID and reused by the next command on that CID; `tag` 0 marks it free.
+ */
 interface Pending {
+  tag: number;
   opcode: number;
   cb: CommandCallback | undefined;
   detail: string | (() => string) | undefined;
   aer: boolean;
-  internal: ((cpl: Completion) => void) | undefined;
+  internal: ((cpl: Completion, p: Pending) => void) | undefined;
   buf: Buffer | undefined; // kept reachable while the device may DMA into it
   meta: Buffer | undefined;
   describe: DescribeLbas | undefined;
@@ -162,7 +183,14 @@ export class CommandQueue {
   #owner: QueueOwner;
   #sq: number;
   #cq: number;
-  #pending = new Map<number, Pending>();
+  /** Commands in flight by CID (records reused: nothing allocated per command). */
+  #slots: (Pending | undefined)[] = [];
+  /**
+   * Commands whose CID was given out again before their completion record was
+   * handled (a callback earlier in the same reap submitted a command), by tag.
+   */
+  #orphans = new Map<number, Pending>();
+  #inflight = 0;
   #aers = 0;
   #tag = 0;
   #done = 0;
@@ -172,6 +200,8 @@ export class CommandQueue {
   #out32 = new Uint32Array(this.#out.buffer);
   #closed = false;
   #inCallback = false;
+  /** Completion records of #out are being handled (callbacks may reap again). */
+  #reaping = false;
   #latest?: Completion;
   /** dwords 0..3, latency, flags, opcode of the latest completion not made an object yet */
   #latestRaw = new Uint32Array(7);
@@ -219,7 +249,7 @@ export class CommandQueue {
 
   /** Commands submitted and not yet completed (AERs excluded). */
   get outstanding(): number {
-    return this.#pending.size - this.#aers;
+    return this.#inflight - this.#aers;
   }
   /** True once closed. */
   get closed(): boolean {
@@ -362,18 +392,25 @@ export class CommandQueue {
         flags,
       );
     }
-    this.#pending.set(tag, {
-      opcode,
-      cb,
-      detail,
-      aer,
-      internal: undefined,
-      buf,
-      meta,
-      describe,
-      lba,
-      count,
-    });
+    let p = this.#slots[cid];
+    if (p === undefined) p = this.#slots[cid] = freePending();
+    else if (p.tag !== 0) {
+      // its completion was reaped in this batch and not handled yet: keep it by tag
+      this.#orphans.set(p.tag, p);
+      p = this.#slots[cid] = freePending();
+    }
+    p.tag = tag;
+    p.opcode = opcode;
+    p.cb = cb;
+    p.detail = detail;
+    p.aer = aer;
+    p.internal = undefined;
+    p.buf = buf;
+    p.meta = meta;
+    p.describe = describe;
+    p.lba = lba;
+    p.count = count;
+    this.#inflight++;
     if (aer) this.#aers++;
     this.#owner.scheduleFlush();
     return cid;
@@ -405,7 +442,7 @@ export class CommandQueue {
         unwrap(rc, `${this.label}: ${this.#name(sqe[0])}`);
       }
       // queue full, or LBAs locked by a command in flight (data verification): make room
-      locked = this.#pending.size < this.depth - 1 ? lastError() : "";
+      locked = this.#inflight < this.depth - 1 ? lastError() : "";
       return true;
     };
     if (!failed(rc)) return cid;
@@ -493,15 +530,17 @@ export class CommandQueue {
     allowError = false,
   ): Completion {
     let got: Completion | undefined;
+    let failure: Error | undefined;
     const cid = this.submit(sqe, o);
-    const tag = this.#tag;
-    const p = this.#pending.get(tag)!;
-    p.internal = (c) => got = c;
+    this.#slots[cid]!.internal = (c, p) => {
+      got = c;
+      if (!allowError && !c.ok) failure = this.#statusError(c, p);
+    };
     this.#wait(
       () => got !== undefined,
       () => `${this.label}: cid ${cid} never completed`,
     );
-    if (!allowError && !got!.ok) throw this.#statusError(got!, p);
+    if (failure) throw failure;
     return got!;
   }
 
@@ -511,8 +550,10 @@ export class CommandQueue {
    */
   process(): number {
     this.#check();
+    const out = this.#reaping ? new Uint8Array(this.#out.length) : this.#out;
     return this.#handle(
-      unwrap(lib.nvme_cq_reap(this.#cq, this.#out, BATCH), this.label),
+      unwrap(lib.nvme_cq_reap(this.#cq, out, BATCH), this.label),
+      out === this.#out ? this.#out32 : new Uint32Array(out.buffer),
     );
   }
 
@@ -522,18 +563,36 @@ export class CommandQueue {
    */
   #reapWait(us: number): number {
     this.#check();
+    if (this.#reaping) {
+      // a callback waits for room in a full queue: #out is still being read
+      const out = new Uint8Array(this.#out.length);
+      return this.#handle(
+        unwrap(lib.nvme_cq_reap_wait(this.#cq, out, BATCH, us), this.label),
+        new Uint32Array(out.buffer),
+      );
+    }
     return this.#handle(
       unwrap(
         lib.nvme_cq_reap_wait(this.#cq, this.#out, BATCH, us),
         this.label,
       ),
+      this.#out32,
     );
   }
 
-  /** Handle `n` completion records reaped into #out. */
-  #handle(n: number): number {
+  /** Handle `n` completion records reaped into `o`. */
+  #handle(n: number, o: Uint32Array): number {
+    const was = this.#reaping;
+    this.#reaping = true;
+    try {
+      return this.#records(n, o);
+    } finally {
+      this.#reaping = was;
+    }
+  }
+
+  #records(n: number, o: Uint32Array): number {
     let counted = 0;
-    const o = this.#out32;
     for (let i = 0; i < n; i++) {
       const b = i * CPL_WORDS;
       const flags = o[b + W_FLAGS];
@@ -542,23 +601,27 @@ export class CommandQueue {
         // a late answer to a timed-out command, or a stray CQE: nobody waits for it
         continue;
       }
-      const p = this.#pending.get(tag);
-      if (!p) continue;
-      this.#pending.delete(tag);
+      const slot = this.#find(o[b + 3] & 0xffff, tag);
+      if (slot === undefined) continue;
       const failed = ((o[b + 3] >>> 17) & 0x7ff) !== 0 ||
         (flags & CPL_VERIFY) !== 0;
-      if (!failed && !p.aer && !p.internal) {
+      if (!failed && !slot.aer && slot.internal === undefined) {
         // a successful IO: no object unless a callback takes it (nothing allocated per command)
+        const cb = slot.cb;
         const r = this.#latestRaw;
         r[0] = o[b], r[1] = o[b + 1], r[2] = o[b + 2], r[3] = o[b + 3];
-        r[4] = o[b + W_LATENCY], r[5] = flags, r[6] = p.opcode;
+        r[4] = o[b + W_LATENCY], r[5] = flags, r[6] = slot.opcode;
+        this.#free(slot);
         this.#latestPending = true;
         counted++;
         this.#done++;
         this.#lastCdw0 = o[b];
-        if (p.cb) this.#callback(p.cb, this.latest!);
+        if (cb) this.#callback(cb, this.latest!);
         continue;
       }
+      // the slot is reused by the next command on this CID: handle a copy
+      const p = { ...slot };
+      this.#free(slot);
       const cpl = new Completion(
         [o[b], o[b + 1], o[b + 2], o[b + 3]],
         o[b + W_LATENCY],
@@ -584,7 +647,7 @@ export class CommandQueue {
         continue;
       }
       if (p.internal) {
-        p.internal(cpl);
+        p.internal(cpl, p);
         continue;
       }
       counted++;
@@ -597,6 +660,29 @@ export class CommandQueue {
       if (p.cb) this.#callback(p.cb, cpl);
     }
     return counted;
+  }
+
+  /** The command in flight with this CID and tag, if any. */
+  #find(cid: number, tag: number): Pending | undefined {
+    const p = this.#slots[cid];
+    if (p !== undefined && p.tag === tag) return p;
+    if (this.#orphans.size === 0) return undefined;
+    const o = this.#orphans.get(tag);
+    if (o) this.#orphans.delete(tag);
+    return o;
+  }
+
+  /** A command is over: its slot is free for the next one on its CID. */
+  #free(p: Pending): void {
+    p.tag = 0;
+    p.cb = undefined;
+    p.detail = undefined;
+    p.internal = undefined;
+    p.buf = undefined;
+    p.meta = undefined;
+    p.describe = undefined;
+    p.lba = 0;
+    this.#inflight--;
   }
 
   #callback(cb: CommandCallback, cpl: Completion): void {
@@ -758,9 +844,13 @@ export class CommandQueue {
       const n = unwrap(lib.nvme_sq_abandon(this.#sq, this.#out, BATCH));
       for (let i = 0; i < n; i++) {
         const b = i * CPL_WORDS;
-        const p = this.#pending.get(this.#out32[b + W_TAG]);
-        if (!p) continue;
-        this.#pending.delete(this.#out32[b + W_TAG]);
+        const slot = this.#find(
+          this.#out32[b + 3] & 0xffff,
+          this.#out32[b + W_TAG],
+        );
+        if (slot === undefined) continue;
+        const p = { ...slot };
+        this.#free(slot);
         if (p.aer) {
           this.#aers--;
           continue;
@@ -776,13 +866,15 @@ export class CommandQueue {
           CPL_GONE,
           p.opcode,
         );
-        if (p.internal) p.internal(cpl);
+        if (p.internal) p.internal(cpl, p);
         else if (p.cb) this.#callback(p.cb, cpl);
       }
       total += n;
       if (n < BATCH) break;
     }
-    this.#pending.clear();
+    for (const p of this.#slots) if (p && p.tag !== 0) this.#free(p);
+    this.#orphans.clear();
+    this.#inflight = 0;
     this.#aers = 0;
     return total;
   }
